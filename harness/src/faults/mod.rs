@@ -1,0 +1,1 @@
+//! Fault layers the harness injects into the ledger.

@@ -1,0 +1,2 @@
+//! The resilience harness.
+pub mod faults;
