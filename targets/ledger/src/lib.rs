@@ -1,1 +1,63 @@
-pub fn x(){}
+//! The staging ledger: the SQLite storage layer of a note-capture app.
+//!
+//! Voice memos and emails are staged in SQLite, transcribed, then exported as
+//! Markdown files to a vault. A capture the caller was told was saved (the
+//! call returned `Ok`) is never lost: every write is one `BEGIN IMMEDIATE`
+//! transaction committed before `Ok`, and an `Err` changes nothing.
+//!
+//! ```
+//! use ledger::{Config, ExportMode, ExportOutcome, Ledger, NewCapture, Source, StageOutcome, Status};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let mut ledger = Ledger::open(&Config::new(dir.path().join("ledger.db"), dir.path().join("vault")))?;
+//! let memo = NewCapture {
+//!     source: Source::Voice,
+//!     raw_content: "memos/2024-05-01.m4a".into(),
+//!     channel: Some("phone".into()),
+//!     channel_native_id: Some("rec-1".into()),
+//! };
+//! let StageOutcome::Staged(id) = ledger.stage(&memo)? else { unreachable!() };
+//! assert_eq!(ledger.stage(&memo)?, StageOutcome::Duplicate(id.clone()));
+//! ledger.record_transcription(&id, "buy milk")?;
+//! assert_eq!(ledger.record_export(&id, ExportMode::Initial)?, ExportOutcome::Exported);
+//! assert_eq!(ledger.capture(&id)?.map(|c| c.status), Some(Status::Exported));
+//! assert!(dir.path().join("vault").join(format!("{id}.md")).exists());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Modules: [`config`] (pragmas), [`clock`] (deterministic time and ids),
+//! [`status`] (the state machine), [`error`], [`failpoint`] (fault-injection
+//! sites, feature `failpoints`); the operations live behind [`Ledger`].
+#![warn(missing_docs)]
+
+mod capture;
+pub mod clock;
+pub mod config;
+mod db;
+pub mod error;
+pub mod failpoint;
+mod ids;
+mod ledger;
+mod open;
+mod ops;
+mod row;
+pub mod schema;
+pub mod status;
+mod tx;
+pub mod vault;
+
+pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
+pub use clock::{Clock, OpenOptions, StepClock, SystemClock};
+pub use config::{Config, JournalMode, Synchronous, Tuning};
+pub use error::{LedgerError, Result};
+pub use ledger::Ledger;
+pub use schema::SCHEMA_VERSION;
+pub use status::{ExportMode, Source, Status};
+
+/// The crash-resume query [`Ledger::recoverable_captures`] runs, for
+/// query-plan checks (`EXPLAIN QUERY PLAN`).
+pub fn recoverable_captures_sql() -> String {
+    ops::query::recoverable_sql()
+}

@@ -1,0 +1,147 @@
+//! Where the ledger lives and how SQLite is tuned: [`Config`] and [`Tuning`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// SQLite journal mode (`PRAGMA journal_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalMode {
+    /// Write-ahead log (the default).
+    #[default]
+    Wal,
+    /// Rollback journal, deleted at commit.
+    Delete,
+    /// Rollback journal, truncated at commit.
+    Truncate,
+    /// Rollback journal, header zeroed at commit.
+    Persist,
+}
+
+impl JournalMode {
+    /// The pragma value, as SQLite reports it back (`"wal"`, `"delete"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalMode::Wal => "wal",
+            JournalMode::Delete => "delete",
+            JournalMode::Truncate => "truncate",
+            JournalMode::Persist => "persist",
+        }
+    }
+}
+
+/// SQLite sync level (`PRAGMA synchronous`).
+///
+/// The durability contract (an acknowledged write survives power loss) holds
+/// with `Full` (the default) or `Extra`; `Normal` in WAL mode may lose the
+/// most recent acknowledged writes on power loss and is an explicit choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Synchronous {
+    /// No syncs at all: unsafe under power loss.
+    Off,
+    /// Sync at checkpoints only (WAL).
+    Normal,
+    /// Sync at every commit (the default).
+    #[default]
+    Full,
+    /// `Full` plus a directory sync when a rollback journal is unlinked.
+    Extra,
+}
+
+impl Synchronous {
+    /// The pragma value (`"off"`, `"normal"`, `"full"`, `"extra"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Off => "off",
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+            Synchronous::Extra => "extra",
+        }
+    }
+}
+
+/// Pragmas and knobs; deserialised from a scenario file's `[target]` table by the harness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Tuning {
+    /// `PRAGMA journal_mode`; the value SQLite returns must match.
+    pub journal_mode: JournalMode,
+    /// `PRAGMA synchronous`.
+    pub synchronous: Synchronous,
+    /// `PRAGMA busy_timeout`, in milliseconds.
+    pub busy_timeout_ms: u32,
+    /// `PRAGMA cache_size` (negative = KiB, positive = pages).
+    pub cache_size: i64,
+    /// `PRAGMA mmap_size`, in bytes (0 disables memory mapping).
+    pub mmap_size: i64,
+    /// `PRAGMA foreign_keys`.
+    pub foreign_keys: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            journal_mode: JournalMode::Wal,
+            synchronous: Synchronous::Full,
+            busy_timeout_ms: 5000,
+            cache_size: -64_000,
+            mmap_size: 268_435_456,
+            foreign_keys: true,
+        }
+    }
+}
+
+/// Everything [`crate::Ledger::open`] needs to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The database file.
+    pub path: PathBuf,
+    /// Where Markdown exports go (created on open if missing).
+    pub vault_dir: PathBuf,
+    /// SQLite VFS name to open through (the harness registers its own); `None` = default.
+    pub vfs: Option<String>,
+    /// Pragmas.
+    pub tuning: Tuning,
+}
+
+impl Config {
+    /// A config with default tuning and the default VFS.
+    pub fn new(path: impl Into<PathBuf>, vault_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            path: path.into(),
+            vault_dir: vault_dir.into(),
+            vfs: None,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tuning_deserialises_kebab_case_with_defaults() {
+        let tuning: Tuning =
+            serde_json::from_str(r#"{"journal-mode":"truncate","busy-timeout-ms":0}"#)
+                .expect("valid tuning");
+        assert_eq!(tuning.journal_mode, JournalMode::Truncate);
+        assert_eq!(tuning.busy_timeout_ms, 0);
+        assert_eq!(tuning.synchronous, Synchronous::Full);
+        assert_eq!(tuning.mmap_size, 268_435_456);
+    }
+
+    #[test]
+    fn tuning_rejects_unknown_fields() {
+        assert!(serde_json::from_str::<Tuning>(r#"{"journal":"wal"}"#).is_err());
+    }
+
+    #[test]
+    fn config_new_uses_defaults() {
+        let config = Config::new("a.db", "vault");
+        assert_eq!(config.tuning, Tuning::default());
+        assert!(config.vfs.is_none());
+    }
+}

@@ -1,0 +1,48 @@
+//! Deleting old terminal captures with their audit rows: [`prune_exported_older_than`].
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::schema::TERMINAL_IN;
+use crate::{failpoint, tx};
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// Delete captures whose status is terminal and `updated_at < now - days`,
+/// with their audit rows; their `errors_log` rows keep the message with
+/// `capture_id` NULL. Returns the number of captures deleted.
+pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<usize> {
+    let cutoff = now_ms.saturating_sub(i64::from(days) * MS_PER_DAY);
+    tx::immediate(db, |db| {
+        let ids: Vec<String> = db
+            .conn
+            .prepare_cached(&format!(
+                "SELECT id FROM captures WHERE status IN {TERMINAL_IN} AND updated_at < ?1"
+            ))
+            .and_then(|mut stmt| stmt.query_map([cutoff], |row| row.get(0))?.collect())
+            .map_err(db.err("select captures to prune"))?;
+        for id in &ids {
+            db.conn
+                .prepare_cached("UPDATE errors_log SET capture_id = NULL WHERE capture_id = ?1")
+                .and_then(|mut stmt| stmt.execute([id]))
+                .map_err(db.err("detach error log rows"))?;
+        }
+        failpoint::hit(failpoint::PRUNE_BEFORE_DELETE)?;
+        let mut deleted = 0;
+        for id in &ids {
+            deleted += db
+                .conn
+                .prepare_cached(&format!(
+                    "DELETE FROM captures WHERE id = ?1 AND status IN {TERMINAL_IN}"
+                ))
+                .and_then(|mut stmt| stmt.execute([id]))
+                .map_err(db.err("delete pruned capture"))?;
+            // Already gone through ON DELETE CASCADE when foreign keys are on.
+            db.conn
+                .prepare_cached("DELETE FROM exports_audit WHERE capture_id = ?1")
+                .and_then(|mut stmt| stmt.execute([id]))
+                .map_err(db.err("delete pruned audit rows"))?;
+        }
+        failpoint::hit(failpoint::PRUNE_BEFORE_COMMIT)?;
+        Ok(deleted)
+    })
+}

@@ -1,0 +1,45 @@
+//! Read-only queries: duplicates, single captures, the export queue and the
+//! crash-resume set ([`recoverable_captures`]).
+
+use rusqlite::OptionalExtension;
+
+use crate::capture::{Capture, CaptureId};
+use crate::db::Db;
+use crate::error::Result;
+use crate::row::{self, CAPTURE_COLUMNS};
+use crate::schema::NON_TERMINAL_IN;
+
+/// The capture whose content hash is `content_hash`, if any.
+pub(crate) fn find_duplicate(db: Db<'_>, content_hash: &str) -> Result<Option<CaptureId>> {
+    db.conn
+        .prepare_cached("SELECT id FROM captures WHERE content_hash = ?1")
+        .and_then(|mut stmt| stmt.query_row([content_hash], |row| row.get(0)).optional())
+        .map_err(db.err("look up capture by content hash"))
+}
+
+/// Up to `limit` captures awaiting export, oldest first.
+pub(crate) fn pending_exports(db: Db<'_>, limit: usize) -> Result<Vec<Capture>> {
+    let sql = format!(
+        "SELECT {CAPTURE_COLUMNS} FROM captures
+         WHERE status IN ('transcribed','failed_transcription')
+         ORDER BY created_at, id
+         LIMIT ?1"
+    );
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    row::query_captures(db, "list pending exports", &sql, [limit])
+}
+
+/// The crash-resume query: its `WHERE` is the partial index's, so the planner
+/// walks `captures_recoverable` in order, without a sort.
+pub(crate) fn recoverable_sql() -> String {
+    format!(
+        "SELECT {CAPTURE_COLUMNS} FROM captures
+         WHERE status IN {NON_TERMINAL_IN}
+         ORDER BY created_at, id"
+    )
+}
+
+/// Every non-terminal capture, oldest first (created_at, then id).
+pub(crate) fn recoverable_captures(db: Db<'_>) -> Result<Vec<Capture>> {
+    row::query_captures(db, "list recoverable captures", &recoverable_sql(), [])
+}

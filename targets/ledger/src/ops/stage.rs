@@ -1,0 +1,79 @@
+//! Staging a new capture, idempotent on content and channel ids: [`stage`].
+
+use rusqlite::OptionalExtension;
+
+use crate::capture::{CaptureId, NewCapture, StageOutcome, content_hash};
+use crate::db::Db;
+use crate::error::Result;
+use crate::ids::IdGenerator;
+use crate::status::{Source, Status};
+use crate::{failpoint, tx};
+
+/// Insert `new` as a staged capture, or report the existing capture it
+/// duplicates: first by content hash (email), then by (channel, native id)
+/// when both are present.
+pub(crate) fn stage(
+    db: Db<'_>,
+    ids: &mut IdGenerator,
+    now_ms: i64,
+    new: &NewCapture,
+) -> Result<StageOutcome> {
+    let hash = match new.source {
+        Source::Email => Some(content_hash(&new.raw_content)),
+        Source::Voice => None,
+    };
+    tx::immediate(db, |db| {
+        if let Some(existing) = duplicate_of(db, hash.as_deref(), new)? {
+            return Ok(StageOutcome::Duplicate(existing));
+        }
+        failpoint::hit(failpoint::STAGE_BEFORE_INSERT)?;
+        let id = ids.next(now_ms);
+        let meta = serde_json::json!({
+            "channel": new.channel,
+            "channel_native_id": new.channel_native_id,
+        })
+        .to_string();
+        db.conn
+            .prepare_cached(
+                "INSERT INTO captures
+                   (id, source, raw_content, content_hash, status, meta_json, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute((
+                    &id,
+                    new.source.as_str(),
+                    &new.raw_content,
+                    &hash,
+                    Status::Staged.as_str(),
+                    &meta,
+                    now_ms,
+                ))
+            })
+            .map_err(db.err("insert capture"))?;
+        failpoint::hit(failpoint::STAGE_BEFORE_COMMIT)?;
+        Ok(StageOutcome::Staged(id))
+    })
+}
+
+fn duplicate_of(db: Db<'_>, hash: Option<&str>, new: &NewCapture) -> Result<Option<CaptureId>> {
+    if let Some(hash) = hash
+        && let Some(existing) = super::query::find_duplicate(db, hash)?
+    {
+        return Ok(Some(existing));
+    }
+    let (Some(channel), Some(native_id)) = (&new.channel, &new.channel_native_id) else {
+        return Ok(None);
+    };
+    db.conn
+        .prepare_cached(
+            "SELECT id FROM captures
+             WHERE json_extract(meta_json, '$.channel') = ?1
+               AND json_extract(meta_json, '$.channel_native_id') = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row((channel, native_id), |row| row.get(0))
+                .optional()
+        })
+        .map_err(db.err("look up capture by channel id"))
+}

@@ -1,0 +1,115 @@
+//! One write operation = one `BEGIN IMMEDIATE` transaction: [`immediate`].
+//!
+//! On any error the transaction is rolled back if SQLite still has it open
+//! (after `SQLITE_NOMEM` or an I/O error SQLite may already have rolled back
+//! by itself, so `is_autocommit` is checked, never assumed).
+
+use crate::db::Db;
+use crate::error::Result;
+
+/// Operation name of a failed `BEGIN IMMEDIATE`.
+pub(crate) const BEGIN: &str = "begin transaction";
+/// Operation name of a failed `COMMIT`.
+pub(crate) const COMMIT: &str = "commit transaction";
+/// Operation name of a failed `ROLLBACK` of a transaction left open earlier.
+pub(crate) const ROLLBACK_STALE: &str = "roll back a transaction left open";
+
+/// Run `body` inside `BEGIN IMMEDIATE … COMMIT`.
+///
+/// Returns `Ok` only after `COMMIT` succeeded; on `Err` the database is as it
+/// was before the call (the transaction was rolled back).
+pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -> Result<T> {
+    discard_stale_transaction(db)?;
+    let result = db
+        .conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(db.err(BEGIN))
+        .and_then(|()| body(db))
+        .and_then(|value| {
+            db.conn.execute_batch("COMMIT").map_err(db.err(COMMIT))?;
+            Ok(value)
+        });
+    if result.is_err() {
+        roll_back_if_open(db);
+    }
+    result
+}
+
+/// Roll back a transaction a failed rollback left open, so nothing
+/// uncommitted is seen or committed by the next operation.
+pub(crate) fn discard_stale_transaction(db: Db<'_>) -> Result<()> {
+    if db.conn.is_autocommit() {
+        return Ok(());
+    }
+    db.conn
+        .execute_batch("ROLLBACK")
+        .map_err(db.err(ROLLBACK_STALE))
+}
+
+/// Best effort: the caller is already returning the original error. If the
+/// rollback itself fails, [`discard_stale_transaction`] retries before the
+/// next operation, and closing the connection rolls back too.
+fn roll_back_if_open(db: Db<'_>) {
+    if !db.conn.is_autocommit() {
+        let _ = db.conn.execute_batch("ROLLBACK");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::LedgerError;
+    use rusqlite::Connection;
+    use std::path::Path;
+
+    fn setup() -> Connection {
+        let conn = Connection::open_in_memory().expect("in-memory db");
+        conn.execute_batch("CREATE TABLE t(x INTEGER NOT NULL)")
+            .expect("table");
+        conn
+    }
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn commits_on_ok() {
+        let conn = setup();
+        let db = Db::new(&conn, Path::new(":memory:"));
+        immediate(db, |db| {
+            db.conn
+                .execute("INSERT INTO t VALUES (1)", [])
+                .map_err(db.err("insert"))
+        })
+        .expect("committed");
+        assert!(conn.is_autocommit());
+        assert_eq!(count(&conn), 1);
+    }
+
+    #[test]
+    fn rolls_back_on_err() {
+        let conn = setup();
+        let db = Db::new(&conn, Path::new(":memory:"));
+        let result: Result<()> = immediate(db, |db| {
+            db.conn
+                .execute("INSERT INTO t VALUES (1)", [])
+                .map_err(db.err("insert"))?;
+            Err(LedgerError::NotFound { id: "x".into() })
+        });
+        assert!(result.is_err());
+        assert!(conn.is_autocommit());
+        assert_eq!(count(&conn), 0);
+    }
+
+    #[test]
+    fn a_stale_transaction_is_discarded_first() {
+        let conn = setup();
+        conn.execute_batch("BEGIN; INSERT INTO t VALUES (7);")
+            .expect("stale tx");
+        let db = Db::new(&conn, Path::new(":memory:"));
+        immediate(db, |_| Ok(())).expect("runs");
+        assert_eq!(count(&conn), 0);
+    }
+}
