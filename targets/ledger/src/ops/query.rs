@@ -29,11 +29,14 @@ pub(crate) fn pending_exports(db: Db<'_>, limit: usize) -> Result<Vec<Capture>> 
     row::query_captures(db, "list pending exports", &sql, [limit])
 }
 
-/// The crash-resume query: its `WHERE` is the partial index's, so the planner
-/// walks `captures_recoverable` in order, without a sort.
+/// The crash-resume query: its `WHERE` is the partial index's, and the index
+/// is `(created_at, id)`, so walking `captures_recoverable` yields the rows in
+/// order without a sort. Without statistics the planner prefers
+/// `captures_status_created` plus a temp B-tree, so the query pins the index
+/// with `INDEXED BY` (preparing fails loudly if the index ever goes missing).
 pub(crate) fn recoverable_sql() -> String {
     format!(
-        "SELECT {CAPTURE_COLUMNS} FROM captures
+        "SELECT {CAPTURE_COLUMNS} FROM captures INDEXED BY captures_recoverable
          WHERE status IN {NON_TERMINAL_IN}
          ORDER BY created_at, id"
     )

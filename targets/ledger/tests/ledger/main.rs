@@ -1,0 +1,10 @@
+//! Integration tests of the staging ledger, one module per area.
+
+mod determinism;
+mod export;
+mod migrations;
+mod model;
+mod query_plan;
+mod schema_invariants;
+mod support;
+mod transitions;
