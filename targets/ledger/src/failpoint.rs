@@ -1,4 +1,4 @@
-//! Named fail points between the steps of multi-step operations, and [`hit`].
+//! Named fail points between the steps of multi-step operations: [`ALL`].
 //!
 //! With the crate feature `failpoints`, each name can be configured through
 //! `fail::cfg`; an action that returns (e.g. `"return"`) surfaces as

@@ -43,10 +43,10 @@ mod ledger;
 mod open;
 mod ops;
 mod row;
-pub mod schema;
+mod schema;
 pub mod status;
 mod tx;
-pub mod vault;
+mod vault;
 
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
 pub use clock::{Clock, OpenOptions, StepClock, SystemClock};
@@ -55,6 +55,7 @@ pub use error::{LedgerError, Result};
 pub use ledger::Ledger;
 pub use schema::SCHEMA_VERSION;
 pub use status::{ExportMode, Source, Status};
+pub use vault::file_name as vault_file_name;
 
 /// The crash-resume query [`Ledger::recoverable_captures`] runs, for
 /// query-plan checks (`EXPLAIN QUERY PLAN`).
