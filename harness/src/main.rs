@@ -1,1 +1,5 @@
-fn main(){}
+//! `resilience`: see [`harness::cli`].
+
+fn main() {
+    std::process::exit(harness::cli::main_impl());
+}

@@ -1,1 +1,46 @@
-//! Fault layers the harness injects into the ledger.
+//! Fault layers the harness injects into the ledger, and [`FaultPlan`], the data that says which.
+//!
+//! A plan is data in the scenario file; each layer interprets its own variant in its own file.
+//! What the ledger must survive, per layer:
+//! - [`FaultPlan::ProcessKill`] (`process.rs`): `kill -9` of the writing worker at a seeded
+//!   operation; nothing acknowledged may be lost, nothing partial may be visible after reopening.
+//! - [`FaultPlan::ProcessStop`] (`process.rs`): `SIGSTOP` of the writer, resumed later (it must
+//!   go on as if nothing happened) or never (the supervisor's timeout must end it).
+
+pub mod process;
+
+use serde::{Deserialize, Serialize};
+
+pub use process::{ProcessKill, ProcessStop, SignalPlan};
+
+/// What a scenario injects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum FaultPlan {
+    /// No fault: the baseline every check must hold on.
+    #[default]
+    None,
+    /// `kill -9` the worker while it writes, at a seeded operation and delay.
+    ProcessKill(ProcessKill),
+    /// `SIGSTOP` the worker while it writes; `SIGCONT` later or never.
+    ProcessStop(ProcessStop),
+}
+
+impl FaultPlan {
+    /// True when the same seed always gives the same trace (no timing-dependent fault).
+    pub fn is_deterministic(&self) -> bool {
+        match self {
+            FaultPlan::None => true,
+            FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
+        }
+    }
+
+    /// The signal the supervisor sends to the drive worker, if the plan has one.
+    pub fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
+        match self {
+            FaultPlan::None => None,
+            FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
+            FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
+        }
+    }
+}

@@ -153,11 +153,11 @@ impl Ledger {
     }
 
     /// Delete terminal captures last updated more than `days` days ago, with
-    /// their audit rows. Returns how many captures were deleted.
+    /// their audit rows. Returns the ids of the captures deleted.
     ///
     /// # Errors
     /// `Sqlite`; nothing deleted on error.
-    pub fn prune_exported_older_than(&mut self, days: u32) -> Result<usize> {
+    pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
         let now = self.clock.now_ms();
         ops::prune::prune_exported_older_than(self.db(), now, days)
     }

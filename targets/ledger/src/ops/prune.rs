@@ -9,8 +9,8 @@ const MS_PER_DAY: i64 = 86_400_000;
 
 /// Delete captures whose status is terminal and `updated_at < now - days`,
 /// with their audit rows; their `errors_log` rows keep the message with
-/// `capture_id` NULL. Returns the number of captures deleted.
-pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<usize> {
+/// `capture_id` NULL. Returns the ids of the captures deleted, oldest id first.
+pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<Vec<String>> {
     let cutoff = now_ms.saturating_sub(i64::from(days) * MS_PER_DAY);
     tx::immediate(db, |db| {
         let ids: Vec<String> = db
@@ -27,21 +27,25 @@ pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> R
                 .map_err(db.err("detach error log rows"))?;
         }
         failpoint::hit(failpoint::PRUNE_BEFORE_DELETE)?;
-        let mut deleted = 0;
-        for id in &ids {
-            deleted += db
+        let mut deleted = Vec::with_capacity(ids.len());
+        for id in ids {
+            let removed = db
                 .conn
                 .prepare_cached(&format!(
                     "DELETE FROM captures WHERE id = ?1 AND status IN {TERMINAL_IN}"
                 ))
-                .and_then(|mut stmt| stmt.execute([id]))
+                .and_then(|mut stmt| stmt.execute([&id]))
                 .map_err(db.err("delete pruned capture"))?;
             // Already gone through ON DELETE CASCADE when foreign keys are on.
             db.conn
                 .prepare_cached("DELETE FROM exports_audit WHERE capture_id = ?1")
-                .and_then(|mut stmt| stmt.execute([id]))
+                .and_then(|mut stmt| stmt.execute([&id]))
                 .map_err(db.err("delete pruned audit rows"))?;
+            if removed == 1 {
+                deleted.push(id);
+            }
         }
+        deleted.sort();
         failpoint::hit(failpoint::PRUNE_BEFORE_COMMIT)?;
         Ok(deleted)
     })

@@ -262,14 +262,15 @@ fn apply(ledger: &mut ledger::Ledger, model: &mut Model, op: &Op) -> Result<(), 
         }
         Op::Prune { days } => {
             let cutoff = now - i64::from(*days) * 86_400_000;
-            let doomed: Vec<String> = model
+            let mut doomed: Vec<String> = model
                 .captures
                 .iter()
                 .filter(|(_, c)| c.status.is_terminal() && c.updated_at < cutoff)
                 .map(|(id, _)| id.clone())
                 .collect();
+            doomed.sort();
             let deleted = ledger.prune_exported_older_than(*days);
-            prop_assert_eq!(deleted.ok(), Some(doomed.len()));
+            prop_assert_eq!(deleted.ok(), Some(doomed.clone()));
             for id in doomed {
                 model.captures.remove(&id);
             }

@@ -151,7 +151,7 @@ fn placeholder_exports_leave_with_their_pruned_capture() {
             .expect("error row");
         assert_eq!(
             fixture.ledger.prune_exported_older_than(0).expect("prune"),
-            1
+            vec![id.clone()]
         );
         assert_eq!(fixture.ledger.capture(&id).expect("read"), None);
         assert_eq!(
@@ -195,7 +195,7 @@ fn non_exported_rows_are_never_pruned() {
     let done = exported(&mut fixture, 3);
     assert_eq!(
         fixture.ledger.prune_exported_older_than(0).expect("prune"),
-        1
+        vec![done.clone()]
     );
     assert_eq!(fixture.ledger.capture(&done).expect("read"), None);
     for id in [&staged, &transcribed, &failed] {
@@ -214,7 +214,7 @@ fn prune_respects_the_age_limit() {
     // `old` was last updated 4 steps (days) before the prune, `young` 1 day before.
     assert_eq!(
         fixture.ledger.prune_exported_older_than(2).expect("prune"),
-        1
+        vec![old.clone()]
     );
     assert_eq!(fixture.ledger.capture(&old).expect("read"), None);
     let kept = fixture.ledger.capture(&young).expect("read").expect("kept");

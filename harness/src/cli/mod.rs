@@ -1,0 +1,174 @@
+//! The `resilience` command line: [`Cli`] and [`main_impl`], one file per subcommand.
+//!
+//! Exit codes ([`exit_codes`]): 0 every check held; 1 a check failed or an iteration could not
+//! be judged; 2 bad usage or bad input (a bad scenario file, a filter matching nothing);
+//! 3 the harness itself failed; 130 interrupted.
+
+mod list;
+mod replay;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::scenario::Override;
+
+/// Documented exit codes.
+pub mod exit_codes {
+    /// Every check held.
+    pub const OK: i32 = 0;
+    /// A check failed, or an iteration could not be judged.
+    pub const CHECK_FAILED: i32 = 1;
+    /// Bad usage or bad input.
+    pub const BAD_INPUT: i32 = 2;
+    /// The harness itself failed.
+    pub const HARNESS_ERROR: i32 = 3;
+    /// Stopped by Ctrl-C.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Drives the staging ledger under injected faults and checks what survived.
+#[derive(Debug, Parser)]
+#[command(name = "resilience", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List scenarios with their family and tags.
+    List(ListArgs),
+    /// Run scenarios and write results.json.
+    Run(RunArgs),
+    /// Re-run one iteration and print its trace.
+    Replay(ReplayArgs),
+    /// Internal: one phase of one iteration, run by the supervisor in a child process.
+    #[command(name = "__worker", hide = true)]
+    Worker {
+        /// `drive` or `check`.
+        phase: String,
+        /// The job file.
+        input: PathBuf,
+    },
+}
+
+/// Options shared by every subcommand that loads scenarios.
+#[derive(Debug, Args)]
+struct ScenarioArgs {
+    /// Directory holding one folder per scenario family.
+    #[arg(long, default_value = default_scenarios_dir())]
+    scenarios: PathBuf,
+    /// Override a scenario field for this run, e.g. `--set target.synchronous=normal`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<Override>,
+}
+
+fn default_scenarios_dir() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// Only scenarios whose name, family or tag matches (globs; `a,b` = either).
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// Only scenarios whose name, family or tag matches (globs; `a,b` = either).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Base seed; each iteration's seed derives from it. Random (and printed) when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Iterations per scenario, instead of each scenario's own count.
+    #[arg(long)]
+    iterations: Option<u32>,
+    /// Iterations running at once [default: number of CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory for results.json and failing iterations' files.
+    #[arg(long, default_value = "target/resilience")]
+    out: PathBuf,
+    /// Stop starting iterations after this long (e.g. `90s`, `10m`); the rest are recorded as skipped.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    time_budget: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// The scenario's name.
+    scenario: String,
+    /// The run's base seed (as printed by `run` and in results.json).
+    #[arg(long)]
+    seed: u64,
+    /// Which iteration.
+    #[arg(long, default_value_t = 0)]
+    iteration: u32,
+}
+
+/// Parses the command line and runs it; returns the process exit code.
+pub fn main_impl() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List(args) => list::list(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Replay(args) => replay::replay(&args),
+        Command::Worker { phase, input } => worker(&phase, &input),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.downcast_ref::<UsageError>() {
+                Some(_) => exit_codes::BAD_INPUT,
+                None => exit_codes::HARNESS_ERROR,
+            }
+        }
+    }
+}
+
+/// An error in what the user asked for (exit code 2), as opposed to a harness failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
+    match phase {
+        "drive" => crate::runner::worker::drive(input)?,
+        "check" => crate::runner::worker::check(input)?,
+        other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
+    }
+    Ok(exit_codes::OK)
+}
+
+/// Loads the registry, mapping invalid files to a usage error.
+fn load_registry(args: &ScenarioArgs) -> anyhow::Result<crate::scenario::Registry> {
+    crate::scenario::Registry::load(&args.scenarios, &args.overrides)
+        .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// Selects scenarios with an optional filter, mapping no-match to a usage error.
+fn select(
+    registry: &crate::scenario::Registry,
+    filter: Option<&str>,
+) -> anyhow::Result<Vec<crate::scenario::Scenario>> {
+    let Some(expression) = filter else {
+        return Ok(registry.scenarios().to_vec());
+    };
+    let filter =
+        crate::scenario::Filter::parse(expression).map_err(|e| UsageError(e.to_string()))?;
+    let selected = filter
+        .select(registry.scenarios())
+        .map_err(|e| UsageError(e.to_string()))?;
+    Ok(selected.into_iter().cloned().collect())
+}

@@ -1,0 +1,75 @@
+//! `resilience replay SCENARIO --seed N --iteration I`: one iteration, its trace and verdicts.
+
+use reports::IterationStatus;
+
+use super::{ReplayArgs, UsageError, exit_codes, load_registry};
+use crate::runner::{RunControl, RunPlan, run as run_plan};
+
+pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
+    let registry = load_registry(&args.scenarios)?;
+    let Some(scenario) = registry.get(&args.scenario) else {
+        let filter = crate::scenario::Filter::parse(&args.scenario)
+            .map_err(|e| UsageError(e.to_string()))?;
+        let message = match filter.select(registry.scenarios()) {
+            Err(e) => e.to_string(),
+            Ok(matches) => format!(
+                "no scenario is named `{}`; it matches: {}",
+                args.scenario,
+                matches
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Err(UsageError(message).into());
+    };
+    if !scenario.fault.is_deterministic() {
+        eprintln!(
+            "note: {} injects a timing-dependent fault; the replay uses the same seed and plan but may not hit the same instant",
+            scenario.name
+        );
+    }
+    let plan = RunPlan {
+        scenarios: vec![scenario.clone()],
+        base_seed: args.seed,
+        only_iteration: Some(args.iteration),
+        jobs: 1,
+        time_budget: None,
+        worker_exe: std::env::current_exe()?,
+        keep_failures_in: None,
+        command: std::env::args().collect(),
+        filter: None,
+    };
+    let (_, outcomes) = run_plan(&plan, &mut [], &RunControl::new())?;
+    let outcome = outcomes
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the iteration did not run"))?;
+    let result = &outcome.result;
+    println!(
+        "{} iteration {} seed {} (base seed {})",
+        result.scenario, result.iteration, result.seed, result.base_seed
+    );
+    print!("{}", outcome.trace.render());
+    println!("trace digest {}", result.trace_digest);
+    for check in &result.checks {
+        let mark = if check.passed { "ok  " } else { "FAIL" };
+        println!(
+            "{mark} {}{}",
+            check.name,
+            if check.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", check.detail)
+            }
+        );
+    }
+    if let Some(error) = &result.error {
+        println!("ERROR {error}");
+    }
+    println!("lost acknowledged writes: {}", result.lost_acknowledged);
+    Ok(match result.status {
+        IterationStatus::Passed => exit_codes::OK,
+        _ => exit_codes::CHECK_FAILED,
+    })
+}

@@ -1,0 +1,73 @@
+//! `resilience run`: the scenario set, in workers, with results in `--out`.
+
+use anyhow::Context;
+use reports::json::JsonReporter;
+
+use super::{RunArgs, exit_codes, load_registry, select};
+use crate::runner::{RunControl, RunPlan, run as run_plan};
+
+pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    let registry = load_registry(&args.scenarios)?;
+    let mut scenarios = select(&registry, args.filter.as_deref())?;
+    if let Some(n) = args.iterations {
+        if n == 0 {
+            return Err(super::UsageError("--iterations must be at least 1".into()).into());
+        }
+        for s in &mut scenarios {
+            s.iterations = n;
+        }
+    }
+    let base_seed = args.seed.unwrap_or_else(rand::random);
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    let planned: u64 = scenarios.iter().map(|s| u64::from(s.iterations)).sum();
+    eprintln!(
+        "resilience: {} scenario(s), {planned} iteration(s), seed {base_seed}, {jobs} job(s), results in {}",
+        scenarios.len(),
+        args.out.display()
+    );
+    let plan = RunPlan {
+        scenarios,
+        base_seed,
+        only_iteration: None,
+        jobs,
+        time_budget: args.time_budget,
+        worker_exe: std::env::current_exe()
+            .context("cannot find the resilience binary to re-execute")?,
+        keep_failures_in: Some(args.out.join("failures")),
+        command: std::env::args().collect(),
+        filter: args.filter.clone(),
+    };
+    let control = RunControl::new();
+    control
+        .install_ctrlc()
+        .context("cannot install the Ctrl-C handler")?;
+    let results_path = args.out.join("results.json");
+    let mut json = JsonReporter::new(&results_path);
+    let (summary, _) = run_plan(&plan, &mut [&mut json], &control)?;
+    eprintln!(
+        "resilience: {} iterations: {} passed, {} failed, {} errors; {} operations, {} acknowledged, {} lost acknowledged; results in {}",
+        summary.iterations,
+        summary.passed,
+        summary.failed,
+        summary.errors,
+        summary.operations,
+        summary.acknowledged,
+        summary.lost_acknowledged,
+        results_path.display()
+    );
+    Ok(if control.is_interrupted() {
+        eprintln!(
+            "resilience: interrupted; finished iterations are in {}",
+            results_path.display()
+        );
+        exit_codes::INTERRUPTED
+    } else if summary.all_passed() {
+        exit_codes::OK
+    } else {
+        exit_codes::CHECK_FAILED
+    })
+}

@@ -1,0 +1,162 @@
+//! Process faults: [`ProcessKill`] (`kill -9` of the worker that is writing) and
+//! [`ProcessStop`] (`SIGSTOP` of it, resumed later or never).
+//!
+//! The supervisor, not the worker, delivers the signal: it watches the worker's
+//! "operation started" messages and signals the worker's whole process group a seeded delay
+//! after the chosen operation began, so the signal lands before, inside or after that
+//! operation's commit. [`SignalPlan`] is that decision.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Where and when to kill the writer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProcessKill {
+    /// Largest delay, in microseconds, between the start of the chosen operation and the signal.
+    #[serde(default = "default_max_delay_us")]
+    pub max_delay_us: u64,
+}
+
+fn default_max_delay_us() -> u64 {
+    1500
+}
+
+impl Default for ProcessKill {
+    fn default() -> Self {
+        ProcessKill {
+            max_delay_us: default_max_delay_us(),
+        }
+    }
+}
+
+/// The seeded decision: kill after operation `operation` started, `delay_us` later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillPoint {
+    /// Index of the operation during which the kill is sent.
+    pub operation: usize,
+    /// Delay after that operation started.
+    pub delay_us: u64,
+}
+
+impl ProcessKill {
+    /// The seeded kill for a workload of `operations` operations.
+    pub fn choose(&self, seed: u64, operations: usize) -> SignalPlan {
+        SignalPlan {
+            point: choose_point(seed, operations, self.max_delay_us),
+            action: SignalAction::Kill,
+        }
+    }
+}
+
+/// Where and when to stop the writer, and when (if ever) to let it go on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ProcessStop {
+    /// Largest delay, in microseconds, between the start of the chosen operation and the signal.
+    #[serde(default = "default_max_delay_us")]
+    pub max_delay_us: u64,
+    /// Milliseconds after which `SIGCONT` resumes the writer; absent = never (the worker hangs
+    /// and the iteration's timeout must end it).
+    pub resume_after_ms: Option<u64>,
+}
+
+/// What the supervisor does to the writer, and at which point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalPlan {
+    /// When.
+    pub point: KillPoint,
+    /// What.
+    pub action: SignalAction,
+}
+
+/// The signal a [`SignalPlan`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalAction {
+    /// `SIGKILL`: the worker dies; the check phase judges what it left.
+    Kill,
+    /// `SIGSTOP`, then `SIGCONT` after the duration (never when `None`).
+    Stop(Option<Duration>),
+}
+
+impl SignalPlan {
+    /// Sends the signal to the process group `pgid`; a stop with a resume time spawns a thread
+    /// that sends `SIGCONT` later.
+    pub fn deliver(&self, pgid: u32) -> String {
+        match self.action {
+            SignalAction::Kill => {
+                let _ = kill_group(pgid);
+                format!(
+                    "kill -9 of the writer {}us after operation {} started",
+                    self.point.delay_us, self.point.operation
+                )
+            }
+            SignalAction::Stop(resume) => {
+                let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGSTOP);
+                if let Some(after) = resume {
+                    std::thread::spawn(move || {
+                        std::thread::sleep(after);
+                        let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGCONT);
+                    });
+                }
+                format!(
+                    "SIGSTOP of the writer {}us after operation {} started, {}",
+                    self.point.delay_us,
+                    self.point.operation,
+                    resume.map_or("never resumed".to_owned(), |d| format!(
+                        "SIGCONT {}ms later",
+                        d.as_millis()
+                    ))
+                )
+            }
+        }
+    }
+}
+
+/// Chooses a seeded point within a workload of `operations` operations.
+fn choose_point(seed: u64, operations: usize, max_delay_us: u64) -> KillPoint {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b69_6c6c);
+    KillPoint {
+        operation: rng.random_range(0..operations.max(1)),
+        delay_us: rng.random_range(0..=max_delay_us),
+    }
+}
+
+impl ProcessStop {
+    /// The seeded stop for a workload of `operations` operations.
+    pub fn choose(&self, seed: u64, operations: usize) -> SignalPlan {
+        SignalPlan {
+            point: choose_point(seed, operations, self.max_delay_us),
+            action: SignalAction::Stop(self.resume_after_ms.map(Duration::from_millis)),
+        }
+    }
+}
+
+/// Sends SIGKILL to the process group `pgid` (the worker and anything it started).
+pub fn kill_group(pgid: u32) -> nix::Result<()> {
+    killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_points_are_seeded_and_in_range() {
+        let plan = ProcessKill::default();
+        assert_eq!(plan.choose(9, 50), plan.choose(9, 50));
+        for seed in 0..200 {
+            let p = plan.choose(seed, 50).point;
+            assert!(p.operation < 50 && p.delay_us <= plan.max_delay_us);
+        }
+        let spread: std::collections::BTreeSet<usize> = (0..200)
+            .map(|s| plan.choose(s, 50).point.operation)
+            .collect();
+        assert!(spread.len() > 30, "kill points should cover the workload");
+    }
+}

@@ -1,0 +1,659 @@
+//! The checks: each a pure function from [`Evidence`] to a [`Verdict`], named by [`CheckName`].
+//!
+//! Every check must be able to fail: the tests at the bottom build broken states by hand and
+//! show each verdict turning red.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use ledger::{ExportMode, Status};
+use serde::{Deserialize, Serialize};
+
+use super::model::{AckModel, CaptureState};
+use super::snapshot::LedgerSnapshot;
+
+/// The name of a check, the same in scenario files, results and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckName {
+    /// `PRAGMA integrity_check` is `ok`, `foreign_key_check` is empty, no orphan audit rows.
+    Integrity,
+    /// Every row is in a legal state, audit rows and vault files agree with statuses, and the
+    /// ledger never acknowledged an illegal transition.
+    StateMachine,
+    /// Every acknowledged operation's effect is present.
+    AcknowledgedDurable,
+    /// Nothing that was not acknowledged is visible, except all of the operation in flight.
+    NoPartial,
+    /// The state equals the model after some prefix of the acknowledged operations.
+    PrefixConsistent,
+    /// The recovery query returns exactly the non-terminal captures and resuming them completes.
+    RecoveryComplete,
+}
+
+impl CheckName {
+    /// Every check, in the order they run.
+    pub const ALL: [CheckName; 6] = [
+        CheckName::Integrity,
+        CheckName::StateMachine,
+        CheckName::AcknowledgedDurable,
+        CheckName::NoPartial,
+        CheckName::PrefixConsistent,
+        CheckName::RecoveryComplete,
+    ];
+
+    /// The name as written in files and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckName::Integrity => "integrity",
+            CheckName::StateMachine => "state_machine",
+            CheckName::AcknowledgedDurable => "acknowledged_durable",
+            CheckName::NoPartial => "no_partial",
+            CheckName::PrefixConsistent => "prefix_consistent",
+            CheckName::RecoveryComplete => "recovery_complete",
+        }
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the checker gathered after reopening the ledger.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// The database content, or why it could not be read.
+    pub snapshot: Result<LedgerSnapshot, String>,
+    /// The model of what was acknowledged.
+    pub model: AckModel,
+    /// What the recovery query returned and how resuming went.
+    pub recovery: RecoveryEvidence,
+    /// Whether the ledger reopened after the fault (its recovery ran), or why not.
+    pub reopen: Result<(), String>,
+}
+
+/// The recovery query's answer and the resume attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryEvidence {
+    /// Ids the ledger's recoverable-captures query returned after reopening, in order.
+    pub recoverable: Result<Vec<String>, String>,
+    /// Errors met while driving each recoverable capture to a terminal state.
+    pub resume_errors: Vec<String>,
+    /// Non-terminal captures left in the database after resuming (read with plain SQL).
+    pub left_after_resume: Vec<String>,
+}
+
+/// One check's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// Which check.
+    pub name: CheckName,
+    /// True when the property held.
+    pub passed: bool,
+    /// Expected vs found; empty when it passed with nothing to say.
+    pub detail: String,
+}
+
+/// Most problems listed in one detail; the rest are counted.
+const MAX_LISTED: usize = 8;
+
+impl Verdict {
+    fn from_problems(name: CheckName, problems: Vec<String>) -> Verdict {
+        let passed = problems.is_empty();
+        let mut detail = problems
+            .iter()
+            .take(MAX_LISTED)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        if problems.len() > MAX_LISTED {
+            detail.push_str(&format!("; and {} more", problems.len() - MAX_LISTED));
+        }
+        Verdict {
+            name,
+            passed,
+            detail,
+        }
+    }
+}
+
+impl Evidence {
+    /// Runs one check.
+    pub fn check(&self, name: CheckName) -> Verdict {
+        let snapshot = match &self.snapshot {
+            Ok(s) => s,
+            Err(e) => {
+                return Verdict::from_problems(name, vec![format!("database unreadable: {e}")]);
+            }
+        };
+        let problems = match name {
+            CheckName::Integrity => {
+                let mut problems = integrity(snapshot);
+                if let Err(e) = &self.reopen {
+                    problems.insert(0, e.clone());
+                }
+                problems
+            }
+            CheckName::StateMachine => state_machine(snapshot, &self.model),
+            CheckName::AcknowledgedDurable => acknowledged_durable(snapshot, &self.model).1,
+            CheckName::NoPartial => no_partial(snapshot, &self.model),
+            CheckName::PrefixConsistent => prefix_consistent(snapshot, &self.model),
+            CheckName::RecoveryComplete => recovery_complete(snapshot, &self.recovery),
+        };
+        Verdict::from_problems(name, problems)
+    }
+
+    /// Acknowledged operations whose effect is missing (0 when the database is unreadable and
+    /// nothing was acknowledged; every acknowledged write otherwise).
+    pub fn lost_acknowledged(&self) -> u64 {
+        match &self.snapshot {
+            Ok(s) => acknowledged_durable(s, &self.model).0,
+            Err(_) => self.model.acknowledged_instant() as u64,
+        }
+    }
+}
+
+fn integrity(s: &LedgerSnapshot) -> Vec<String> {
+    let mut problems = Vec::new();
+    if s.integrity != ["ok"] {
+        problems.push(format!("integrity_check: {}", s.integrity.join(" | ")));
+    }
+    problems.extend(
+        s.foreign_key_violations
+            .iter()
+            .map(|v| format!("foreign key violation: {v}")),
+    );
+    problems.extend(s.orphan_audit_rows.iter().cloned());
+    problems
+}
+
+/// The audit mode a terminal status requires.
+fn required_mode(status: Status) -> Option<ExportMode> {
+    match status {
+        Status::Exported => Some(ExportMode::Initial),
+        Status::ExportedPlaceholder => Some(ExportMode::Placeholder),
+        Status::ExportedDuplicate => Some(ExportMode::DuplicateSkip),
+        _ => None,
+    }
+}
+
+fn state_machine(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
+    let mut problems: Vec<String> = model.anomalies().to_vec();
+    problems.extend(s.misnamed_exports.iter().cloned());
+    for (id, c) in &s.captures {
+        let Some(status) = Status::parse(&c.status) else {
+            problems.push(format!(
+                "{id}: status `{}` is not a state of the machine",
+                c.status
+            ));
+            continue;
+        };
+        let expected_audit: Vec<String> = required_mode(status)
+            .map(|m| m.as_str().to_owned())
+            .into_iter()
+            .collect();
+        if c.audit != expected_audit {
+            problems.push(format!(
+                "{id}: status {} with audit rows {:?}, expected {:?}",
+                c.status, c.audit, expected_audit
+            ));
+        }
+        let needs_file = matches!(status, Status::Exported | Status::ExportedPlaceholder);
+        if needs_file && !s.vault_files.contains(&format!("{id}.md")) {
+            problems.push(format!("{id}: {} but the vault has no {id}.md", c.status));
+        }
+        let hashed = match c.source.as_str() {
+            "email" => true,
+            "voice" => matches!(status, Status::Transcribed | Status::Exported),
+            other => {
+                problems.push(format!("{id}: source `{other}` is not voice or email"));
+                continue;
+            }
+        };
+        if hashed && c.content_hash.is_none() {
+            problems.push(format!(
+                "{id}: {} {} has no content hash",
+                c.source, c.status
+            ));
+        }
+    }
+    problems
+}
+
+fn snapshot_state<'a>(s: &'a LedgerSnapshot, id: &str) -> Option<&'a CaptureState> {
+    s.captures.get(id)
+}
+
+fn describe(state: Option<&CaptureState>) -> String {
+    match state {
+        None => "absent".to_owned(),
+        Some(c) => format!("{} audit {:?}", c.status, c.audit),
+    }
+}
+
+/// (lost acknowledged writes, problems).
+fn acknowledged_durable(s: &LedgerSnapshot, model: &AckModel) -> (u64, Vec<String>) {
+    let mut lost = 0u64;
+    let mut problems = Vec::new();
+    for id in model.capture_ids() {
+        let found = snapshot_state(s, id);
+        let acceptable: Vec<Option<CaptureState>> = (model.acknowledged_instant()
+            ..=model.last_instant())
+            .flat_map(|t| model.states_at(id, t))
+            .collect();
+        if acceptable.iter().any(|a| a.as_ref() == found) {
+            continue;
+        }
+        let expected = model.states_at(id, model.acknowledged_instant()).remove(0);
+        let missing = match model.version_index(id, found) {
+            Some(index) => model.version_count(id).saturating_sub(index).max(1),
+            None => 1,
+        };
+        lost += missing as u64;
+        problems.push(format!(
+            "{id}: expected {}, found {} ({missing} acknowledged write(s) missing)",
+            describe(expected.as_ref()),
+            describe(found)
+        ));
+    }
+    (lost, problems)
+}
+
+/// Ids in the snapshot that the model never acknowledged.
+fn unknown_ids<'a>(s: &'a LedgerSnapshot, model: &AckModel) -> Vec<&'a String> {
+    let known: BTreeSet<&String> = model.capture_ids().collect();
+    s.captures.keys().filter(|id| !known.contains(id)).collect()
+}
+
+fn no_partial(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
+    let mut problems = Vec::new();
+    for id in model.capture_ids() {
+        let found = snapshot_state(s, id);
+        let seen = (0..=model.last_instant())
+            .any(|t| model.states_at(id, t).iter().any(|a| a.as_ref() == found));
+        if !seen {
+            problems.push(format!(
+                "{id}: {} is no state the acknowledged operations produced",
+                describe(found)
+            ));
+        }
+    }
+    let unknown = unknown_ids(s, model);
+    let from_in_flight = unknown
+        .iter()
+        .filter(|id| model.matches_in_flight_stage(&s.captures[**id]))
+        .count();
+    for id in &unknown {
+        if !model.matches_in_flight_stage(&s.captures[*id]) {
+            problems.push(format!(
+                "{id}: {} was never acknowledged",
+                describe(s.captures.get(*id))
+            ));
+        }
+    }
+    if from_in_flight > 1 {
+        problems.push(format!(
+            "the in-flight stage appears {from_in_flight} times"
+        ));
+    }
+    problems
+}
+
+fn prefix_consistent(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
+    let last = model.last_instant();
+    let mut possible: Vec<bool> = vec![true; last + 1];
+    for id in model.capture_ids() {
+        let found = snapshot_state(s, id);
+        for (t, ok) in possible.iter_mut().enumerate() {
+            *ok = *ok && model.states_at(id, t).iter().any(|a| a.as_ref() == found);
+        }
+    }
+    let unknown = unknown_ids(s, model);
+    if !unknown.is_empty() {
+        let all_in_flight =
+            unknown.len() == 1 && model.matches_in_flight_stage(&s.captures[unknown[0]]);
+        for (t, ok) in possible.iter_mut().enumerate() {
+            *ok = *ok && all_in_flight && t == last && model.has_in_flight();
+        }
+    }
+    if possible.iter().any(|ok| *ok) {
+        return Vec::new();
+    }
+    vec![format!(
+        "the database matches the model after no prefix of the {} acknowledged writes{}",
+        model.acknowledged_instant(),
+        if unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} unacknowledged captures present)", unknown.len())
+        }
+    )]
+}
+
+fn recovery_complete(s: &LedgerSnapshot, r: &RecoveryEvidence) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected = s.non_terminal();
+    match &r.recoverable {
+        Err(e) => problems.push(format!("recovery query failed: {e}")),
+        Ok(found) if *found != expected => {
+            let found_set: BTreeSet<&String> = found.iter().collect();
+            let expected_set: BTreeSet<&String> = expected.iter().collect();
+            let missed: Vec<&&String> = expected_set.difference(&found_set).collect();
+            let extra: Vec<&&String> = found_set.difference(&expected_set).collect();
+            problems.push(if missed.is_empty() && extra.is_empty() {
+                "recovery query returned the non-terminal captures out of creation order".to_owned()
+            } else {
+                format!(
+                    "recovery query missed {missed:?} and returned terminal or unknown {extra:?}"
+                )
+            });
+        }
+        Ok(_) => {}
+    }
+    problems.extend(r.resume_errors.iter().map(|e| format!("resume: {e}")));
+    if !r.left_after_resume.is_empty() {
+        problems.push(format!(
+            "still non-terminal after resuming: {:?}",
+            r.left_after_resume
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::{Execution, OpRecord};
+    use crate::workload::{OpError, OpOutcome, OpValue, Operation};
+    use ledger::Source;
+
+    fn ok(value: OpValue) -> OpRecord {
+        OpRecord::Finished(OpOutcome::Ok(value))
+    }
+
+    fn err(kind: &str) -> OpRecord {
+        OpRecord::Finished(OpOutcome::Err(OpError {
+            kind: kind.into(),
+            sqlite_code: Some(10),
+            message: "disk I/O error".into(),
+        }))
+    }
+
+    fn plan() -> Vec<Operation> {
+        vec![
+            Operation::Stage {
+                ordinal: 0,
+                source: Source::Email,
+                content: "hello".into(),
+                channel: Some("imap:inbox".into()),
+                channel_native_id: Some("<1@x>".into()),
+            },
+            Operation::Transcribe {
+                capture: 0,
+                transcript: "hello".into(),
+            },
+            Operation::Export {
+                capture: 0,
+                mode: ExportMode::Initial,
+            },
+            Operation::Stage {
+                ordinal: 1,
+                source: Source::Voice,
+                content: "voice/1.m4a".into(),
+                channel: None,
+                channel_native_id: None,
+            },
+            Operation::FailTranscription {
+                capture: 1,
+                message: "timeout".into(),
+            },
+        ]
+    }
+
+    /// The five operations all acknowledged.
+    fn all_acknowledged() -> Execution {
+        Execution {
+            operations: plan(),
+            records: vec![
+                ok(OpValue::Staged("A".into())),
+                ok(OpValue::Done),
+                ok(OpValue::Done),
+                ok(OpValue::Staged("B".into())),
+                ok(OpValue::Done),
+            ],
+        }
+    }
+
+    fn email_a(status: &str, audit: &[&str]) -> CaptureState {
+        CaptureState {
+            source: "email".into(),
+            raw_content: "hello".into(),
+            status: status.into(),
+            content_hash: Some(ledger::content_hash("hello")),
+            audit: audit.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn voice_b(status: &str) -> CaptureState {
+        CaptureState {
+            source: "voice".into(),
+            raw_content: "voice/1.m4a".into(),
+            status: status.into(),
+            content_hash: None,
+            audit: Vec::new(),
+        }
+    }
+
+    fn snapshot(captures: Vec<(&str, CaptureState)>) -> LedgerSnapshot {
+        let mut s = LedgerSnapshot {
+            integrity: vec!["ok".into()],
+            ..LedgerSnapshot::default()
+        };
+        for (id, state) in captures {
+            if state.status == "exported" || state.status == "exported_placeholder" {
+                s.vault_files.insert(format!("{id}.md"));
+            }
+            s.creation_order.push(id.to_owned());
+            s.captures.insert(id.to_owned(), state);
+        }
+        s
+    }
+
+    fn good_snapshot() -> LedgerSnapshot {
+        snapshot(vec![
+            ("A", email_a("exported", &["initial"])),
+            ("B", voice_b("failed_transcription")),
+        ])
+    }
+
+    fn evidence(execution: &Execution, snapshot: LedgerSnapshot) -> Evidence {
+        let recoverable = Ok(snapshot.non_terminal());
+        Evidence {
+            snapshot: Ok(snapshot),
+            model: AckModel::build(execution),
+            recovery: RecoveryEvidence {
+                recoverable,
+                resume_errors: Vec::new(),
+                left_after_resume: Vec::new(),
+            },
+            reopen: Ok(()),
+        }
+    }
+
+    fn failing(e: &Evidence) -> Vec<CheckName> {
+        CheckName::ALL
+            .into_iter()
+            .filter(|c| !e.check(*c).passed)
+            .collect()
+    }
+
+    #[test]
+    fn the_true_state_passes_every_check() {
+        let e = evidence(&all_acknowledged(), good_snapshot());
+        assert_eq!(failing(&e), [], "{:?}", CheckName::ALL.map(|c| e.check(c)));
+        assert_eq!(e.lost_acknowledged(), 0);
+    }
+
+    #[test]
+    fn integrity_fails_on_a_damaged_database_or_a_failed_reopen() {
+        let mut s = good_snapshot();
+        s.integrity = vec!["row 2 missing from index captures_status".into()];
+        let e = evidence(&all_acknowledged(), s);
+        assert_eq!(failing(&e), [CheckName::Integrity]);
+        let mut e = evidence(&all_acknowledged(), good_snapshot());
+        e.reopen = Err("ledger did not reopen: disk I/O error".into());
+        assert_eq!(failing(&e), [CheckName::Integrity]);
+    }
+
+    #[test]
+    fn state_machine_fails_on_an_exported_row_without_audit_or_an_unknown_status() {
+        let s = snapshot(vec![
+            ("A", email_a("exported", &[])),
+            ("B", voice_b("failed_transcription")),
+        ]);
+        let e = evidence(&all_acknowledged(), s);
+        assert!(failing(&e).contains(&CheckName::StateMachine));
+        let s = snapshot(vec![
+            ("A", email_a("exported", &["initial"])),
+            ("B", voice_b("lost_in_space")),
+        ]);
+        assert!(failing(&evidence(&all_acknowledged(), s)).contains(&CheckName::StateMachine));
+        let mut s = good_snapshot();
+        s.vault_files.clear();
+        assert_eq!(
+            failing(&evidence(&all_acknowledged(), s)),
+            [CheckName::StateMachine]
+        );
+    }
+
+    #[test]
+    fn state_machine_fails_when_the_ledger_acknowledged_an_illegal_transition() {
+        let mut execution = all_acknowledged();
+        execution.operations.push(Operation::Transcribe {
+            capture: 0,
+            transcript: "again".into(),
+        });
+        execution.records.push(ok(OpValue::Done));
+        let e = evidence(&execution, good_snapshot());
+        assert_eq!(failing(&e), [CheckName::StateMachine]);
+        assert!(
+            e.check(CheckName::StateMachine)
+                .detail
+                .contains("exported -> transcribed is illegal")
+        );
+    }
+
+    #[test]
+    fn acknowledged_durable_fails_and_counts_lost_writes() {
+        let s = snapshot(vec![("B", voice_b("failed_transcription"))]);
+        let e = evidence(&all_acknowledged(), s);
+        assert!(failing(&e).contains(&CheckName::AcknowledgedDurable));
+        assert_eq!(
+            e.lost_acknowledged(),
+            3,
+            "stage, transcribe and export of A are gone"
+        );
+        let s = snapshot(vec![
+            ("A", email_a("exported", &["initial"])),
+            ("B", voice_b("staged")),
+        ]);
+        let e = evidence(&all_acknowledged(), s);
+        assert_eq!(failing(&e), [CheckName::AcknowledgedDurable]);
+        assert_eq!(e.lost_acknowledged(), 1);
+    }
+
+    #[test]
+    fn no_partial_fails_on_an_unacknowledged_row_or_a_failed_operation_that_left_a_trace() {
+        let mut s = good_snapshot();
+        s.creation_order.push("C".into());
+        s.captures.insert("C".into(), voice_b("staged"));
+        let e = evidence(&all_acknowledged(), s);
+        assert!(failing(&e).contains(&CheckName::NoPartial));
+        let mut execution = all_acknowledged();
+        execution.records[4] = err("sqlite");
+        let e = evidence(&execution, good_snapshot());
+        assert!(
+            failing(&e).contains(&CheckName::NoPartial),
+            "{:?}",
+            failing(&e)
+        );
+    }
+
+    #[test]
+    fn the_operation_in_flight_may_be_present_or_absent_but_never_half() {
+        let mut execution = all_acknowledged();
+        execution.records[2] = OpRecord::InFlight;
+        execution.records.truncate(3);
+        execution.operations.truncate(3);
+        let done = snapshot(vec![("A", email_a("exported", &["initial"]))]);
+        let not_done = snapshot(vec![("A", email_a("transcribed", &[]))]);
+        let half = snapshot(vec![("A", email_a("exported", &[]))]);
+        assert_eq!(failing(&evidence(&execution, done)), []);
+        assert_eq!(failing(&evidence(&execution, not_done)), []);
+        let e = evidence(&execution, half);
+        assert!(failing(&e).contains(&CheckName::NoPartial));
+        assert!(failing(&e).contains(&CheckName::PrefixConsistent));
+    }
+
+    #[test]
+    fn an_in_flight_stage_may_add_exactly_one_capture() {
+        let mut execution = all_acknowledged();
+        execution.operations.push(Operation::Stage {
+            ordinal: 2,
+            source: Source::Voice,
+            content: "voice/2.m4a".into(),
+            channel: None,
+            channel_native_id: None,
+        });
+        execution.records.push(OpRecord::InFlight);
+        let mut s = good_snapshot();
+        let mut c = voice_b("staged");
+        c.raw_content = "voice/2.m4a".into();
+        s.creation_order.push("C".into());
+        s.captures.insert("C".into(), c);
+        assert_eq!(failing(&evidence(&execution, s)), []);
+    }
+
+    #[test]
+    fn prefix_consistent_holds_for_a_lost_suffix_but_not_for_a_hole() {
+        let suffix_lost = snapshot(vec![("A", email_a("exported", &["initial"]))]);
+        let e = evidence(&all_acknowledged(), suffix_lost);
+        assert!(e.check(CheckName::PrefixConsistent).passed);
+        assert!(!e.check(CheckName::AcknowledgedDurable).passed);
+        let hole = snapshot(vec![
+            ("A", email_a("transcribed", &[])),
+            ("B", voice_b("failed_transcription")),
+        ]);
+        let e = evidence(&all_acknowledged(), hole);
+        assert!(!e.check(CheckName::PrefixConsistent).passed);
+    }
+
+    #[test]
+    fn recovery_complete_fails_when_the_query_misses_a_capture_or_resuming_fails() {
+        let mut e = evidence(&all_acknowledged(), good_snapshot());
+        e.recovery.recoverable = Ok(Vec::new());
+        assert_eq!(failing(&e), [CheckName::RecoveryComplete]);
+        assert!(
+            e.check(CheckName::RecoveryComplete)
+                .detail
+                .contains("missed")
+        );
+        let mut e = evidence(&all_acknowledged(), good_snapshot());
+        e.recovery.left_after_resume = vec!["B".into()];
+        assert_eq!(failing(&e), [CheckName::RecoveryComplete]);
+    }
+
+    #[test]
+    fn an_unreadable_database_fails_every_check() {
+        let mut e = evidence(&all_acknowledged(), good_snapshot());
+        e.snapshot = Err("file is not a database".into());
+        assert_eq!(failing(&e), CheckName::ALL);
+        assert_eq!(
+            e.lost_acknowledged(),
+            5,
+            "every acknowledged write counts as lost"
+        );
+    }
+}

@@ -1,0 +1,13 @@
+//! The oracle: what must hold after a workload, a fault and a reopen.
+//!
+//! [`AckModel`] replays what the ledger acknowledged; [`LedgerSnapshot`] is what the database
+//! holds; each check in [`checks`] compares them and returns a verdict whose name comes from
+//! [`CheckName`]. The oracle sees operations and outcomes only, never how a fault was caused.
+
+pub mod checks;
+mod model;
+mod snapshot;
+
+pub use checks::{CheckName, Evidence, Verdict};
+pub use model::{AckModel, CaptureState, Execution, OpRecord};
+pub use snapshot::{LedgerSnapshot, SnapshotError};

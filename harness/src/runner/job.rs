@@ -1,0 +1,110 @@
+//! The supervisor–worker protocol: the [`IterationJob`] a worker reads, and the
+//! [`WorkerMessage`] lines it writes on stdout.
+//!
+//! A worker writes each message as one JSON line and flushes it before going on, so everything
+//! reported before a `kill -9` is still in the pipe for the supervisor to read.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::oracle::{CheckName, Execution, OpRecord};
+use crate::scenario::Scenario;
+use crate::workload::{OpOutcome, Operation};
+
+/// Everything a worker needs to run one iteration; written as `job.json` in the iteration's
+/// directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IterationJob {
+    /// The scenario, with overrides applied.
+    pub scenario: Scenario,
+    /// Its family.
+    pub family: String,
+    /// The run's base seed.
+    pub base_seed: u64,
+    /// This iteration's seed.
+    pub seed: u64,
+    /// Iteration index.
+    pub iteration: u32,
+    /// Ledger database path.
+    pub db_path: PathBuf,
+    /// Vault directory for exports.
+    pub vault_dir: PathBuf,
+    /// The workload plan.
+    pub plan: Vec<Operation>,
+}
+
+/// Input of the check phase: the job and what the drive phase did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckInput {
+    /// The job.
+    pub job: IterationJob,
+    /// Plan and records as the supervisor saw them.
+    pub execution: Execution,
+}
+
+/// One line a worker writes on stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerMessage {
+    /// Operation `index` is about to run.
+    OpStarted {
+        /// Plan index.
+        index: usize,
+    },
+    /// Operation `index` returned.
+    OpFinished {
+        /// Plan index.
+        index: usize,
+        /// What it returned.
+        outcome: OpOutcome,
+    },
+    /// A fault the worker injected.
+    Fault {
+        /// Operation during which it happened.
+        during_operation: Option<usize>,
+        /// What was injected.
+        description: String,
+    },
+    /// A check's verdict (check phase).
+    Verdict {
+        /// The check.
+        name: CheckName,
+        /// Whether it held.
+        passed: bool,
+        /// Expected vs found.
+        detail: String,
+    },
+    /// Acknowledged writes found missing (check phase).
+    LostAcknowledged {
+        /// How many.
+        count: u64,
+    },
+}
+
+/// Fault events as (operation during which it happened, description).
+pub type FaultNotes = Vec<(Option<usize>, String)>;
+
+/// Turns drive-phase messages into per-operation records and fault notes.
+pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execution, FaultNotes) {
+    let mut records = vec![OpRecord::NotStarted; plan.len()];
+    let mut faults = Vec::new();
+    for message in messages {
+        match message {
+            WorkerMessage::OpStarted { index } => records[*index] = OpRecord::InFlight,
+            WorkerMessage::OpFinished { index, outcome } => {
+                records[*index] = OpRecord::Finished(outcome.clone())
+            }
+            WorkerMessage::Fault {
+                during_operation,
+                description,
+            } => faults.push((*during_operation, description.clone())),
+            WorkerMessage::Verdict { .. } | WorkerMessage::LostAcknowledged { .. } => {}
+        }
+    }
+    let execution = Execution {
+        operations: plan.to_vec(),
+        records,
+    };
+    (execution, faults)
+}

@@ -1,0 +1,19 @@
+//! The runner: a supervisor that runs each iteration in worker processes.
+//!
+//! [`run`] plans the (scenario, iteration) space, runs `--jobs` iterations at a time, each with
+//! [`supervisor::run_iteration`] (a "drive" worker that executes the workload and a fresh
+//! "check" worker that reopens the database and runs the oracle), and hands every result to the
+//! reporters as [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result,
+//! never a harness crash.
+
+mod control;
+mod job;
+mod pool;
+mod seed;
+pub mod supervisor;
+pub mod worker;
+
+pub use control::RunControl;
+pub use job::{CheckInput, IterationJob, WorkerMessage, execution_from};
+pub use pool::{RunPlan, run};
+pub use seed::iteration_seed;

@@ -1,0 +1,299 @@
+//! [`run`]: the whole run, `--jobs` iterations at a time, streaming events to the reporters.
+//!
+//! Iterations are taken from a queue in plan order. Ctrl-C (through [`RunControl`]) or a spent
+//! time budget stops new iterations from starting; those are reported as skipped. Progress goes
+//! to stderr: every failure as it happens, each finished scenario, and a status line every few
+//! seconds.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reports::events::{RunStarted, ScenarioInfo};
+use reports::{IterationResult, IterationStatus, Reporter, RunEvent, Summary};
+
+use super::control::RunControl;
+use super::job::IterationJob;
+use super::seed::iteration_seed;
+use super::supervisor::{IterationOutcome, run_iteration};
+use crate::scenario::Scenario;
+use crate::workload::generate;
+
+/// How often a status line is printed.
+const STATUS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// Scenarios selected (overrides already applied).
+    pub scenarios: Vec<Scenario>,
+    /// Base seed.
+    pub base_seed: u64,
+    /// Only these iterations of each scenario (`None`: `0..scenario.iterations`).
+    pub only_iteration: Option<u32>,
+    /// Iterations running at once.
+    pub jobs: usize,
+    /// Stop starting iterations after this long.
+    pub time_budget: Option<Duration>,
+    /// The binary to re-execute as a worker.
+    pub worker_exe: PathBuf,
+    /// Where failing iterations' files are copied (database, vault, job).
+    pub keep_failures_in: Option<PathBuf>,
+    /// Command line and filter, for the record.
+    pub command: Vec<String>,
+    /// The filter expression, for the record.
+    pub filter: Option<String>,
+}
+
+impl RunPlan {
+    /// The (scenario, iteration) pairs of the plan, in order.
+    fn slots(&self) -> Vec<(Arc<Scenario>, u32)> {
+        let mut slots = Vec::new();
+        for scenario in &self.scenarios {
+            let scenario = Arc::new(scenario.clone());
+            let iterations: Vec<u32> = match self.only_iteration {
+                Some(i) => vec![i],
+                None => (0..scenario.iterations).collect(),
+            };
+            slots.extend(iterations.into_iter().map(|i| (Arc::clone(&scenario), i)));
+        }
+        slots
+    }
+
+    /// The job of one iteration, its files under `work_root`; the plan is generated here.
+    pub fn job(&self, scenario: &Scenario, iteration: u32, work_root: &Path) -> IterationJob {
+        let seed = iteration_seed(self.base_seed, &scenario.name, iteration);
+        let dir = work_root.join(format!("{}-{iteration}", scenario.name));
+        IterationJob {
+            scenario: scenario.clone(),
+            family: scenario.family.clone(),
+            base_seed: self.base_seed,
+            seed,
+            iteration,
+            db_path: dir.join("ledger.db"),
+            vault_dir: dir.join("vault"),
+            plan: generate(&scenario.workload, seed),
+        }
+    }
+}
+
+/// A run that could not be carried out at all.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The temporary work directory could not be made.
+    #[error("cannot create a temporary work directory: {0}")]
+    WorkDir(#[source] std::io::Error),
+    /// A reporter could not write its output.
+    #[error("cannot write results: {0}")]
+    Report(#[source] std::io::Error),
+}
+
+/// Runs the plan; returns the summary and every iteration's outcome (with traces).
+pub fn run(
+    plan: &RunPlan,
+    reporters: &mut [&mut dyn Reporter],
+    control: &RunControl,
+) -> Result<(Summary, Vec<IterationOutcome>), RunError> {
+    let started = Instant::now();
+    let work_root = tempfile::Builder::new()
+        .prefix("resilience-")
+        .tempdir()
+        .map_err(RunError::WorkDir)?;
+    let slots = plan.slots();
+    let mut emit = |event: RunEvent| -> Result<(), RunError> {
+        for reporter in reporters.iter_mut() {
+            reporter.on_event(&event).map_err(RunError::Report)?;
+        }
+        Ok(())
+    };
+    emit(RunEvent::Started(RunStarted {
+        base_seed: plan.base_seed,
+        command: plan.command.clone(),
+        filter: plan.filter.clone(),
+        scenarios: plan
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                family: s.family.clone(),
+                tags: s.tags.clone(),
+                description: s.description.clone(),
+            })
+            .collect(),
+        planned_iterations: slots.len() as u64,
+        started_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+    }))?;
+
+    let mut remaining_per_scenario: BTreeMap<String, usize> = BTreeMap::new();
+    for (scenario, _) in &slots {
+        *remaining_per_scenario
+            .entry(scenario.name.clone())
+            .or_default() += 1;
+    }
+    let total = slots.len();
+    let queue = Arc::new(Mutex::new(VecDeque::from(slots)));
+    let (results_tx, results_rx) = mpsc::channel::<Result<IterationOutcome, Arc<Scenario>>>();
+    let budget_end = plan.time_budget.map(|b| started + b);
+    let mut workers = Vec::new();
+    for _ in 0..plan.jobs.max(1) {
+        let queue = Arc::clone(&queue);
+        let tx = results_tx.clone();
+        let control = control.clone();
+        let plan = plan.clone();
+        let work_root = work_root.path().to_owned();
+        workers.push(thread::spawn(move || {
+            loop {
+                let Some((scenario, iteration)) = queue.lock().expect("job queue").pop_front()
+                else {
+                    break;
+                };
+                let over_budget = budget_end.is_some_and(|end| Instant::now() >= end);
+                if control.is_interrupted() || over_budget {
+                    if tx.send(Err(scenario)).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let job = plan.job(&scenario, iteration, &work_root);
+                let message = run_one(&plan, &job, &control).ok_or(scenario);
+                if tx.send(message).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(results_tx);
+
+    let mut summary = Summary::default();
+    let mut outcomes = Vec::new();
+    let mut last_status = Instant::now();
+    let mut done = 0usize;
+    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    for message in results_rx {
+        done += 1;
+        match message {
+            Ok(outcome) => {
+                summary.add(&outcome.result);
+                progress_for(&outcome.result, &mut remaining_per_scenario, &summary);
+                emit(RunEvent::IterationFinished(Box::new(
+                    outcome.result.clone(),
+                )))?;
+                outcomes.push(outcome);
+            }
+            Err(scenario) => *skipped.entry(scenario.name.clone()).or_default() += 1,
+        }
+        if last_status.elapsed() >= STATUS_INTERVAL {
+            last_status = Instant::now();
+            eprintln!(
+                "[{done}/{total}] passed {} failed {} errors {} lost acknowledged {} ({}s)",
+                summary.passed,
+                summary.failed,
+                summary.errors,
+                summary.lost_acknowledged,
+                started.elapsed().as_secs()
+            );
+        }
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let reason = if control.is_interrupted() {
+        "interrupted"
+    } else {
+        "time budget spent"
+    };
+    for (scenario, count) in skipped {
+        eprintln!("skipped {count} iteration(s) of {scenario}: {reason}");
+        emit(RunEvent::IterationsSkipped {
+            scenario,
+            count,
+            reason: reason.to_owned(),
+        })?;
+    }
+    emit(RunEvent::Finished {
+        wall_time_ms: started.elapsed().as_millis() as u64,
+        interrupted: control.is_interrupted(),
+    })?;
+    Ok((summary, outcomes))
+}
+
+/// Runs one iteration in its own directory; `None` when it was cut short by an interrupt (or
+/// its directory could not be made), so it counts as skipped rather than failed.
+fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<IterationOutcome> {
+    let dir = job.db_path.parent().expect("db path has a parent");
+    std::fs::create_dir_all(dir).ok()?;
+    let outcome = run_iteration(&plan.worker_exe, job, dir, control);
+    if control.is_interrupted() && outcome.result.status != IterationStatus::Passed {
+        let _ = std::fs::remove_dir_all(dir);
+        return None;
+    }
+    if outcome.result.status != IterationStatus::Passed
+        && let Some(keep) = &plan.keep_failures_in
+    {
+        copy_dir(dir, &keep.join(dir.file_name().expect("named dir")));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Some(outcome)
+}
+
+/// Prints failures as they happen and a line when a scenario's last iteration finishes.
+fn progress_for(
+    result: &IterationResult,
+    remaining: &mut BTreeMap<String, usize>,
+    summary: &Summary,
+) {
+    if result.status != IterationStatus::Passed {
+        let why = result
+            .error
+            .clone()
+            .or_else(|| {
+                result
+                    .first_failure()
+                    .map(|c| format!("{}: {}", c.name, c.detail))
+            })
+            .unwrap_or_default();
+        let first_line = why.lines().next().unwrap_or_default();
+        eprintln!(
+            "{} {}#{} (seed {}): {first_line}\n      replay: {}",
+            if result.status == IterationStatus::Failed {
+                "FAIL "
+            } else {
+                "ERROR"
+            },
+            result.scenario,
+            result.iteration,
+            result.seed,
+            result.replay
+        );
+    }
+    if let Some(left) = remaining.get_mut(&result.scenario) {
+        *left -= 1;
+        if *left == 0 {
+            eprintln!(
+                "done  {} (run totals: {} passed, {} failed, {} errors)",
+                result.scenario, summary.passed, summary.failed, summary.errors
+            );
+        }
+    }
+}
+
+/// Copies a directory tree; best effort (the copy is a convenience for debugging).
+fn copy_dir(from: &Path, to: &Path) {
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    let _ = std::fs::create_dir_all(to);
+    for entry in entries.flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            let _ = std::fs::copy(entry.path(), target);
+        }
+    }
+}

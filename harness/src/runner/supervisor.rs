@@ -1,0 +1,289 @@
+//! [`run_iteration`]: one iteration as two worker processes, judged by what they reported.
+//!
+//! Each worker runs in its own process group with a deadline; on timeout the group is killed.
+//! Process faults are delivered from here: when the drive worker reports that the chosen
+//! operation started, the supervisor waits the seeded delay and signals the group.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use reports::{CheckResult, IterationResult, IterationStatus};
+
+use super::control::RunControl;
+use super::job::{CheckInput, IterationJob, WorkerMessage, execution_from};
+use crate::faults::SignalPlan;
+use crate::faults::process::{SignalAction, kill_group};
+use crate::oracle::{Execution, OpRecord};
+use crate::trace::Trace;
+
+/// Bytes of a worker's stderr kept for the report.
+const STDERR_TAIL: usize = 4096;
+
+/// What one worker process did.
+#[derive(Debug)]
+struct WorkerRun {
+    messages: Vec<WorkerMessage>,
+    status: Option<ExitStatus>,
+    timed_out: bool,
+    /// The plan's signal was delivered (its description).
+    signalled: Option<String>,
+    /// The plan's signal was a kill, so the worker's death is expected.
+    killed_by_plan: bool,
+    stderr_tail: String,
+}
+
+impl WorkerRun {
+    /// Why the worker ended abnormally, or `None` when it exited 0 or was killed by the plan.
+    fn failure(&self, phase: &str, timeout: Duration) -> Option<String> {
+        if self.timed_out {
+            return Some(format!(
+                "{phase} worker hung: killed after {}s{}",
+                timeout.as_secs(),
+                self.stderr_suffix()
+            ));
+        }
+        if self.killed_by_plan {
+            return None;
+        }
+        match self.status {
+            Some(s) if s.success() => None,
+            Some(s) => Some(format!(
+                "{phase} worker ended with {}{}",
+                describe_status(s),
+                self.stderr_suffix()
+            )),
+            None => Some(format!(
+                "{phase} worker could not be waited for{}",
+                self.stderr_suffix()
+            )),
+        }
+    }
+
+    fn stderr_suffix(&self) -> String {
+        if self.stderr_tail.trim().is_empty() {
+            String::new()
+        } else {
+            format!("; stderr tail:\n{}", self.stderr_tail.trim_end())
+        }
+    }
+}
+
+fn describe_status(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!(
+            "signal {signal} ({})",
+            nix::sys::signal::Signal::try_from(signal).map_or("unknown", |s| s.as_str())
+        ),
+        _ => "an unknown status".to_owned(),
+    }
+}
+
+/// Runs one worker: `exe __worker <phase> <input>`, collecting its messages until it exits or
+/// the deadline passes. `signal` says when and how the plan signals the group.
+fn run_worker(
+    exe: &Path,
+    phase: &str,
+    input: &Path,
+    timeout: Duration,
+    signal: Option<SignalPlan>,
+    control: &RunControl,
+) -> std::io::Result<WorkerRun> {
+    let mut child = Command::new(exe)
+        .args(["__worker", phase])
+        .arg(input)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let pgid = child.id();
+    control.register(pgid);
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr_reader = thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        let start = all.len().saturating_sub(STDERR_TAIL);
+        String::from_utf8_lossy(&all[start..]).into_owned()
+    });
+    let (lines_tx, lines_rx) = mpsc::channel();
+    let stdout_reader = thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + timeout;
+    let mut run = WorkerRun {
+        messages: Vec::new(),
+        status: None,
+        timed_out: false,
+        signalled: None,
+        killed_by_plan: false,
+        stderr_tail: String::new(),
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines_rx.recv_timeout(left) {
+            Ok(line) => {
+                let Ok(message) = serde_json::from_str::<WorkerMessage>(&line) else {
+                    continue;
+                };
+                let trigger = matches!((&message, signal), (WorkerMessage::OpStarted { index }, Some(p)) if *index == p.point.operation);
+                run.messages.push(message);
+                if let (true, Some(plan)) = (trigger, signal) {
+                    thread::sleep(Duration::from_micros(plan.point.delay_us));
+                    run.signalled = Some(plan.deliver(pgid));
+                    run.killed_by_plan = plan.action == SignalAction::Kill;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = kill_group(pgid);
+                run.timed_out = true;
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Whatever is still in the pipe after a kill was reported before the kill.
+    while let Ok(line) = lines_rx.recv() {
+        if let Ok(message) = serde_json::from_str(&line) {
+            run.messages.push(message);
+        }
+    }
+    run.status = child.wait().ok();
+    let _ = kill_group(pgid);
+    control.unregister(pgid);
+    let _ = stdout_reader.join();
+    run.stderr_tail = stderr_reader.join().unwrap_or_default();
+    Ok(run)
+}
+
+/// The command that re-runs one iteration.
+pub fn replay_command(job: &IterationJob) -> String {
+    format!(
+        "resilience replay {} --seed {} --iteration {}",
+        job.scenario.name, job.base_seed, job.iteration
+    )
+}
+
+/// The result of one iteration, with its trace for `replay`.
+pub struct IterationOutcome {
+    /// What goes into the reports.
+    pub result: IterationResult,
+    /// The full trace.
+    pub trace: Trace,
+}
+
+/// Runs one iteration: drive worker, then check worker, both from `exe`.
+pub fn run_iteration(
+    exe: &Path,
+    job: &IterationJob,
+    dir: &Path,
+    control: &RunControl,
+) -> IterationOutcome {
+    let started = Instant::now();
+    let timeout = Duration::from_secs(job.scenario.timeout_secs);
+    let signal = job.scenario.fault.signal_plan(job.seed, job.plan.len());
+    let mut error = None;
+    let job_path = dir.join("job.json");
+    let drive = write_input(&job_path, job)
+        .and_then(|()| run_worker(exe, "drive", &job_path, timeout, signal, control));
+    let (execution, mut faults, drive_failure) = match &drive {
+        Ok(run) => {
+            let (execution, faults) = execution_from(&job.plan, &run.messages);
+            (execution, faults, run.failure("drive", timeout))
+        }
+        Err(e) => (
+            Execution::default(),
+            Vec::new(),
+            Some(format!("cannot start the drive worker: {e}")),
+        ),
+    };
+    if let (Ok(run), Some(plan)) = (&drive, signal)
+        && let Some(description) = &run.signalled
+    {
+        faults.push((Some(plan.point.operation), description.clone()));
+    }
+    error = error.or(drive_failure);
+    let trace = Trace::new(&execution, &faults);
+    let mut checks = Vec::new();
+    let mut lost = 0;
+    if error.is_none() && !control.is_interrupted() {
+        let input_path = dir.join("check.json");
+        let input = CheckInput {
+            job: job.clone(),
+            execution: execution.clone(),
+        };
+        match write_input(&input_path, &input)
+            .and_then(|()| run_worker(exe, "check", &input_path, timeout, None, control))
+        {
+            Ok(run) => {
+                for message in &run.messages {
+                    match message {
+                        WorkerMessage::Verdict {
+                            name,
+                            passed,
+                            detail,
+                        } => checks.push(CheckResult {
+                            name: name.as_str().to_owned(),
+                            passed: *passed,
+                            detail: detail.clone(),
+                        }),
+                        WorkerMessage::LostAcknowledged { count } => lost = *count,
+                        _ => {}
+                    }
+                }
+                error = run.failure("check", timeout);
+            }
+            Err(e) => error = Some(format!("cannot start the check worker: {e}")),
+        }
+    }
+    let status = if error.is_some() {
+        IterationStatus::Error
+    } else if checks.iter().all(|c| c.passed) {
+        IterationStatus::Passed
+    } else {
+        IterationStatus::Failed
+    };
+    let records = &execution.records;
+    let result = IterationResult {
+        scenario: job.scenario.name.clone(),
+        family: job.family.clone(),
+        iteration: job.iteration,
+        base_seed: job.base_seed,
+        seed: job.seed,
+        status,
+        checks,
+        trace_digest: trace.digest(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        operations: records
+            .iter()
+            .filter(|r| !matches!(r, OpRecord::NotStarted))
+            .count() as u64,
+        acknowledged: records
+            .iter()
+            .filter(|r| matches!(r, OpRecord::Finished(o) if o.is_ok()))
+            .count() as u64,
+        faults_injected: trace.fault_count() as u64,
+        lost_acknowledged: lost,
+        replay: replay_command(job),
+        error,
+    };
+    IterationOutcome { result, trace }
+}
+
+fn write_input(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
+    std::fs::write(
+        path,
+        serde_json::to_vec(value).map_err(std::io::Error::other)?,
+    )
+}

@@ -1,0 +1,217 @@
+//! The worker side: the hidden `__worker drive|check JOB` subcommand.
+//!
+//! `drive` opens the ledger and executes the plan, reporting each operation before and after it
+//! runs. `check` runs in a fresh process after the drive worker is gone: it reopens the ledger
+//! (which runs recovery), gathers [`Evidence`] and prints each check's verdict.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use ledger::{Config, ExportMode, Ledger, LedgerError, OpenOptions, Status, StepClock};
+
+use super::job::{CheckInput, IterationJob, WorkerMessage};
+use crate::oracle::checks::RecoveryEvidence;
+use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
+use crate::workload::{CaptureIds, execute};
+
+/// The logical clock's start: 2026-01-01T00:00:00Z.
+const CLOCK_START_MS: i64 = 1_767_225_600_000;
+/// Each clock reading advances 15 minutes, so a workload spans days and prunes have work.
+const CLOCK_STEP_MS: i64 = 15 * 60 * 1000;
+/// The check phase's clock starts a year later than the drive phase's.
+const CHECK_CLOCK_OFFSET_MS: i64 = 365 * 24 * 3_600_000;
+
+/// A worker that could not do its job (as opposed to a check that failed).
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The job file could not be read.
+    #[error("cannot read job {path}: {source}")]
+    Job {
+        /// The job file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
+    /// The ledger could not be opened before the workload.
+    #[error("ledger did not open: {0}")]
+    Open(#[from] LedgerError),
+    /// stdout is gone (the supervisor died).
+    #[error("cannot report to the supervisor: {0}")]
+    Report(#[source] io::Error),
+}
+
+/// The ledger configuration of a job.
+pub fn ledger_config(job: &IterationJob) -> Config {
+    let mut config = Config::new(&job.db_path, &job.vault_dir);
+    config.tuning = job.scenario.target.clone();
+    config
+}
+
+fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerError> {
+    let mut line = serde_json::to_vec(message).expect("worker messages serialise");
+    line.push(b'\n');
+    out.write_all(&line)
+        .and_then(|()| out.flush())
+        .map_err(WorkerError::Report)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
+    let job_err = |source| WorkerError::Job {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = fs::read_to_string(path).map_err(job_err)?;
+    serde_json::from_str(&text).map_err(|e| job_err(io::Error::other(e)))
+}
+
+/// Drive phase: executes the plan, reporting before and after each operation on stdout.
+pub fn drive(job_path: &Path) -> Result<(), WorkerError> {
+    let job: IterationJob = read_json(job_path)?;
+    let mut out = io::stdout().lock();
+    drive_job(&job, &mut |message| report(&mut out, &message))
+}
+
+/// Executes the job's plan in this process, handing each message to `sink` as it happens.
+pub fn drive_job(
+    job: &IterationJob,
+    sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
+) -> Result<(), WorkerError> {
+    let options = OpenOptions {
+        clock: Arc::new(StepClock::new(CLOCK_START_MS, CLOCK_STEP_MS)),
+        id_seed: Some(job.seed),
+    };
+    let mut ledger = Ledger::open_with(&ledger_config(job), options)?;
+    let mut ids = CaptureIds::default();
+    for (index, op) in job.plan.iter().enumerate() {
+        sink(WorkerMessage::OpStarted { index })?;
+        let outcome = execute(&mut ledger, op, &mut ids);
+        sink(WorkerMessage::OpFinished { index, outcome })?;
+    }
+    Ok(())
+}
+
+/// Check phase: reopens the ledger, gathers evidence, prints verdicts.
+pub fn check(input_path: &Path) -> Result<(), WorkerError> {
+    let input: CheckInput = read_json(input_path)?;
+    let evidence = evidence_after_reopen(&input.job, &input.execution);
+    let mut out = io::stdout().lock();
+    for name in CheckName::ALL
+        .into_iter()
+        .filter(|c| input.job.scenario.checks.contains(c))
+    {
+        let verdict = evidence.check(name);
+        report(
+            &mut out,
+            &WorkerMessage::Verdict {
+                name,
+                passed: verdict.passed,
+                detail: verdict.detail,
+            },
+        )?;
+    }
+    report(
+        &mut out,
+        &WorkerMessage::LostAcknowledged {
+            count: evidence.lost_acknowledged(),
+        },
+    )
+}
+
+/// Reopens the job's ledger (running its recovery) and gathers what the checks judge. Resumes
+/// the recoverable captures when the scenario asks for `recovery_complete`, so it changes the
+/// database: call it once, last.
+pub fn evidence_after_reopen(job: &IterationJob, execution: &Execution) -> Evidence {
+    let model = AckModel::build(execution);
+    let options = OpenOptions {
+        clock: Arc::new(StepClock::new(
+            CLOCK_START_MS + CHECK_CLOCK_OFFSET_MS,
+            CLOCK_STEP_MS,
+        )),
+        id_seed: Some(job.seed.wrapping_add(1)),
+    };
+    let reopened = Ledger::open_with(&ledger_config(job), options);
+    let snapshot = LedgerSnapshot::read(&job.db_path, &job.vault_dir).map_err(|e| e.to_string());
+    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete);
+    let (reopen, recovery) = match reopened {
+        Ok(mut ledger) => (Ok(()), recovery_evidence(&mut ledger, wants_resume)),
+        Err(e) => {
+            let message = format!("ledger did not reopen: {e}");
+            (
+                Err(message.clone()),
+                RecoveryEvidence {
+                    recoverable: Err(message),
+                    resume_errors: Vec::new(),
+                    left_after_resume: Vec::new(),
+                },
+            )
+        }
+    };
+    Evidence {
+        snapshot,
+        model,
+        recovery,
+        reopen,
+    }
+}
+
+/// Runs the recovery query, then (if asked) drives every recoverable capture to a terminal state.
+fn recovery_evidence(ledger: &mut Ledger, resume: bool) -> RecoveryEvidence {
+    let recoverable = ledger.recoverable_captures();
+    let mut resume_errors = Vec::new();
+    let mut left_after_resume = Vec::new();
+    if resume && let Ok(captures) = &recoverable {
+        for capture in captures {
+            if let Err(e) = resume_one(ledger, &capture.id, capture.status) {
+                resume_errors.push(format!("{}: {e}", capture.id));
+            }
+        }
+        left_after_resume =
+            non_terminal_ids(ledger).unwrap_or_else(|e| vec![format!("query failed: {e}")]);
+    }
+    RecoveryEvidence {
+        recoverable: recoverable
+            .map(|cs| cs.into_iter().map(|c| c.id).collect())
+            .map_err(|e| e.to_string()),
+        resume_errors,
+        left_after_resume,
+    }
+}
+
+/// Finishes one capture the way the app would after a restart.
+fn resume_one(ledger: &mut Ledger, id: &str, status: Status) -> Result<(), LedgerError> {
+    match status {
+        Status::Staged => {
+            match ledger.record_transcription(id, &format!("resumed transcript of {id}")) {
+                Ok(()) => ledger.record_export(id, ExportMode::Initial).map(drop),
+                Err(LedgerError::DuplicateContent { .. }) => ledger
+                    .record_export(id, ExportMode::DuplicateSkip)
+                    .map(drop),
+                Err(e) => Err(e),
+            }
+        }
+        Status::Transcribed => ledger.record_export(id, ExportMode::Initial).map(drop),
+        Status::FailedTranscription => ledger.record_export(id, ExportMode::Placeholder).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// Non-terminal capture ids, read with plain SQL rather than the ledger's query.
+fn non_terminal_ids(ledger: &Ledger) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = ledger
+        .connection()
+        .prepare("SELECT id, status FROM captures ORDER BY created_at, id")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut left = Vec::new();
+    for row in rows {
+        let (id, status) = row?;
+        if Status::parse(&status).is_none_or(|s| !s.is_terminal()) {
+            left.push(id);
+        }
+    }
+    Ok(left)
+}

@@ -1,0 +1,268 @@
+//! One scenario file: [`Scenario`] = target config × workload × fault plan × checks × iterations.
+//!
+//! Files are TOML with kebab-case keys; unknown keys are errors. A parse error names the file,
+//! line and column, and shows the offending line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultPlan;
+use crate::oracle::CheckName;
+
+/// A scenario as loaded from `scenarios/<family>/<name>.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Scenario {
+    /// Unique name, used by filters, reports and `replay`.
+    pub name: String,
+    /// What the scenario shows, for people reading `list` and the report.
+    pub description: String,
+    /// Tags for filters (`smoke` marks the quick subset).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Iterations per run; each gets its own seed.
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+    /// Seconds after which an iteration's worker is killed and the iteration is an error.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Ledger configuration (pragmas).
+    #[serde(default)]
+    pub target: ledger::Tuning,
+    /// What operations the ledger is driven with.
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// What is injected.
+    #[serde(default)]
+    pub fault: FaultPlan,
+    /// Checks run after the workload (and the fault, and a reopen).
+    pub checks: Vec<CheckName>,
+    /// Family: the folder the file sits in. Set by the loader, not written in the file.
+    #[serde(skip)]
+    pub family: String,
+    /// Where the scenario was loaded from. Set by the loader.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+fn default_iterations() -> u32 {
+    1
+}
+
+fn default_timeout_secs() -> u64 {
+    60
+}
+
+/// The kind and size of the workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct WorkloadSpec {
+    /// Which generator.
+    pub kind: WorkloadKind,
+    /// Number of operations per iteration.
+    pub operations: usize,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec {
+            kind: WorkloadKind::CapturePipeline,
+            operations: 60,
+        }
+    }
+}
+
+/// Workload generators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Bursts of stages, transcriptions, failures, exports, duplicates and prunes, like the
+    /// capture pipeline of the note app.
+    CapturePipeline,
+}
+
+/// A scenario file that could not be used, with its location.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+    /// The offending source line, when known.
+    pub source_line: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => {
+                write!(f, "{}:{line}:{col}: {}", self.path.display(), self.message)?
+            }
+            None => write!(f, "{}: {}", self.path.display(), self.message)?,
+        }
+        if let (Some(text), Some((line, col))) = (&self.source_line, self.position) {
+            let gutter = line.to_string().len();
+            write!(
+                f,
+                "\n{:gutter$} |\n{line} | {text}\n{:gutter$} | {:>col$}",
+                "", "", "^"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl ScenarioError {
+    /// An error at a byte span of `source`.
+    pub fn at_span(
+        path: &Path,
+        source: &str,
+        span: Option<std::ops::Range<usize>>,
+        message: String,
+    ) -> ScenarioError {
+        let position = span.map(|s| line_col(source, s.start));
+        let source_line = position
+            .and_then(|(line, _)| source.lines().nth(line - 1))
+            .map(str::to_owned);
+        ScenarioError {
+            path: path.to_owned(),
+            position,
+            message,
+            source_line,
+        }
+    }
+
+    /// An error about the file as a whole.
+    pub fn whole_file(path: &Path, message: String) -> ScenarioError {
+        ScenarioError {
+            path: path.to_owned(),
+            position: None,
+            message,
+            source_line: None,
+        }
+    }
+}
+
+/// 1-based (line, column) of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset.min(source.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+impl Scenario {
+    /// Parses a scenario from TOML text; `family` comes from the folder.
+    pub fn parse(path: &Path, family: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let mut scenario: Scenario = toml::from_str(text)
+            .map_err(|e| ScenarioError::at_span(path, text, e.span(), e.message().to_owned()))?;
+        scenario.family = family.to_owned();
+        scenario.path = path.to_owned();
+        scenario
+            .validate()
+            .map_err(|m| ScenarioError::whole_file(path, m))?;
+        Ok(scenario)
+    }
+
+    /// Builds a scenario from an already parsed table (after `--set` overrides).
+    pub fn from_table(path: &Path, family: &str, table: toml::Table) -> Result<Scenario, String> {
+        let mut scenario: Scenario = table
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_owned())?;
+        scenario.family = family.to_owned();
+        scenario.path = path.to_owned();
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Checks what serde cannot: sizes, names, non-empty lists.
+    fn validate(&self) -> Result<(), String> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return Err(format!(
+                "scenario name `{}` must be non-empty kebab-case (a-z, 0-9, -)",
+                self.name
+            ));
+        }
+        if self.iterations == 0 {
+            return Err("`iterations` must be at least 1".into());
+        }
+        if self.timeout_secs == 0 {
+            return Err("`timeout-secs` must be at least 1".into());
+        }
+        if self.workload.operations == 0 {
+            return Err("`workload.operations` must be at least 1".into());
+        }
+        if self.checks.is_empty() {
+            return Err("`checks` must name at least one check".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "baseline-mixed"
+description = "no fault"
+tags = ["smoke"]
+iterations = 3
+checks = ["integrity", "state_machine"]
+
+[target]
+synchronous = "normal"
+
+[workload]
+operations = 10
+"#;
+
+    #[test]
+    fn parses_a_good_file() {
+        let s = Scenario::parse(Path::new("scenarios/baseline/x.toml"), "baseline", GOOD).unwrap();
+        assert_eq!(s.name, "baseline-mixed");
+        assert_eq!(s.family, "baseline");
+        assert_eq!(s.iterations, 3);
+        assert_eq!(s.workload.operations, 10);
+        assert_eq!(s.target.synchronous, ledger::Synchronous::Normal);
+        assert_eq!(s.fault, FaultPlan::None);
+    }
+
+    #[test]
+    fn a_typo_names_file_line_and_column() {
+        let text = GOOD.replace("synchronous", "synchronus");
+        let err =
+            Scenario::parse(Path::new("scenarios/baseline/x.toml"), "baseline", &text).unwrap_err();
+        assert_eq!(err.position, Some((9, 1)));
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with("scenarios/baseline/x.toml:9:1: unknown field `synchronus`"),
+            "{shown}"
+        );
+        assert!(shown.contains("synchronus = \"normal\""), "{shown}");
+    }
+
+    #[test]
+    fn an_unknown_check_is_an_error() {
+        let text = GOOD.replace("\"integrity\"", "\"integrty\"");
+        let err = Scenario::parse(Path::new("x.toml"), "f", &text).unwrap_err();
+        assert!(err.message.contains("integrty"), "{}", err.message);
+        assert_eq!(err.position.map(|p| p.0), Some(6));
+    }
+
+    #[test]
+    fn semantic_errors_name_the_file() {
+        let text = GOOD.replace("iterations = 3", "iterations = 0");
+        let err = Scenario::parse(Path::new("x.toml"), "f", &text).unwrap_err();
+        assert_eq!(err.to_string(), "x.toml: `iterations` must be at least 1");
+    }
+}

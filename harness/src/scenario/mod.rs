@@ -1,0 +1,12 @@
+//! Scenarios: the file format ([`Scenario`]), `--set` overrides, the registry of scenario files
+//! and the filter that selects among them.
+
+mod file;
+mod filter;
+mod overrides;
+mod registry;
+
+pub use file::{Scenario, ScenarioError, WorkloadKind, WorkloadSpec};
+pub use filter::{Filter, FilterError};
+pub use overrides::{Override, OverrideError};
+pub use registry::{Registry, RegistryError};

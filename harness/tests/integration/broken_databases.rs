@@ -1,0 +1,174 @@
+//! Each check failing on a real ledger database that was deliberately broken after a clean
+//! workload, and passing on the untouched one. The workload runs in this process
+//! ([`drive_job`]); the evidence is gathered the way the check worker gathers it.
+
+use std::path::Path;
+
+use harness::oracle::{CheckName, Evidence};
+use harness::runner::worker::{drive_job, evidence_after_reopen};
+use harness::runner::{IterationJob, RunPlan, execution_from};
+use harness::scenario::Registry;
+use rusqlite::Connection;
+
+use super::support::scenarios_dir;
+
+/// A finished baseline workload in `dir`, and its evidence-gathering inputs.
+struct Finished {
+    job: IterationJob,
+    execution: harness::oracle::Execution,
+}
+
+fn finished_workload(dir: &Path, seed: u64) -> Finished {
+    let registry = Registry::load(&scenarios_dir(), &[]).expect("scenarios load");
+    let scenario = registry
+        .get("baseline-mixed-pipeline")
+        .expect("baseline scenario")
+        .clone();
+    let plan = RunPlan {
+        scenarios: vec![scenario.clone()],
+        base_seed: seed,
+        only_iteration: None,
+        jobs: 1,
+        time_budget: None,
+        worker_exe: env!("CARGO_BIN_EXE_resilience").into(),
+        keep_failures_in: None,
+        command: Vec::new(),
+        filter: None,
+    };
+    let job = plan.job(&scenario, 0, dir);
+    std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();
+    let mut messages = Vec::new();
+    drive_job(&job, &mut |m| {
+        messages.push(m);
+        Ok(())
+    })
+    .expect("workload runs");
+    let (execution, _) = execution_from(&job.plan, &messages);
+    Finished { job, execution }
+}
+
+fn failing(e: &Evidence) -> Vec<CheckName> {
+    CheckName::ALL
+        .into_iter()
+        .filter(|c| !e.check(*c).passed)
+        .collect()
+}
+
+fn tamper(job: &IterationJob, sql: &str) {
+    let conn = Connection::open(&job.db_path).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+/// An acknowledged capture in the given status.
+fn capture_in(job: &IterationJob, statuses: &str) -> String {
+    let conn = Connection::open(&job.db_path).unwrap();
+    conn.query_row(
+        &format!(
+            "SELECT id FROM captures WHERE status IN ({statuses}) ORDER BY created_at LIMIT 1"
+        ),
+        [],
+        |r| r.get(0),
+    )
+    .expect("the workload left such a capture")
+}
+
+#[test]
+fn an_untouched_database_passes_every_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 1);
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    assert_eq!(failing(&e), [], "{:?}", CheckName::ALL.map(|c| e.check(c)));
+}
+
+#[test]
+fn a_deleted_acknowledged_capture_fails_durability_and_prefix_consistency() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 2);
+    let id = capture_in(&f.job, "'staged','transcribed','failed_transcription'");
+    tamper(
+        &f.job,
+        &format!(
+            "DROP TRIGGER IF EXISTS captures_keep_non_terminal; DELETE FROM errors_log WHERE capture_id = '{id}'; DELETE FROM captures WHERE id = '{id}';"
+        ),
+    );
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    let failed = failing(&e);
+    assert!(
+        failed.contains(&CheckName::AcknowledgedDurable),
+        "{failed:?}"
+    );
+    assert!(failed.contains(&CheckName::PrefixConsistent), "{failed:?}");
+    assert!(e.lost_acknowledged() >= 1);
+}
+
+#[test]
+fn an_unacknowledged_capture_fails_no_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 3);
+    tamper(
+        &f.job,
+        "INSERT INTO captures (id, source, raw_content, content_hash, status, meta_json, created_at, updated_at)
+         VALUES ('01ZZZZZZZZZZZZZZZZZZZZZZZZ', 'voice', 'voice/ghost.m4a', NULL, 'staged', '{}', 1, 1);",
+    );
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    assert!(
+        failing(&e).contains(&CheckName::NoPartial),
+        "{:?}",
+        failing(&e)
+    );
+}
+
+#[test]
+fn a_status_without_its_audit_row_fails_the_state_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 4);
+    let id = capture_in(&f.job, "'exported'");
+    tamper(
+        &f.job,
+        &format!("PRAGMA foreign_keys=OFF; DELETE FROM exports_audit WHERE capture_id = '{id}';"),
+    );
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    assert!(
+        failing(&e).contains(&CheckName::StateMachine),
+        "{:?}",
+        failing(&e)
+    );
+}
+
+#[test]
+fn a_damaged_index_page_fails_integrity() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 5);
+    let (page, page_size): (i64, i64) = {
+        let conn = Connection::open(&f.job.db_path).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
+        let page = conn
+            .query_row("SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'captures' LIMIT 1", [], |r| r.get(0))
+            .unwrap();
+        let size = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        (page, size)
+    };
+    let mut bytes = std::fs::read(&f.job.db_path).unwrap();
+    let start = ((page - 1) * page_size) as usize;
+    bytes[start..start + 8].copy_from_slice(&[0xff; 8]);
+    std::fs::write(&f.job.db_path, bytes).unwrap();
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    assert!(
+        failing(&e).contains(&CheckName::Integrity),
+        "{:?}",
+        failing(&e)
+    );
+}
+
+#[test]
+fn a_missing_recovery_index_fails_recovery_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 6);
+    tamper(&f.job, "DROP INDEX captures_recoverable;");
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    let failed = failing(&e);
+    assert!(failed.contains(&CheckName::RecoveryComplete), "{failed:?}");
+}

@@ -1,0 +1,36 @@
+//! Shared helpers: running the `resilience` binary, writing scenario trees.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn resilience() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_resilience"))
+}
+
+/// The repository's scenario directory.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// Runs the binary with `args`, returning its output.
+pub fn run(args: &[&str]) -> Output {
+    resilience().args(args).output().expect("resilience runs")
+}
+
+/// Writes `text` at `dir/rel`, creating folders.
+pub fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// Reads `results.json` from an output directory.
+pub fn results(out: &Path) -> reports::RunResults {
+    reports::json::read_results(&out.join("results.json")).expect("results.json parses")
+}
+
+/// stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

@@ -1,0 +1,177 @@
+//! [`JsonReporter`]: writes `results.json` as the run goes.
+//!
+//! The file is rewritten through a temporary file and an atomic rename, so a reader (or a run cut
+//! short) always sees a complete, parseable file. While the run goes, `complete` is false.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::Reporter;
+use crate::events::RunEvent;
+use crate::results::{RunResults, SkippedIterations};
+
+/// How often the in-progress file is rewritten at most.
+const REWRITE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Collects the run into [`RunResults`] and keeps `results.json` current.
+pub struct JsonReporter {
+    path: PathBuf,
+    results: Option<RunResults>,
+    last_write: Option<Instant>,
+}
+
+impl JsonReporter {
+    /// A reporter writing to `path` (usually `<out>/results.json`).
+    pub fn new(path: impl Into<PathBuf>) -> JsonReporter {
+        JsonReporter {
+            path: path.into(),
+            results: None,
+            last_write: None,
+        }
+    }
+
+    /// The results collected so far.
+    pub fn results(&self) -> Option<&RunResults> {
+        self.results.as_ref()
+    }
+
+    fn write_now(&mut self) -> io::Result<()> {
+        if let Some(results) = &self.results {
+            write_atomically(&self.path, results)?;
+            self.last_write = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    fn write_if_due(&mut self) -> io::Result<()> {
+        match self.last_write {
+            Some(at) if at.elapsed() < REWRITE_INTERVAL => Ok(()),
+            _ => self.write_now(),
+        }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn on_event(&mut self, event: &RunEvent) -> io::Result<()> {
+        match event {
+            RunEvent::Started(started) => {
+                self.results = Some(RunResults::new(started));
+                self.write_now()
+            }
+            RunEvent::IterationFinished(it) => {
+                if let Some(results) = &mut self.results {
+                    results.push((**it).clone());
+                }
+                self.write_if_due()
+            }
+            RunEvent::IterationsSkipped {
+                scenario,
+                count,
+                reason,
+            } => {
+                if let Some(results) = &mut self.results {
+                    results.skipped.push(SkippedIterations {
+                        scenario: scenario.clone(),
+                        count: *count,
+                        reason: reason.clone(),
+                    });
+                }
+                Ok(())
+            }
+            RunEvent::Finished {
+                wall_time_ms,
+                interrupted,
+            } => {
+                if let Some(results) = &mut self.results {
+                    results.complete = true;
+                    results.interrupted = *interrupted;
+                    results.wall_time_ms = *wall_time_ms;
+                }
+                self.write_now()
+            }
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path` through `path.tmp` and a rename.
+pub fn write_atomically(path: &Path, value: &impl serde::Serialize) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut file = fs::File::create(&tmp)?;
+    serde_json::to_writer_pretty(&mut file, value)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+/// Reads a `results.json` back.
+pub fn read_results(path: &Path) -> io::Result<RunResults> {
+    let text = fs::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::RunStarted;
+    use crate::results::{CheckResult, IterationResult, IterationStatus};
+
+    fn iteration(status: IterationStatus, lost: u64) -> IterationResult {
+        IterationResult {
+            scenario: "s".into(),
+            family: "f".into(),
+            iteration: 0,
+            base_seed: 1,
+            seed: 2,
+            status,
+            checks: vec![CheckResult {
+                name: "integrity".into(),
+                passed: status == IterationStatus::Passed,
+                detail: String::new(),
+            }],
+            trace_digest: "d".into(),
+            duration_ms: 1,
+            operations: 10,
+            acknowledged: 9,
+            faults_injected: 1,
+            lost_acknowledged: lost,
+            replay: "resilience replay s --seed 1 --iteration 0".into(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn file_is_valid_while_running_and_complete_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/results.json");
+        let mut reporter = JsonReporter::new(&path);
+        reporter
+            .on_event(&RunEvent::Started(RunStarted::example()))
+            .unwrap();
+        let during = read_results(&path).unwrap();
+        assert!(!during.complete);
+        reporter
+            .on_event(&RunEvent::IterationFinished(Box::new(iteration(
+                IterationStatus::Failed,
+                2,
+            ))))
+            .unwrap();
+        reporter
+            .on_event(&RunEvent::Finished {
+                wall_time_ms: 3,
+                interrupted: false,
+            })
+            .unwrap();
+        let done = read_results(&path).unwrap();
+        assert!(done.complete);
+        assert_eq!(done.iterations.len(), 1);
+        assert_eq!(done.summary.failed, 1);
+        assert_eq!(done.summary.lost_acknowledged, 2);
+        assert!(!done.summary.all_passed());
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+}

@@ -1,0 +1,188 @@
+//! The `results.json` schema: [`RunResults`] and what it holds.
+//!
+//! The schema is versioned by [`SCHEMA_VERSION`]; a field is only ever added, and a change of
+//! meaning bumps the version.
+
+use serde::{Deserialize, Serialize};
+
+use crate::events::{RunStarted, ScenarioInfo};
+
+/// Version of the `results.json` schema written by this crate.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced: the content of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// Schema version, [`SCHEMA_VERSION`] when written by this crate.
+    pub schema_version: u32,
+    /// Base seed of the run.
+    pub base_seed: u64,
+    /// Command line of the run.
+    pub command: Vec<String>,
+    /// Filter expression, if any.
+    pub filter: Option<String>,
+    /// Harness version.
+    pub harness_version: String,
+    /// Seconds since the Unix epoch at the start.
+    pub started_at_unix: u64,
+    /// Scenarios selected.
+    pub scenarios: Vec<ScenarioInfo>,
+    /// One entry per finished iteration, in finishing order.
+    pub iterations: Vec<IterationResult>,
+    /// Iterations planned but never started, per scenario, with the reason.
+    pub skipped: Vec<SkippedIterations>,
+    /// Totals over `iterations`.
+    pub summary: Summary,
+    /// False while the run is still going; true once the final file is written.
+    pub complete: bool,
+    /// True when the run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+    /// Wall time of the run, set when it finishes.
+    pub wall_time_ms: u64,
+}
+
+impl RunResults {
+    /// Empty results for a run that has just started.
+    pub fn new(started: &RunStarted) -> RunResults {
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            base_seed: started.base_seed,
+            command: started.command.clone(),
+            filter: started.filter.clone(),
+            harness_version: started.harness_version.clone(),
+            started_at_unix: started.started_at_unix,
+            scenarios: started.scenarios.clone(),
+            iterations: Vec::new(),
+            skipped: Vec::new(),
+            summary: Summary::default(),
+            complete: false,
+            interrupted: false,
+            wall_time_ms: 0,
+        }
+    }
+
+    /// Adds one finished iteration and updates the summary.
+    pub fn push(&mut self, iteration: IterationResult) {
+        self.summary.add(&iteration);
+        self.iterations.push(iteration);
+    }
+}
+
+/// Iterations of one scenario that never ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedIterations {
+    /// Scenario name.
+    pub scenario: String,
+    /// How many.
+    pub count: u64,
+    /// Why they were skipped.
+    pub reason: String,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Iterations finished.
+    pub iterations: u64,
+    /// Iterations whose every check held.
+    pub passed: u64,
+    /// Iterations where a check failed.
+    pub failed: u64,
+    /// Iterations the harness could not judge (worker died outside a planned fault, timed out, setup failed).
+    pub errors: u64,
+    /// Operations run across all iterations.
+    pub operations: u64,
+    /// Operations that returned `Ok` (acknowledged).
+    pub acknowledged: u64,
+    /// Faults injected (fault events in traces).
+    pub faults_injected: u64,
+    /// Acknowledged operations whose effect was missing afterwards.
+    pub lost_acknowledged: u64,
+}
+
+impl Summary {
+    /// Counts one iteration in.
+    pub fn add(&mut self, it: &IterationResult) {
+        self.iterations += 1;
+        match it.status {
+            IterationStatus::Passed => self.passed += 1,
+            IterationStatus::Failed => self.failed += 1,
+            IterationStatus::Error => self.errors += 1,
+        }
+        self.operations += it.operations;
+        self.acknowledged += it.acknowledged;
+        self.faults_injected += it.faults_injected;
+        self.lost_acknowledged += it.lost_acknowledged;
+    }
+
+    /// True when nothing failed and nothing errored.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.errors == 0
+    }
+}
+
+/// The verdict of one iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IterationStatus {
+    /// Every check held.
+    Passed,
+    /// At least one check failed: the target misbehaved.
+    Failed,
+    /// The harness could not judge the iteration: a worker died unexpectedly, hung, or setup failed.
+    Error,
+}
+
+/// One (scenario, iteration): what ran, what was injected, what the checks found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IterationResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario family.
+    pub family: String,
+    /// Iteration index within the scenario.
+    pub iteration: u32,
+    /// Base seed of the run (what `replay --seed` takes).
+    pub base_seed: u64,
+    /// The iteration's own seed, derived from the base seed, scenario and iteration.
+    pub seed: u64,
+    /// Verdict.
+    pub status: IterationStatus,
+    /// Each check with its verdict and detail.
+    pub checks: Vec<CheckResult>,
+    /// Digest of the trace (operations, results, fault events); equal seeds give equal digests
+    /// in deterministic families.
+    pub trace_digest: String,
+    /// Wall time of the iteration.
+    pub duration_ms: u64,
+    /// Operations started.
+    pub operations: u64,
+    /// Operations that returned `Ok`.
+    pub acknowledged: u64,
+    /// Fault events recorded.
+    pub faults_injected: u64,
+    /// Acknowledged operations whose effect was missing after the fault.
+    pub lost_acknowledged: u64,
+    /// The command that re-runs exactly this iteration.
+    pub replay: String,
+    /// Set when the harness could not judge the iteration, or a worker ended abnormally.
+    pub error: Option<String>,
+}
+
+impl IterationResult {
+    /// The first failing check, if any.
+    pub fn first_failure(&self) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| !c.passed)
+    }
+}
+
+/// One check's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's name, as in scenario files (`integrity`, `acknowledged_durable`, ...).
+    pub name: String,
+    /// True when the property held.
+    pub passed: bool,
+    /// What was expected and what was found; empty when it passed with nothing to say.
+    pub detail: String,
+}
