@@ -193,6 +193,19 @@ impl Controller {
         self.refresh_active(&st);
     }
 
+    pub(super) fn reset(&self) {
+        let mut st = self.lock();
+        st.rng = ChaCha8Rng::seed_from_u64(st.seed);
+        st.rules.clear();
+        st.flips.clear();
+        st.events.clear();
+        st.armed = None;
+        st.model = PowerLossModel::default();
+        self.counters.reset();
+        self.crashed.store(false, Ordering::Relaxed);
+        self.refresh_active(&st);
+    }
+
     pub(super) fn set_seed(&self, seed: u64) {
         let mut st = self.lock();
         st.seed = seed;

@@ -108,6 +108,26 @@ pub(super) fn bump(counter: &AtomicU64) {
 }
 
 impl Counters {
+    /// Sets every counter back to 0.
+    pub(super) fn reset(&self) {
+        for counter in [
+            &self.opens,
+            &self.closes,
+            &self.deletes,
+            &self.reads,
+            &self.writes,
+            &self.syncs,
+            &self.truncates,
+            &self.locks,
+            &self.shm_maps,
+            &self.fetches,
+            &self.size_hints,
+            &self.failed_after_cut,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// A consistent-enough snapshot for reporting.
     pub(super) fn snapshot(&self) -> IoCounts {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);

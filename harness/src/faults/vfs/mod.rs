@@ -53,6 +53,17 @@ pub use events::{FaultEvent, FaultEventKind, IoCounts};
 pub use power_loss::{CrashImageStats, CrashMode};
 pub use rules::{BitFlipRule, FaultError, FaultRule, FileKind, IoOp, Trigger, ioerr_code};
 
+/// Seeds SQLite's own process-wide PRNG from `seed`.
+///
+/// SQLite writes random bytes into files (the WAL header salts, fresh at every
+/// WAL restart), so identical crash-image bytes for the same seed need this
+/// too. It affects every connection in the process: call it in the worker,
+/// before the workload of each iteration.
+pub fn seed_sqlite_prng(seed: u64) {
+    let folded = (seed ^ (seed >> 32)) as u32 as i32;
+    raw::seed_prng(if folded == 0 { 1 } else { folded });
+}
+
 /// Options fixed at registration.
 #[derive(Debug, Clone, Default)]
 pub struct VfsOptions {
@@ -177,7 +188,16 @@ impl FaultVfs {
         self.ctrl.clear_rules();
     }
 
-    /// Seeds every probabilistic decision: probability triggers, flipped bits, crash images.
+    /// Forgets everything: rules, events, counts, the power-loss model and the
+    /// cut (the seed is kept and restarted). Lets one registered VFS serve many
+    /// iterations; call it with no connection open through this VFS.
+    pub fn reset(&self) {
+        self.ctrl.reset();
+    }
+
+    /// Seeds every probabilistic decision of this VFS: probability triggers,
+    /// flipped bits, crash images. SQLite's own randomness (WAL salts) is
+    /// seeded separately by [`seed_sqlite_prng`].
     pub fn set_seed(&self, seed: u64) {
         self.ctrl.set_seed(seed);
     }

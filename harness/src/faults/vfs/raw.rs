@@ -148,6 +148,18 @@ pub(super) fn register(
     Ok(())
 }
 
+/// Seeds SQLite's process-wide PRNG (`SQLITE_TESTCTRL_PRNG_SEED`); 0 restores OS randomness.
+pub(super) fn seed_prng(seed: i32) {
+    // SAFETY: PRNG_SEED takes an int and a (nullable) sqlite3*; it only resets the PRNG state.
+    unsafe {
+        ffi::sqlite3_test_control(
+            ffi::SQLITE_TESTCTRL_PRNG_SEED,
+            seed,
+            ptr::null_mut::<ffi::sqlite3>(),
+        );
+    }
+}
+
 /// Runs a trampoline body; a panic becomes `SQLITE_IOERR`.
 fn guard(body: impl FnOnce() -> c_int) -> c_int {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(ffi::SQLITE_IOERR)
