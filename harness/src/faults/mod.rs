@@ -6,8 +6,15 @@
 //!   operation; nothing acknowledged may be lost, nothing partial may be visible after reopening.
 //! - [`FaultPlan::ProcessStop`] (`process.rs`): `SIGSTOP` of the writer, resumed later (it must
 //!   go on as if nothing happened) or never (the supervisor's timeout must end it).
+//! - The disk layer ([`vfs`]), a SQLite VFS wrapping the default one, injects I/O errors on
+//!   read, write, sync, truncate, lock, open, delete, shm-map and fetch (once, Nth, from the Nth
+//!   on, or with a seeded probability); short (torn) writes that keep only the first k 512-byte
+//!   sectors; bit flips in the data a read returns (the file stays intact); and power loss: a cut
+//!   before the Nth mutation, then crash images that drop, keep or tear every write and
+//!   directory change not yet synced. (Its scenario families come with the disk-fault issue.)
 
 pub mod process;
+pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 
