@@ -4,6 +4,7 @@
 //! The digest hashes a canonical JSON rendering of the events, never timings, so the same seed
 //! gives the same digest wherever the fault is deterministic.
 
+use reports::results::{TimelineEntry, TimelineKind};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -91,6 +92,46 @@ impl Trace {
             .iter()
             .filter(|e| matches!(e, TraceEvent::Fault { .. }))
             .count()
+    }
+
+    /// The trace as the reports show it.
+    pub fn timeline(&self) -> Vec<TimelineEntry> {
+        self.events
+            .iter()
+            .map(|event| match event {
+                TraceEvent::Operation {
+                    index,
+                    operation,
+                    record,
+                } => {
+                    let (kind, outcome) = match record {
+                        OpRecord::NotStarted => (TimelineKind::Failed, "not started".to_owned()),
+                        OpRecord::InFlight => {
+                            (TimelineKind::InFlight, "in flight (no answer)".to_owned())
+                        }
+                        OpRecord::Finished(o) if o.is_ok() => {
+                            (TimelineKind::Acknowledged, o.describe())
+                        }
+                        OpRecord::Finished(o) => (TimelineKind::Failed, o.describe()),
+                    };
+                    TimelineEntry {
+                        operation: Some(*index as u64),
+                        kind,
+                        text: operation.clone(),
+                        outcome,
+                    }
+                }
+                TraceEvent::Fault {
+                    during_operation,
+                    description,
+                } => TimelineEntry {
+                    operation: during_operation.map(|i| i as u64),
+                    kind: TimelineKind::Fault,
+                    text: description.clone(),
+                    outcome: String::new(),
+                },
+            })
+            .collect()
     }
 
     /// Human-readable lines, one per event.

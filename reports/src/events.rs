@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::results::IterationResult;
+use crate::results::{IterationResult, Shard};
 
 /// One event of a run, in the order the runner emits them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,10 @@ pub struct RunStarted {
     pub started_at_unix: u64,
     /// Version of the harness that produced the run.
     pub harness_version: String,
+    /// Source revision (`git describe`), `unknown` outside a checkout.
+    pub revision: String,
+    /// The shard this run covers, if split.
+    pub shard: Option<Shard>,
 }
 
 impl RunStarted {
@@ -65,10 +69,13 @@ impl RunStarted {
                 family: "baseline".into(),
                 tags: vec!["smoke".into()],
                 description: "no fault".into(),
+                planned_iterations: 1,
             }],
             planned_iterations: 1,
             started_at_unix: 0,
             harness_version: "0.0.0".into(),
+            revision: "unknown".into(),
+            shard: None,
         }
     }
 }
@@ -84,4 +91,7 @@ pub struct ScenarioInfo {
     pub tags: Vec<String>,
     /// One-paragraph description from the scenario file.
     pub description: String,
+    /// Iterations of it this run plans (after sharding).
+    #[serde(default)]
+    pub planned_iterations: u64,
 }

@@ -4,13 +4,13 @@
 //! short) always sees a complete, parseable file. While the run goes, `complete` is false.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::Reporter;
 use crate::events::RunEvent;
-use crate::results::{RunResults, SkippedIterations};
+use crate::results::RunResults;
 
 /// How often the in-progress file is rewritten at most.
 const REWRITE_INTERVAL: Duration = Duration::from_millis(500);
@@ -55,57 +55,20 @@ impl JsonReporter {
 
 impl Reporter for JsonReporter {
     fn on_event(&mut self, event: &RunEvent) -> io::Result<()> {
+        RunResults::apply(&mut self.results, event);
         match event {
-            RunEvent::Started(started) => {
-                self.results = Some(RunResults::new(started));
-                self.write_now()
-            }
-            RunEvent::IterationFinished(it) => {
-                if let Some(results) = &mut self.results {
-                    results.push((**it).clone());
-                }
-                self.write_if_due()
-            }
-            RunEvent::IterationsSkipped {
-                scenario,
-                count,
-                reason,
-            } => {
-                if let Some(results) = &mut self.results {
-                    results.skipped.push(SkippedIterations {
-                        scenario: scenario.clone(),
-                        count: *count,
-                        reason: reason.clone(),
-                    });
-                }
-                Ok(())
-            }
-            RunEvent::Finished {
-                wall_time_ms,
-                interrupted,
-            } => {
-                if let Some(results) = &mut self.results {
-                    results.complete = true;
-                    results.interrupted = *interrupted;
-                    results.wall_time_ms = *wall_time_ms;
-                }
-                self.write_now()
-            }
+            RunEvent::IterationFinished(_) => self.write_if_due(),
+            RunEvent::IterationsSkipped { .. } => Ok(()),
+            RunEvent::Started(_) | RunEvent::Finished { .. } => self.write_now(),
         }
     }
 }
 
-/// Writes `value` as pretty JSON to `path` through `path.tmp` and a rename.
+/// Writes `value` as pretty JSON to `path` through a temporary file and a rename.
 pub fn write_atomically(path: &Path, value: &impl serde::Serialize) -> io::Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut file = fs::File::create(&tmp)?;
-    serde_json::to_writer_pretty(&mut file, value)?;
-    file.write_all(b"\n")?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    crate::write_file_atomically(path, &bytes)
 }
 
 /// Reads a `results.json` back.
@@ -141,6 +104,7 @@ mod tests {
             lost_acknowledged: lost,
             replay: "resilience replay s --seed 1 --iteration 0".into(),
             error: None,
+            timeline: Vec::new(),
         }
     }
 
@@ -172,6 +136,6 @@ mod tests {
         assert_eq!(done.summary.failed, 1);
         assert_eq!(done.summary.lost_acknowledged, 2);
         assert!(!done.summary.all_passed());
-        assert!(!path.with_extension("json.tmp").exists());
+        assert!(!dir.path().join("out/results.json.tmp").exists());
     }
 }

@@ -18,7 +18,12 @@
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod history;
+pub mod html;
 pub mod json;
+pub mod junit;
+pub mod merge;
+pub mod progress;
 pub mod results;
 
 pub use events::RunEvent;
@@ -28,4 +33,20 @@ pub use results::{CheckResult, IterationResult, IterationStatus, RunResults, Sum
 pub trait Reporter {
     /// Takes one event. An error means the output could not be written.
     fn on_event(&mut self, event: &RunEvent) -> std::io::Result<()>;
+}
+
+/// Writes `bytes` to `path` through `<path>.tmp`, fsync and a rename, creating the parent
+/// directory: readers never see a half-written file.
+pub fn write_file_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{RunStarted, ScenarioInfo};
+use crate::events::{RunEvent, RunStarted, ScenarioInfo};
 
 /// Version of the `results.json` schema written by this crate.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -23,6 +23,12 @@ pub struct RunResults {
     pub filter: Option<String>,
     /// Harness version.
     pub harness_version: String,
+    /// Source revision the harness was built from (`git describe`), `unknown` outside a checkout.
+    #[serde(default)]
+    pub revision: String,
+    /// The shard this run covered, when the run was split with `--shard`.
+    #[serde(default)]
+    pub shard: Option<Shard>,
     /// Seconds since the Unix epoch at the start.
     pub started_at_unix: u64,
     /// Scenarios selected.
@@ -50,6 +56,8 @@ impl RunResults {
             command: started.command.clone(),
             filter: started.filter.clone(),
             harness_version: started.harness_version.clone(),
+            revision: started.revision.clone(),
+            shard: started.shard,
             started_at_unix: started.started_at_unix,
             scenarios: started.scenarios.clone(),
             iterations: Vec::new(),
@@ -65,6 +73,68 @@ impl RunResults {
     pub fn push(&mut self, iteration: IterationResult) {
         self.summary.add(&iteration);
         self.iterations.push(iteration);
+    }
+
+    /// Folds one event in: the single place where events become results, shared by every
+    /// reporter that needs the whole run.
+    pub fn apply(results: &mut Option<RunResults>, event: &RunEvent) {
+        match event {
+            RunEvent::Started(started) => *results = Some(RunResults::new(started)),
+            RunEvent::IterationFinished(it) => {
+                if let Some(r) = results {
+                    r.push((**it).clone());
+                }
+            }
+            RunEvent::IterationsSkipped {
+                scenario,
+                count,
+                reason,
+            } => {
+                if let Some(r) = results {
+                    r.skipped.push(SkippedIterations {
+                        scenario: scenario.clone(),
+                        count: *count,
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            RunEvent::Finished {
+                wall_time_ms,
+                interrupted,
+            } => {
+                if let Some(r) = results {
+                    r.complete = true;
+                    r.interrupted = *interrupted;
+                    r.wall_time_ms = *wall_time_ms;
+                }
+            }
+        }
+    }
+
+    /// Iterations that did not pass, in (scenario, iteration) order.
+    pub fn not_passed(&self) -> Vec<&IterationResult> {
+        let mut list: Vec<&IterationResult> = self
+            .iterations
+            .iter()
+            .filter(|i| i.status != IterationStatus::Passed)
+            .collect();
+        list.sort_by(|a, b| (&a.scenario, a.iteration).cmp(&(&b.scenario, b.iteration)));
+        list
+    }
+}
+
+/// One part of a run split with `--shard K/N`: shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// Which shard, 1-based.
+    pub index: u32,
+    /// How many shards.
+    pub count: u32,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -167,6 +237,36 @@ pub struct IterationResult {
     pub replay: String,
     /// Set when the harness could not judge the iteration, or a worker ended abnormally.
     pub error: Option<String>,
+    /// Operations and fault events in order; kept only for iterations that did not pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One step of an iteration's timeline: an operation with its outcome, or a fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The operation's index in the plan (for a fault, the operation it happened during).
+    pub operation: Option<u64>,
+    /// What kind of step.
+    pub kind: TimelineKind,
+    /// The operation or fault, described.
+    pub text: String,
+    /// The operation's result (empty for faults).
+    pub outcome: String,
+}
+
+/// The kinds of timeline steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    /// An operation that returned `Ok`.
+    Acknowledged,
+    /// An operation that returned an error.
+    Failed,
+    /// An operation that never answered (in flight at a crash).
+    InFlight,
+    /// A fault the harness injected.
+    Fault,
 }
 
 impl IterationResult {

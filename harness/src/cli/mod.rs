@@ -6,6 +6,7 @@
 
 mod list;
 mod replay;
+mod report;
 mod run;
 
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
     Run(RunArgs),
     /// Re-run one iteration and print its trace.
     Replay(ReplayArgs),
+    /// Work with the outputs of earlier runs.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Internal: one phase of one iteration, run by the supervisor in a child process.
     #[command(name = "__worker", hide = true)]
     Worker {
@@ -52,6 +56,25 @@ enum Command {
         /// The job file.
         input: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Merge the results of the shards of one run into one results.json, junit.xml and report.html.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The shards' output directories (each holding a results.json).
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Where the merged outputs go.
+    #[arg(long)]
+    out: PathBuf,
+    /// History directory: read for trends, and the merged run appended to it.
+    #[arg(long)]
+    history: Option<PathBuf>,
 }
 
 /// Options shared by every subcommand that loads scenarios.
@@ -94,9 +117,15 @@ struct RunArgs {
     /// Iterations running at once [default: number of CPUs].
     #[arg(long)]
     jobs: Option<usize>,
-    /// Output directory for results.json and failing iterations' files.
+    /// Output directory for results.json, junit.xml, report.html and failing iterations' files.
     #[arg(long, default_value = "target/resilience")]
     out: PathBuf,
+    /// Run only shard K of N of the (scenario, iteration) space, e.g. `--shard 2/4`.
+    #[arg(long, value_parser = crate::runner::parse_shard)]
+    shard: Option<reports::results::Shard>,
+    /// History directory: earlier runs are read for the report's trends and this run is appended.
+    #[arg(long)]
+    history: Option<PathBuf>,
     /// Stop starting iterations after this long (e.g. `90s`, `10m`); the rest are recorded as skipped.
     #[arg(long, value_parser = humantime::parse_duration)]
     time_budget: Option<std::time::Duration>,
@@ -116,6 +145,14 @@ struct ReplayArgs {
     iteration: u32,
 }
 
+impl Cli {
+    /// Parses `argv` (including the program name) without running anything; for checking
+    /// commands written in scripts and workflows.
+    pub fn try_parse_from_args(argv: &[String]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(argv)
+    }
+}
+
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main_impl() -> i32 {
     let cli = Cli::parse();
@@ -123,6 +160,7 @@ pub fn main_impl() -> i32 {
         Command::List(args) => list::list(&args),
         Command::Run(args) => run::run(&args),
         Command::Replay(args) => replay::replay(&args),
+        Command::Report(ReportCommand::Merge(args)) => report::merge(&args),
         Command::Worker { phase, input } => worker(&phase, &input),
     };
     match result {
@@ -171,4 +209,24 @@ fn select(
         .select(registry.scenarios())
         .map_err(|e| UsageError(e.to_string()))?;
     Ok(selected.into_iter().cloned().collect())
+}
+
+/// The source revision for the record: `RESILIENCE_REVISION` when set (CI passes it), else
+/// `git describe --always --dirty` of the checkout holding the scenarios, else `unknown`.
+fn revision(scenarios_dir: &std::path::Path) -> String {
+    if let Ok(revision) = std::env::var("RESILIENCE_REVISION") {
+        return revision;
+    }
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(scenarios_dir)
+        .args(["describe", "--always", "--dirty"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -40,6 +40,8 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         keep_failures_in: None,
         command: std::env::args().collect(),
         filter: None,
+        shard: None,
+        revision: super::revision(&args.scenarios.scenarios),
     };
     let (_, outcomes) = run_plan(&plan, &mut [], &RunControl::new())?;
     let outcome = outcomes

@@ -1,9 +1,15 @@
-//! `resilience run`: the scenario set, in workers, with results in `--out`.
+//! `resilience run`: the scenario set, in workers, with results, JUnit, HTML and history.
+
+use std::path::Path;
 
 use anyhow::Context;
+use reports::history::{self, HistoryEntry, TREND_RUNS};
+use reports::html::HtmlReporter;
 use reports::json::JsonReporter;
+use reports::junit::JunitReporter;
+use reports::progress::ProgressReporter;
 
-use super::{RunArgs, exit_codes, load_registry, select};
+use super::{RunArgs, UsageError, exit_codes, load_registry, revision, select};
 use crate::runner::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
@@ -11,7 +17,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut scenarios = select(&registry, args.filter.as_deref())?;
     if let Some(n) = args.iterations {
         if n == 0 {
-            return Err(super::UsageError("--iterations must be at least 1".into()).into());
+            return Err(UsageError("--iterations must be at least 1".into()).into());
         }
         for s in &mut scenarios {
             s.iterations = n;
@@ -23,12 +29,11 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
-    let planned: u64 = scenarios.iter().map(|s| u64::from(s.iterations)).sum();
-    eprintln!(
-        "resilience: {} scenario(s), {planned} iteration(s), seed {base_seed}, {jobs} job(s), results in {}",
-        scenarios.len(),
-        args.out.display()
-    );
+    let earlier = match &args.history {
+        Some(dir) => history::read_last(dir, TREND_RUNS)
+            .with_context(|| format!("cannot read the history in {}", dir.display()))?,
+        None => Vec::new(),
+    };
     let plan = RunPlan {
         scenarios,
         base_seed,
@@ -40,16 +45,36 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         keep_failures_in: Some(args.out.join("failures")),
         command: std::env::args().collect(),
         filter: args.filter.clone(),
+        shard: args.shard,
+        revision: revision(&args.scenarios.scenarios),
     };
+    eprintln!(
+        "resilience: {} scenario(s), seed {base_seed}, {jobs} job(s){}, outputs in {}",
+        plan.scenarios.len(),
+        plan.shard
+            .map(|s| format!(", shard {s}"))
+            .unwrap_or_default(),
+        args.out.display()
+    );
     let control = RunControl::new();
     control
         .install_ctrlc()
         .context("cannot install the Ctrl-C handler")?;
-    let results_path = args.out.join("results.json");
-    let mut json = JsonReporter::new(&results_path);
-    let (summary, _) = run_plan(&plan, &mut [&mut json], &control)?;
+    let mut json = JsonReporter::new(args.out.join("results.json"));
+    let mut junit = JunitReporter::new(args.out.join("junit.xml"));
+    let mut html = HtmlReporter::new(args.out.join("report.html"), earlier);
+    let mut progress = ProgressReporter::new();
+    let (summary, _) = run_plan(
+        &plan,
+        &mut [&mut progress, &mut json, &mut junit, &mut html],
+        &control,
+    )?;
+    if let (Some(dir), Some(results)) = (&args.history, json.results()) {
+        history::append(dir, &HistoryEntry::from_results(results))
+            .with_context(|| format!("cannot append to the history in {}", dir.display()))?;
+    }
     eprintln!(
-        "resilience: {} iterations: {} passed, {} failed, {} errors; {} operations, {} acknowledged, {} lost acknowledged; results in {}",
+        "resilience: {} iterations: {} passed, {} failed, {} errors; {} operations, {} acknowledged, {} lost acknowledged",
         summary.iterations,
         summary.passed,
         summary.failed,
@@ -57,17 +82,24 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.operations,
         summary.acknowledged,
         summary.lost_acknowledged,
-        results_path.display()
     );
+    report_paths(&args.out);
     Ok(if control.is_interrupted() {
-        eprintln!(
-            "resilience: interrupted; finished iterations are in {}",
-            results_path.display()
-        );
+        eprintln!("resilience: interrupted; finished iterations are in the results");
         exit_codes::INTERRUPTED
     } else if summary.all_passed() {
         exit_codes::OK
     } else {
         exit_codes::CHECK_FAILED
     })
+}
+
+/// Tells where the outputs are.
+pub(super) fn report_paths(out: &Path) {
+    eprintln!(
+        "resilience: {}, {}, {}",
+        out.join("results.json").display(),
+        out.join("junit.xml").display(),
+        out.join("report.html").display()
+    );
 }

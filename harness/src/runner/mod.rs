@@ -10,6 +10,7 @@ mod control;
 mod job;
 mod pool;
 mod seed;
+mod shard;
 pub mod supervisor;
 pub mod worker;
 
@@ -17,3 +18,4 @@ pub use control::RunControl;
 pub use job::{CheckInput, IterationJob, WorkerMessage, execution_from};
 pub use pool::{RunPlan, run};
 pub use seed::iteration_seed;
+pub use shard::{in_shard, parse_shard};

@@ -1,9 +1,8 @@
 //! [`run`]: the whole run, `--jobs` iterations at a time, streaming events to the reporters.
 //!
 //! Iterations are taken from a queue in plan order. Ctrl-C (through [`RunControl`]) or a spent
-//! time budget stops new iterations from starting; those are reported as skipped. Progress goes
-//! to stderr: every failure as it happens, each finished scenario, and a status line every few
-//! seconds.
+//! time budget stops new iterations from starting; those are reported as skipped. Progress is a
+//! reporter like any other output.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -12,17 +11,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use reports::events::{RunStarted, ScenarioInfo};
-use reports::{IterationResult, IterationStatus, Reporter, RunEvent, Summary};
+use reports::results::Shard;
+use reports::{IterationStatus, Reporter, RunEvent, Summary};
 
 use super::control::RunControl;
 use super::job::IterationJob;
 use super::seed::iteration_seed;
+use super::shard::in_shard;
 use super::supervisor::{IterationOutcome, run_iteration};
 use crate::scenario::Scenario;
 use crate::workload::generate;
-
-/// How often a status line is printed.
-const STATUS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What to run and how.
 #[derive(Debug, Clone)]
@@ -45,6 +43,10 @@ pub struct RunPlan {
     pub command: Vec<String>,
     /// The filter expression, for the record.
     pub filter: Option<String>,
+    /// Only the iterations of this shard.
+    pub shard: Option<Shard>,
+    /// Source revision, for the record (and for merging shards).
+    pub revision: String,
 }
 
 impl RunPlan {
@@ -57,7 +59,12 @@ impl RunPlan {
                 Some(i) => vec![i],
                 None => (0..scenario.iterations).collect(),
             };
-            slots.extend(iterations.into_iter().map(|i| (Arc::clone(&scenario), i)));
+            slots.extend(
+                iterations
+                    .into_iter()
+                    .filter(|i| in_shard(self.shard, &scenario.name, *i))
+                    .map(|i| (Arc::clone(&scenario), i)),
+            );
         }
         slots
     }
@@ -102,6 +109,10 @@ pub fn run(
         .tempdir()
         .map_err(RunError::WorkDir)?;
     let slots = plan.slots();
+    let mut planned: BTreeMap<String, u64> = BTreeMap::new();
+    for (scenario, _) in &slots {
+        *planned.entry(scenario.name.clone()).or_default() += 1;
+    }
     let mut emit = |event: RunEvent| -> Result<(), RunError> {
         for reporter in reporters.iter_mut() {
             reporter.on_event(&event).map_err(RunError::Report)?;
@@ -120,6 +131,7 @@ pub fn run(
                 family: s.family.clone(),
                 tags: s.tags.clone(),
                 description: s.description.clone(),
+                planned_iterations: planned.get(&s.name).copied().unwrap_or(0),
             })
             .collect(),
         planned_iterations: slots.len() as u64,
@@ -127,6 +139,8 @@ pub fn run(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+        revision: plan.revision.clone(),
+        shard: plan.shard,
     }))?;
 
     let mut remaining_per_scenario: BTreeMap<String, usize> = BTreeMap::new();
@@ -135,7 +149,6 @@ pub fn run(
             .entry(scenario.name.clone())
             .or_default() += 1;
     }
-    let total = slots.len();
     let queue = Arc::new(Mutex::new(VecDeque::from(slots)));
     let (results_tx, results_rx) = mpsc::channel::<Result<IterationOutcome, Arc<Scenario>>>();
     let budget_end = plan.time_budget.map(|b| started + b);
@@ -171,32 +184,17 @@ pub fn run(
 
     let mut summary = Summary::default();
     let mut outcomes = Vec::new();
-    let mut last_status = Instant::now();
-    let mut done = 0usize;
     let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
     for message in results_rx {
-        done += 1;
         match message {
             Ok(outcome) => {
                 summary.add(&outcome.result);
-                progress_for(&outcome.result, &mut remaining_per_scenario, &summary);
                 emit(RunEvent::IterationFinished(Box::new(
                     outcome.result.clone(),
                 )))?;
                 outcomes.push(outcome);
             }
             Err(scenario) => *skipped.entry(scenario.name.clone()).or_default() += 1,
-        }
-        if last_status.elapsed() >= STATUS_INTERVAL {
-            last_status = Instant::now();
-            eprintln!(
-                "[{done}/{total}] passed {} failed {} errors {} lost acknowledged {} ({}s)",
-                summary.passed,
-                summary.failed,
-                summary.errors,
-                summary.lost_acknowledged,
-                started.elapsed().as_secs()
-            );
         }
     }
     for worker in workers {
@@ -208,7 +206,6 @@ pub fn run(
         "time budget spent"
     };
     for (scenario, count) in skipped {
-        eprintln!("skipped {count} iteration(s) of {scenario}: {reason}");
         emit(RunEvent::IterationsSkipped {
             scenario,
             count,
@@ -239,47 +236,6 @@ fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<I
     }
     let _ = std::fs::remove_dir_all(dir);
     Some(outcome)
-}
-
-/// Prints failures as they happen and a line when a scenario's last iteration finishes.
-fn progress_for(
-    result: &IterationResult,
-    remaining: &mut BTreeMap<String, usize>,
-    summary: &Summary,
-) {
-    if result.status != IterationStatus::Passed {
-        let why = result
-            .error
-            .clone()
-            .or_else(|| {
-                result
-                    .first_failure()
-                    .map(|c| format!("{}: {}", c.name, c.detail))
-            })
-            .unwrap_or_default();
-        let first_line = why.lines().next().unwrap_or_default();
-        eprintln!(
-            "{} {}#{} (seed {}): {first_line}\n      replay: {}",
-            if result.status == IterationStatus::Failed {
-                "FAIL "
-            } else {
-                "ERROR"
-            },
-            result.scenario,
-            result.iteration,
-            result.seed,
-            result.replay
-        );
-    }
-    if let Some(left) = remaining.get_mut(&result.scenario) {
-        *left -= 1;
-        if *left == 0 {
-            eprintln!(
-                "done  {} (run totals: {} passed, {} failed, {} errors)",
-                result.scenario, summary.passed, summary.failed, summary.errors
-            );
-        }
-    }
 }
 
 /// Copies a directory tree; best effort (the copy is a convenience for debugging).

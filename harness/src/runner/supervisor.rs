@@ -276,6 +276,11 @@ pub fn run_iteration(
         faults_injected: trace.fault_count() as u64,
         lost_acknowledged: lost,
         replay: replay_command(job),
+        timeline: if status == IterationStatus::Passed {
+            Vec::new()
+        } else {
+            trace.timeline()
+        },
         error,
     };
     IterationOutcome { result, trace }

@@ -34,6 +34,8 @@ fn finished_workload(dir: &Path, seed: u64) -> Finished {
         keep_failures_in: None,
         command: Vec::new(),
         filter: None,
+        shard: None,
+        revision: "test".into(),
     };
     let job = plan.job(&scenario, 0, dir);
     std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();

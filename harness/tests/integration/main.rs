@@ -3,5 +3,6 @@
 
 mod broken_databases;
 mod cli;
+mod report;
 mod runner;
 mod support;
