@@ -3,6 +3,7 @@
 
 mod broken_databases;
 mod cli;
+mod determinism;
 mod report;
 mod runner;
 mod support;

@@ -1,0 +1,72 @@
+//! The determinism guard: every scenario whose faults are deterministic runs twice with the same
+//! seed, and the traces must be identical; a mismatch names the first differing event.
+
+use harness::runner::{RunControl, RunPlan, run};
+use harness::scenario::{Registry, Scenario};
+use harness::trace::Trace;
+
+use super::support::scenarios_dir;
+
+fn trace_of(scenario: &Scenario, seed: u64) -> Trace {
+    let plan = RunPlan {
+        scenarios: vec![scenario.clone()],
+        base_seed: seed,
+        only_iteration: Some(0),
+        jobs: 1,
+        time_budget: None,
+        worker_exe: env!("CARGO_BIN_EXE_resilience").into(),
+        keep_failures_in: None,
+        command: Vec::new(),
+        filter: None,
+        shard: None,
+        revision: "test".into(),
+    };
+    let (_, mut outcomes) = run(&plan, &mut [], &RunControl::new()).expect("the run runs");
+    outcomes.remove(0).trace
+}
+
+/// The first event where two traces differ, described.
+fn first_difference(a: &Trace, b: &Trace) -> Option<String> {
+    let n = a.events.len().max(b.events.len());
+    (0..n).find_map(|i| match (a.events.get(i), b.events.get(i)) {
+        (Some(x), Some(y)) if x == y => None,
+        (x, y) => Some(format!("event {i}: {x:?} vs {y:?}")),
+    })
+}
+
+#[test]
+fn deterministic_scenarios_give_identical_traces_for_one_seed() {
+    let registry = Registry::load(&scenarios_dir(), &[]).expect("scenarios load");
+    let deterministic: Vec<&Scenario> = registry
+        .scenarios()
+        .iter()
+        .filter(|s| s.fault.is_deterministic())
+        .collect();
+    assert!(deterministic.len() >= 3, "the baseline family at least");
+    for scenario in deterministic {
+        let first = trace_of(scenario, 77);
+        let second = trace_of(scenario, 77);
+        assert!(
+            !first.events.is_empty(),
+            "{} recorded nothing",
+            scenario.name
+        );
+        if let Some(diff) = first_difference(&first, &second) {
+            panic!(
+                "{} is not deterministic: first difference at {diff}",
+                scenario.name
+            );
+        }
+        assert_eq!(first.digest(), second.digest());
+    }
+}
+
+#[test]
+fn the_guard_names_the_first_differing_event() {
+    let registry = Registry::load(&scenarios_dir(), &[]).expect("scenarios load");
+    let scenario = registry.get("baseline-mixed-pipeline").unwrap();
+    let a = trace_of(scenario, 1);
+    let b = trace_of(scenario, 2);
+    let diff = first_difference(&a, &b).expect("different seeds differ");
+    assert!(diff.starts_with("event 0:"), "{diff}");
+}
