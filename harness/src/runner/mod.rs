@@ -11,6 +11,7 @@ mod job;
 mod pool;
 mod seed;
 mod shard;
+pub mod shrink;
 pub mod supervisor;
 pub mod worker;
 

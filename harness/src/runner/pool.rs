@@ -55,9 +55,10 @@ impl RunPlan {
         let mut slots = Vec::new();
         for scenario in &self.scenarios {
             let scenario = Arc::new(scenario.clone());
-            let iterations: Vec<u32> = match self.only_iteration {
-                Some(i) => vec![i],
-                None => (0..scenario.iterations).collect(),
+            let iterations: Vec<u32> = match (self.only_iteration, &scenario.capsule) {
+                (Some(i), _) => vec![i],
+                (None, Some(_)) => vec![0],
+                (None, None) => (0..scenario.iterations).collect(),
             };
             slots.extend(
                 iterations
@@ -71,7 +72,13 @@ impl RunPlan {
 
     /// The job of one iteration, its files under `work_root`; the plan is generated here.
     pub fn job(&self, scenario: &Scenario, iteration: u32, work_root: &Path) -> IterationJob {
-        let seed = iteration_seed(self.base_seed, &scenario.name, iteration);
+        let (seed, plan) = match &scenario.capsule {
+            Some(capsule) => (capsule.seed, capsule.operations.clone()),
+            None => {
+                let seed = iteration_seed(self.base_seed, &scenario.name, iteration);
+                (seed, generate(&scenario.workload, seed))
+            }
+        };
         let dir = work_root.join(format!("{}-{iteration}", scenario.name));
         IterationJob {
             scenario: scenario.clone(),
@@ -81,7 +88,7 @@ impl RunPlan {
             iteration,
             db_path: dir.join("ledger.db"),
             vault_dir: dir.join("vault"),
-            plan: generate(&scenario.workload, seed),
+            plan,
         }
     }
 }

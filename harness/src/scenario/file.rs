@@ -39,6 +39,10 @@ pub struct Scenario {
     pub fault: FaultPlan,
     /// Checks run after the workload (and the fault, and a reopen).
     pub checks: Vec<CheckName>,
+    /// A fixed case (a regression capsule): this seed and these operations instead of generated
+    /// ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capsule: Option<Capsule>,
     /// Family: the folder the file sits in. Set by the loader, not written in the file.
     #[serde(skip)]
     pub family: String,
@@ -53,6 +57,20 @@ fn default_iterations() -> u32 {
 
 fn default_timeout_secs() -> u64 {
     60
+}
+
+/// A failing case frozen into a scenario file: it replays with the same trace digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Capsule {
+    /// The iteration seed, used as is (not derived from a base seed).
+    pub seed: u64,
+    /// The trace digest the case produced when it was captured.
+    pub digest: String,
+    /// The scenario and iteration it was found in, for the record.
+    pub found_in: String,
+    /// The (minimised) operations.
+    pub operations: Vec<crate::workload::Operation>,
 }
 
 /// The kind and size of the workload.
@@ -203,6 +221,13 @@ impl Scenario {
         }
         if self.checks.is_empty() {
             return Err("`checks` must name at least one check".into());
+        }
+        if self
+            .capsule
+            .as_ref()
+            .is_some_and(|c| c.operations.is_empty())
+        {
+            return Err("`capsule.operations` must hold at least one operation".into());
         }
         Ok(())
     }
