@@ -11,7 +11,12 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// with their audit rows; their `errors_log` rows keep the message with
 /// `capture_id` NULL. Returns the ids of the captures deleted, oldest id first.
 pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<Vec<String>> {
-    let cutoff = now_ms.saturating_sub(i64::from(days) * MS_PER_DAY);
+    prune_before(db, now_ms.saturating_sub(i64::from(days) * MS_PER_DAY))
+}
+
+/// Delete terminal captures with `updated_at < cutoff_ms`, as
+/// [`prune_exported_older_than`] does.
+pub(crate) fn prune_before(db: Db<'_>, cutoff: i64) -> Result<Vec<String>> {
     tx::immediate(db, |db| {
         let ids: Vec<String> = db
             .conn
