@@ -109,19 +109,15 @@ pub enum LedgerError {
     },
     /// A lock stayed held by someone else through every wait and retry.
     #[error(
-        "failed to {operation} in ledger database {path}: still locked after {attempts} attempts over {waited_ms} ms ({diagnosis}): {source}"
+        "failed to {operation} in ledger database {}: still locked after {} attempts over {} ms ({diagnosis}): {source}",
+        diagnosis.path.display(), diagnosis.attempts, diagnosis.waited_ms
     )]
     LockTimeout {
         /// What the ledger was doing, e.g. `"begin transaction"`.
         operation: &'static str,
-        /// The database file.
-        path: PathBuf,
-        /// Attempts made.
-        attempts: u32,
-        /// Time from the first attempt to the last failure, in milliseconds.
-        waited_ms: u64,
-        /// What is known about the lock and what to do.
-        diagnosis: crate::lock::LockDiagnosis,
+        /// The database, the attempts, and what is known about the lock
+        /// (boxed: keeps every `Result` small).
+        diagnosis: Box<crate::lock::LockDiagnosis>,
         /// What SQLite said on the last attempt.
         #[source]
         source: rusqlite::Error,

@@ -224,7 +224,7 @@ fn problems(report: &HealthReport) -> Vec<Problem> {
             "run `ledger maintain` to checkpoint it; look for long readers if it stays large",
         ));
     }
-    found.sort_by(|a, b| b.severity.cmp(&a.severity));
+    found.sort_by_key(|p| std::cmp::Reverse(p.severity));
     found
 }
 

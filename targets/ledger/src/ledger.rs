@@ -146,14 +146,16 @@ impl Ledger {
         let error = match error {
             LedgerError::Sqlite {
                 operation: step,
-                path,
                 source,
+                ..
             } if retry::is_lock_error_source(&source) => LedgerError::LockTimeout {
                 operation: step,
-                diagnosis: LockDiagnosis::gather(self.db(), own_transaction_open),
-                path,
-                attempts,
-                waited_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                diagnosis: Box::new(LockDiagnosis::gather(
+                    self.db(),
+                    own_transaction_open,
+                    attempts,
+                    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                )),
                 source,
             },
             other => other,

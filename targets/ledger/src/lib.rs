@@ -66,7 +66,7 @@ mod tx;
 mod vault;
 
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
-pub use clock::{Clock, OpenOptions, StepClock, SystemClock};
+pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};
 pub use error::{LedgerError, Result};
 pub use health::{CheckReport, HealthReport, HealthStatus};

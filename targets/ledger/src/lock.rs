@@ -9,6 +9,12 @@ use crate::db::Db;
 /// The state around a lock timeout, so a person can act on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockDiagnosis {
+    /// The database file.
+    pub path: std::path::PathBuf,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Time from the first attempt to the last failure, in milliseconds.
+    pub waited_ms: u64,
     /// Whether this connection itself had a transaction open when the
     /// operation started (a caller's own long transaction).
     pub own_transaction_open: bool,
@@ -22,7 +28,12 @@ pub struct LockDiagnosis {
 
 impl LockDiagnosis {
     /// Gather what is known about `db` after a lock timeout.
-    pub(crate) fn gather(db: Db<'_>, own_transaction_open: bool) -> LockDiagnosis {
+    pub(crate) fn gather(
+        db: Db<'_>,
+        own_transaction_open: bool,
+        attempts: u32,
+        waited_ms: u64,
+    ) -> LockDiagnosis {
         let checkpoint = db
             .conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
@@ -30,6 +41,9 @@ impl LockDiagnosis {
             })
             .ok();
         LockDiagnosis {
+            path: db.path.to_path_buf(),
+            attempts,
+            waited_ms,
             own_transaction_open,
             wal_bytes: crate::metrics::wal_bytes(db.path),
             checkpoint,
@@ -86,6 +100,9 @@ mod tests {
     #[test]
     fn display_names_the_facts_and_what_to_do() {
         let diagnosis = LockDiagnosis {
+            path: "l.db".into(),
+            attempts: 3,
+            waited_ms: 10,
             own_transaction_open: false,
             wal_bytes: 4096,
             checkpoint: Some((1, 10, 4)),

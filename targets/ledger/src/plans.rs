@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
 use crate::ops::query;
-use crate::schema::TERMINAL_IN;
 
 /// One query the ledger depends on being fast.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,9 +55,7 @@ pub fn planned_queries() -> Vec<PlannedQuery> {
         },
         PlannedQuery {
             name: "prune_candidates",
-            sql: format!(
-                "SELECT id FROM captures WHERE status IN {TERMINAL_IN} AND updated_at < ?1"
-            ),
+            sql: crate::ops::prune::candidates_sql(),
             expected_index: "captures_status_created",
         },
     ]

@@ -194,10 +194,7 @@ mod tests {
     fn huge_values_land_in_the_last_bucket() {
         let mut histogram = Histogram::default();
         histogram.record_us(u64::MAX);
-        assert_eq!(
-            histogram.quantile_us(0.5),
-            u64::MAX.min(upper_bound(BUCKETS - 1))
-        );
+        assert_eq!(histogram.quantile_us(0.5), upper_bound(BUCKETS - 1));
     }
 
     #[test]
