@@ -149,3 +149,36 @@ fn a_leftover_wal_is_reported_at_open_and_its_commits_survive() {
     assert!(reopened.capture(&id).expect("read").is_some());
     drop(ledger);
 }
+
+#[test]
+fn metrics_snapshots_are_written_as_json_lines_once_per_interval() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    let clock = std::sync::Arc::new(ledger::ManualClock::new(crate::support::START_MS));
+    let mut ledger = crate::support::open_manual(&config, &clock);
+    ledger.stage(&voice(1)).expect("stage");
+    let mut sink = ledger::metrics::JsonLinesSink::new(Vec::new(), 60_000);
+    let first = ledger.metrics_snapshot().expect("snapshot");
+    assert!(sink.offer(&first).expect("write"));
+    clock.advance(59_999);
+    assert!(
+        !sink
+            .offer(&ledger.metrics_snapshot().expect("snapshot"))
+            .expect("skip")
+    );
+    clock.advance(1);
+    assert!(
+        sink.offer(&ledger.metrics_snapshot().expect("snapshot"))
+            .expect("write")
+    );
+    let text = String::from_utf8(sink.into_inner()).expect("utf8");
+    let lines: Vec<ledger::MetricsSnapshot> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one snapshot per line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].taken_at_ms, first.taken_at_ms);
+    assert_eq!(lines[0].operations, first.operations);
+    assert_eq!(lines[1].operations["stage"].ok, 1);
+    assert_eq!(lines[1].queue_depth, 1);
+}
