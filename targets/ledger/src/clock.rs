@@ -47,6 +47,33 @@ impl Clock for StepClock {
     }
 }
 
+/// A clock that stands still until told to move: for tests that advance
+/// time by days to make maintenance due. Share it through an `Arc`.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock reading `start_ms`.
+    pub fn new(start_ms: i64) -> ManualClock {
+        ManualClock {
+            now: AtomicI64::new(start_ms),
+        }
+    }
+
+    /// Move the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.now.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
 /// Runtime choices for [`crate::Ledger::open_with`].
 #[derive(Clone)]
 pub struct OpenOptions {
@@ -86,6 +113,15 @@ mod tests {
         assert_eq!(clock.now_ms(), 1_000);
         assert_eq!(clock.now_ms(), 1_007);
         assert_eq!(clock.now_ms(), 1_014);
+    }
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new(5);
+        assert_eq!(clock.now_ms(), 5);
+        assert_eq!(clock.now_ms(), 5);
+        clock.advance(10);
+        assert_eq!(clock.now_ms(), 15);
     }
 
     #[test]

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::maintenance::MaintenancePolicy;
+use crate::retry::RetryPolicy;
+
 /// SQLite journal mode (`PRAGMA journal_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -78,6 +81,10 @@ pub struct Tuning {
     pub mmap_size: i64,
     /// `PRAGMA foreign_keys`.
     pub foreign_keys: bool,
+    /// Retry of transient failures (`[target.retry]`).
+    pub retry: RetryPolicy,
+    /// Automated maintenance thresholds (`[target.maintenance]`).
+    pub maintenance: MaintenancePolicy,
 }
 
 impl Default for Tuning {
@@ -89,6 +96,8 @@ impl Default for Tuning {
             cache_size: -64_000,
             mmap_size: 268_435_456,
             foreign_keys: true,
+            retry: RetryPolicy::default(),
+            maintenance: MaintenancePolicy::default(),
         }
     }
 }
@@ -131,6 +140,21 @@ mod tests {
         assert_eq!(tuning.busy_timeout_ms, 0);
         assert_eq!(tuning.synchronous, Synchronous::Full);
         assert_eq!(tuning.mmap_size, 268_435_456);
+    }
+
+    #[test]
+    fn nested_retry_and_maintenance_tables_have_defaults() {
+        let tuning: Tuning = serde_json::from_str(
+            r#"{"retry":{"max-attempts":1},"maintenance":{"retention-days":30}}"#,
+        )
+        .expect("valid tuning");
+        assert_eq!(tuning.retry, RetryPolicy::disabled());
+        assert_eq!(tuning.maintenance.retention_days, 30);
+        assert_eq!(
+            tuning.maintenance.optimize_interval_ms,
+            MaintenancePolicy::default().optimize_interval_ms
+        );
+        assert!(serde_json::from_str::<Tuning>(r#"{"retry":{"attempts":1}}"#).is_err());
     }
 
     #[test]

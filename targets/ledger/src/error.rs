@@ -107,6 +107,21 @@ pub enum LedgerError {
         /// What was wrong.
         detail: String,
     },
+    /// A lock stayed held by someone else through every wait and retry.
+    #[error(
+        "failed to {operation} in ledger database {}: still locked after {} attempts over {} ms ({diagnosis}): {source}",
+        diagnosis.path.display(), diagnosis.attempts, diagnosis.waited_ms
+    )]
+    LockTimeout {
+        /// What the ledger was doing, e.g. `"begin transaction"`.
+        operation: &'static str,
+        /// The database, the attempts, and what is known about the lock
+        /// (boxed: keeps every `Result` small).
+        diagnosis: Box<crate::lock::LockDiagnosis>,
+        /// What SQLite said on the last attempt.
+        #[source]
+        source: rusqlite::Error,
+    },
     /// A fail point (feature `failpoints`) returned an error.
     #[error("failed at fail point {name}: injected error")]
     FailPoint {
@@ -118,7 +133,9 @@ pub enum LedgerError {
 impl LedgerError {
     fn rusqlite_source(&self) -> Option<&rusqlite::Error> {
         match self {
-            LedgerError::Open { source, .. } | LedgerError::Sqlite { source, .. } => Some(source),
+            LedgerError::Open { source, .. }
+            | LedgerError::Sqlite { source, .. }
+            | LedgerError::LockTimeout { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -142,7 +159,52 @@ impl LedgerError {
     /// recovery may still find the transaction (e.g. WAL frames written before
     /// a failed fsync), so its durable outcome is unknown.
     pub fn is_commit_failure(&self) -> bool {
-        matches!(self, LedgerError::Sqlite { operation, .. } if *operation == crate::tx::COMMIT)
+        matches!(
+            self,
+            LedgerError::Sqlite { operation, .. } | LedgerError::LockTimeout { operation, .. }
+                if *operation == crate::tx::COMMIT
+        )
+    }
+
+    /// What a person should do about this error, in one sentence.
+    pub fn remedy(&self) -> &'static str {
+        match self {
+            LedgerError::Open { .. } => {
+                "check that the path exists, is writable and is a ledger database"
+            }
+            LedgerError::Sqlite { .. } => match self.sqlite_code() {
+                Some(rusqlite::ErrorCode::DiskFull) => "free disk space, then retry",
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                    "run `ledger check --full` and restore from the last verified backup"
+                }
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    "another process holds the database; retry or raise busy-timeout-ms"
+                }
+                Some(rusqlite::ErrorCode::SystemIoFailure) => {
+                    "check the disk and the kernel log, then retry"
+                }
+                _ => "retry; if it persists run `ledger check --full`",
+            },
+            LedgerError::LockTimeout { .. } => {
+                "find the process holding the database (e.g. `fuser` on the db and -wal files) or raise busy-timeout-ms"
+            }
+            LedgerError::Vault { .. } | LedgerError::Io { .. } => {
+                "check the directory exists, is writable and the disk has space"
+            }
+            LedgerError::NotFound { .. }
+            | LedgerError::IllegalTransition { .. }
+            | LedgerError::DuplicateContent { .. } => {
+                "fix the caller: the request does not fit the capture's state"
+            }
+            LedgerError::Migration { .. } => "upgrade the ledger binary",
+            LedgerError::JournalMode { .. } => {
+                "use a file system and VFS that support the journal mode"
+            }
+            LedgerError::Corrupt { .. } => {
+                "run `ledger check --full` and restore from the last verified backup"
+            }
+            LedgerError::FailPoint { .. } => "disable the fail point",
+        }
     }
 
     /// A stable short name for the variant.
@@ -158,6 +220,7 @@ impl LedgerError {
             LedgerError::Migration { .. } => "migration",
             LedgerError::JournalMode { .. } => "journal_mode",
             LedgerError::Corrupt { .. } => "corrupt",
+            LedgerError::LockTimeout { .. } => "lock_timeout",
             LedgerError::FailPoint { .. } => "fail_point",
         }
     }

@@ -1,28 +1,55 @@
-//! The ledger handle: [`Ledger`] owns one connection, the config, the clock and the id rng.
+//! The ledger handle: [`Ledger`] owns one connection, the config, the clock,
+//! the id rng, the retry jitter rng and the in-process metrics.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
 
+use crate::busy::{self, BusyStats};
 use crate::capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome};
 use crate::clock::{Clock, OpenOptions};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
+use crate::health::{self, CheckReport, HealthReport};
 use crate::ids::IdGenerator;
+use crate::lock::LockDiagnosis;
+use crate::maintenance::{self, DueStep, MaintenanceReport};
+use crate::metrics::{BusyMetrics, LatencySummary, MetricsSnapshot, Operation, Recorder};
+use crate::open::OpenReport;
+use crate::retry::{self, Idempotence, RealTime, Retried};
 use crate::status::ExportMode;
+use crate::sync_state::{self, keys};
 use crate::{open, ops, tx};
+
+/// Mixed into the id seed to seed the retry jitter, so the two streams differ.
+const JITTER_SEED_SALT: u64 = 0x6a69_7474_6572_0001;
 
 /// The staging ledger.
 ///
 /// Every write is one `BEGIN IMMEDIATE` transaction, committed before it
 /// returns `Ok`; an `Err` leaves the database unchanged. Each write reads the
-/// clock exactly once; reads never do.
+/// clock exactly once, however often it is retried; reads never do.
+///
+/// Transient failures (busy, locked, I/O) are retried per
+/// [`crate::Tuning::retry`], with jitter seeded from `OpenOptions::id_seed`
+/// so a seeded run replays; every call is counted and timed in
+/// [`Ledger::metrics`].
 pub struct Ledger {
     conn: Connection,
     config: Config,
     clock: Arc<dyn Clock>,
     ids: IdGenerator,
+    jitter: RefCell<ChaCha8Rng>,
+    recorder: RefCell<Recorder>,
+    baseline_mark: RefCell<Recorder>,
+    busy: Arc<BusyStats>,
+    open_report: OpenReport,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -44,18 +71,38 @@ impl Ledger {
 
     /// Open (creating if needed): create the vault directory, open the
     /// database through `config.vfs`, fsync its directory if the file is new,
-    /// apply the pragmas (journal mode verified) and migrate the schema.
+    /// apply the pragmas (journal mode verified), migrate the schema, install
+    /// the busy handler and check the query plans (problems are logged and
+    /// kept in [`Ledger::open_report`]).
     ///
     /// # Errors
     /// `Open`, `Io`, `Sqlite`, `JournalMode`, or `Migration` when the database
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
-        let conn = open::open_connection(config)?;
+        let (mut conn, open_report) = open::open_connection(config)?;
+        let busy = Arc::new(BusyStats::default());
+        let deadline = Duration::from_millis(u64::from(config.tuning.busy_timeout_ms));
+        busy::install(&mut conn, deadline, Arc::clone(&busy)).map_err(|source| {
+            LedgerError::Sqlite {
+                operation: "install the busy handler",
+                path: config.path.clone(),
+                source,
+            }
+        })?;
+        let jitter = match options.id_seed {
+            Some(seed) => ChaCha8Rng::seed_from_u64(seed ^ JITTER_SEED_SALT),
+            None => ChaCha8Rng::from_rng(&mut rand::rng()),
+        };
         Ok(Ledger {
             conn,
             config: config.clone(),
             clock: options.clock,
             ids: IdGenerator::new(options.id_seed),
+            jitter: RefCell::new(jitter),
+            recorder: RefCell::new(Recorder::default()),
+            baseline_mark: RefCell::new(Recorder::default()),
+            busy,
+            open_report,
         })
     }
 
@@ -63,103 +110,395 @@ impl Ledger {
         Db::new(&self.conn, &self.config.path)
     }
 
-    fn read_db(&self) -> Result<Db<'_>> {
-        let db = self.db();
-        tx::discard_stale_transaction(db)?;
-        Ok(db)
-    }
-
     /// The config this ledger was opened with.
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// What opening found: a leftover WAL (crash recovery), plan warnings.
+    pub fn open_report(&self) -> &OpenReport {
+        &self.open_report
+    }
+
+    /// Record a finished call, turn an exhausted lock wait into
+    /// [`LedgerError::LockTimeout`] naming what is known, and log failures.
+    fn finish<T>(
+        &self,
+        operation: Operation,
+        started: Instant,
+        own_transaction_open: bool,
+        retried: Retried<T>,
+    ) -> Result<T> {
+        let Retried {
+            result, attempts, ..
+        } = retried;
+        let elapsed = started.elapsed();
+        self.recorder.borrow_mut().record(
+            operation,
+            result.is_ok(),
+            attempts.saturating_sub(1),
+            elapsed,
+        );
+        let error = match result {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let error = match error {
+            LedgerError::Sqlite {
+                operation: step,
+                source,
+                ..
+            } if retry::is_lock_error_source(&source) => LedgerError::LockTimeout {
+                operation: step,
+                diagnosis: Box::new(LockDiagnosis::gather(
+                    self.db(),
+                    own_transaction_open,
+                    attempts,
+                    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+                )),
+                source,
+            },
+            other => other,
+        };
+        tracing::warn!(
+            operation = operation.as_str(),
+            path = %self.config.path.display(),
+            kind = error.kind(),
+            attempts,
+            error = %error,
+            remedy = error.remedy(),
+            "ledger operation failed"
+        );
+        Err(error)
+    }
+
+    /// Run `attempt` under the retry policy, measured as `operation`.
+    fn retried<T>(
+        jitter: &RefCell<ChaCha8Rng>,
+        policy: &retry::RetryPolicy,
+        idempotence: Idempotence,
+        attempt: impl FnMut(u32) -> Result<T>,
+    ) -> Retried<T> {
+        retry::run(
+            policy,
+            idempotence,
+            &mut jitter.borrow_mut(),
+            &mut RealTime::start(),
+            attempt,
+        )
+    }
+
+    /// Run a read under the retry policy and record it.
+    fn read<T>(&self, operation: Operation, body: impl Fn(Db<'_>) -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::Idempotent,
+            |_| {
+                let db = self.db();
+                tx::discard_stale_transaction(db)?;
+                body(db)
+            },
+        );
+        self.finish(operation, started, own, retried)
+    }
+
     /// Stage a capture, or return the existing capture it duplicates (same
     /// email content hash, or same channel and native id), which makes a
-    /// retried stage idempotent.
+    /// retried stage idempotent. When a retry finds the capture an earlier
+    /// attempt committed despite its failed `COMMIT`, the result is
+    /// `Staged` with that id.
     ///
     /// # Errors
-    /// `Sqlite` (nothing stored).
+    /// `Sqlite`, `LockTimeout` (nothing stored).
     pub fn stage(&mut self, new: &NewCapture) -> Result<StageOutcome> {
         let now = self.clock.now_ms();
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let mut attempted: Vec<CaptureId> = Vec::new();
         let db = Db::new(&self.conn, &self.config.path);
-        ops::stage::stage(db, &mut self.ids, now, new)
+        let ids = &mut self.ids;
+        let mut retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::Idempotent,
+            |_| ops::stage::stage(db, ids, now, new, &mut attempted),
+        );
+        if retried.earlier_commit_failure
+            && let Ok(StageOutcome::Duplicate(existing)) = &retried.result
+            && attempted.contains(existing)
+        {
+            retried.result = Ok(StageOutcome::Staged(existing.clone()));
+        }
+        self.finish(Operation::Stage, started, own, retried)
     }
 
     /// `staged → transcribed`, storing the transcript (and, for voice, its hash).
+    /// Retried only when the failed attempt did not reach `COMMIT`.
     ///
     /// # Errors
     /// `NotFound`, `IllegalTransition`, `DuplicateContent` (a voice transcript
-    /// whose hash another capture has), `Sqlite`; nothing changed on error.
+    /// whose hash another capture has), `Sqlite`, `LockTimeout`; nothing
+    /// changed on error.
     pub fn record_transcription(&mut self, id: &str, transcript: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        ops::transcribe::record_transcription(self.db(), now, id, transcript)
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::OnlyIfNotCommitted,
+            |_| ops::transcribe::record_transcription(self.db(), now, id, transcript),
+        );
+        self.finish(Operation::RecordTranscription, started, own, retried)
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
+    /// Retried only when the failed attempt did not reach `COMMIT`.
     ///
     /// # Errors
-    /// `NotFound`, `IllegalTransition`, `Sqlite`; nothing changed on error.
+    /// `NotFound`, `IllegalTransition`, `Sqlite`, `LockTimeout`; nothing changed on error.
     pub fn mark_transcription_failed(&mut self, id: &str, message: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        ops::transcribe::mark_transcription_failed(self.db(), now, id, message)
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::OnlyIfNotCommitted,
+            |_| ops::transcribe::mark_transcription_failed(self.db(), now, id, message),
+        );
+        self.finish(Operation::MarkTranscriptionFailed, started, own, retried)
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for
     /// `DuplicateSkip`), then record the audit row and the status change in
     /// one transaction. Idempotent: already in the mode's terminal status →
-    /// `AlreadyExported`, nothing rewritten.
+    /// `AlreadyExported`, nothing rewritten (but when a retry finds the export
+    /// an earlier attempt committed despite its failed `COMMIT`, the result
+    /// is `Exported`).
     ///
     /// # Errors
-    /// `NotFound`, `IllegalTransition`, `Vault`, `Io`, `Sqlite`. On error the
-    /// database is unchanged, but the vault file may already be written.
+    /// `NotFound`, `IllegalTransition`, `Vault`, `Io`, `Sqlite`,
+    /// `LockTimeout`. On error the database is unchanged, but the vault file
+    /// may already be written.
     pub fn record_export(&mut self, id: &str, mode: ExportMode) -> Result<ExportOutcome> {
         let now = self.clock.now_ms();
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
         let db = Db::new(&self.conn, &self.config.path);
-        ops::export::record_export(db, &mut self.ids, now, &self.config.vault_dir, id, mode)
+        let ids = &mut self.ids;
+        let vault_dir = &self.config.vault_dir;
+        let mut retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::Idempotent,
+            |_| ops::export::record_export(db, ids, now, vault_dir, id, mode),
+        );
+        if retried.earlier_commit_failure
+            && matches!(retried.result, Ok(ExportOutcome::AlreadyExported))
+        {
+            retried.result = Ok(ExportOutcome::Exported);
+        }
+        self.finish(Operation::RecordExport, started, own, retried)
     }
 
     /// The capture whose content hash is `content_hash`, if any.
     ///
     /// # Errors
-    /// `Sqlite`.
+    /// `Sqlite`, `LockTimeout`.
     pub fn find_duplicate(&self, content_hash: &str) -> Result<Option<CaptureId>> {
-        ops::query::find_duplicate(self.read_db()?, content_hash)
+        self.read(Operation::FindDuplicate, |db| {
+            ops::query::find_duplicate(db, content_hash)
+        })
     }
 
     /// The capture with this id, if any.
     ///
     /// # Errors
-    /// `Sqlite`, `Corrupt`.
+    /// `Sqlite`, `LockTimeout`, `Corrupt`.
     pub fn capture(&self, id: &str) -> Result<Option<Capture>> {
-        crate::row::capture_by_id(self.read_db()?, id)
+        self.read(Operation::Capture, |db| crate::row::capture_by_id(db, id))
     }
 
     /// Up to `limit` transcribed or failed captures, oldest first.
     ///
     /// # Errors
-    /// `Sqlite`, `Corrupt`.
+    /// `Sqlite`, `LockTimeout`, `Corrupt`.
     pub fn pending_exports(&self, limit: usize) -> Result<Vec<Capture>> {
-        ops::query::pending_exports(self.read_db()?, limit)
+        self.read(Operation::PendingExports, |db| {
+            ops::query::pending_exports(db, limit)
+        })
     }
 
     /// Every non-terminal capture, oldest first (created_at, then id): what a
     /// crash-resume must finish.
     ///
     /// # Errors
-    /// `Sqlite`, `Corrupt`.
+    /// `Sqlite`, `LockTimeout`, `Corrupt`.
     pub fn recoverable_captures(&self) -> Result<Vec<Capture>> {
-        ops::query::recoverable_captures(self.read_db()?)
+        self.read(
+            Operation::RecoverableCaptures,
+            ops::query::recoverable_captures,
+        )
     }
 
     /// Delete terminal captures last updated more than `days` days ago, with
     /// their audit rows. Returns the ids of the captures deleted.
     ///
+    /// This deletes regardless of backups; automated retention
+    /// ([`Ledger::maintain`]) also waits for a verified backup.
+    ///
     /// # Errors
-    /// `Sqlite`; nothing deleted on error.
+    /// `Sqlite`, `LockTimeout`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
         let now = self.clock.now_ms();
-        ops::prune::prune_exported_older_than(self.db(), now, days)
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let retried = Ledger::retried(
+            &self.jitter,
+            &self.config.tuning.retry,
+            Idempotence::Idempotent,
+            |_| ops::prune::prune_exported_older_than(self.db(), now, days),
+        );
+        self.finish(Operation::Prune, started, own, retried)
+    }
+
+    /// Record a backup taken at `at_ms` and whether it passed verification,
+    /// in `sync_state` (what retention pruning and health read). The backup
+    /// itself is made elsewhere.
+    ///
+    /// # Errors
+    /// `Sqlite`, `LockTimeout`.
+    pub fn record_backup(&mut self, at_ms: i64, verified: bool) -> Result<()> {
+        let now = self.clock.now_ms();
+        let db = self.db();
+        tx::immediate(db, |db| {
+            sync_state::set(db, keys::BACKUP_LAST_AT_MS, &at_ms.to_string(), now)?;
+            sync_state::set(db, keys::BACKUP_LAST_VERIFIED, &verified.to_string(), now)?;
+            if verified {
+                sync_state::set(
+                    db,
+                    keys::BACKUP_LAST_VERIFIED_AT_MS,
+                    &at_ms.to_string(),
+                    now,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// In-process counters: per operation calls, errors, retries and latency
+    /// (p50/p95/p99). Cheap: touches no database.
+    pub fn metrics(&self) -> Recorder {
+        self.recorder.borrow().clone()
+    }
+
+    /// Retries made by every operation since open (what the harness reports).
+    pub fn retries(&self) -> u64 {
+        self.recorder.borrow().total_retries()
+    }
+
+    fn busy_metrics(&self) -> BusyMetrics {
+        let (waits, waited_us, gave_up) = self.busy.read();
+        BusyMetrics {
+            waits,
+            waited_ms: waited_us / 1000,
+            gave_up,
+        }
+    }
+
+    /// Latency figures per operation since open (`since_mark = false`) or
+    /// since the last maintenance run folded them into the baselines.
+    fn latencies(&self, since_mark: bool) -> BTreeMap<String, LatencySummary> {
+        let recorder = self.recorder.borrow();
+        let mark = self.baseline_mark.borrow();
+        Operation::ALL
+            .iter()
+            .map(|op| {
+                let histogram = &recorder.operation(*op).latency;
+                let summary = if since_mark {
+                    histogram.since(&mark.operation(*op).latency).summary()
+                } else {
+                    histogram.summary()
+                };
+                (op.as_str().to_owned(), summary)
+            })
+            .collect()
+    }
+
+    /// Every metric: this process's counters and latencies plus what the
+    /// database says (sizes, queue depth, recent errors, exports, backup).
+    /// Reads the clock once (for `taken_at_ms` and the 24 h window).
+    ///
+    /// # Errors
+    /// `Sqlite`.
+    pub fn metrics_snapshot(&self) -> Result<MetricsSnapshot> {
+        let now = self.clock.now_ms();
+        crate::metrics::take(self.db(), &self.recorder.borrow(), self.busy_metrics(), now)
+    }
+
+    /// Maintenance due now, and why, without running any of it.
+    ///
+    /// # Errors
+    /// `Sqlite`.
+    pub fn maintenance_due(&self) -> Result<Vec<DueStep>> {
+        let now = self.clock.now_ms();
+        maintenance::plan(self.db(), &self.config.tuning.maintenance, now)
+    }
+
+    /// Run the maintenance that is due (or only list it when `dry_run`):
+    /// integrity/index check and REINDEX, ANALYZE, retention pruning after a
+    /// verified backup, VACUUM, WAL checkpoint, `PRAGMA optimize`, trend
+    /// samples. Each step is reported with its duration; a failing step does
+    /// not stop the others.
+    ///
+    /// # Errors
+    /// `Sqlite` when the plan itself cannot be made.
+    pub fn maintain(&mut self, dry_run: bool) -> Result<MaintenanceReport> {
+        let now = self.clock.now_ms();
+        let db = self.db();
+        tx::discard_stale_transaction(db)?;
+        let due = maintenance::plan(db, &self.config.tuning.maintenance, now)?;
+        let latencies = self.latencies(true);
+        let report = maintenance::run(db, due, now, dry_run, &latencies);
+        if !dry_run {
+            *self.baseline_mark.borrow_mut() = self.recorder.borrow().clone();
+        }
+        Ok(report)
+    }
+
+    /// Integrity and plan checks: `PRAGMA quick_check` (or `integrity_check`
+    /// when `full`), foreign keys, orphan audit rows, query plans.
+    ///
+    /// # Errors
+    /// `Sqlite` when a check cannot run at all.
+    pub fn check(&self, full: bool) -> Result<CheckReport> {
+        health::check(self.db(), full)
+    }
+
+    /// The health report: checks, metrics, plan warnings, regressions
+    /// against the stored baselines, capacity forecast and due maintenance.
+    ///
+    /// # Errors
+    /// `Sqlite` when the database cannot be read.
+    pub fn health(&self) -> Result<HealthReport> {
+        let snapshot = self.metrics_snapshot()?;
+        let due = maintenance::plan(
+            self.db(),
+            &self.config.tuning.maintenance,
+            snapshot.taken_at_ms,
+        )?;
+        health::assemble(
+            self.db(),
+            &self.config.tuning.maintenance,
+            &self.open_report,
+            snapshot,
+            self.latencies(false),
+            due,
+        )
     }
 
     /// The underlying connection, for read-only use by checks and tools.
@@ -167,12 +506,18 @@ impl Ledger {
         &self.conn
     }
 
-    /// Close the connection (checkpointing the WAL if this is the last one).
+    /// Run `PRAGMA optimize` (best effort, logged on failure), then close the
+    /// connection (checkpointing the WAL if this is the last one).
     ///
     /// # Errors
     /// `Sqlite` when SQLite refuses to close.
     pub fn close(self) -> Result<()> {
         let path = self.config.path;
+        if self.conn.is_autocommit()
+            && let Err(error) = self.conn.execute_batch("PRAGMA optimize")
+        {
+            tracing::warn!(path = %path.display(), %error, "PRAGMA optimize on close failed; statistics may be stale, run `ledger maintain`");
+        }
         self.conn
             .close()
             .map_err(|(_, source)| LedgerError::Sqlite {

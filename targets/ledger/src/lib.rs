@@ -30,29 +30,51 @@
 //! Modules: [`config`] (pragmas), [`clock`] (deterministic time and ids),
 //! [`status`] (the state machine), [`error`], [`failpoint`] (fault-injection
 //! sites, feature `failpoints`); the operations live behind [`Ledger`].
+//!
+//! Operations: [`retry`] (backoff with seeded jitter), [`lock`] (what a lock
+//! timeout names), [`maintenance`] (clock-driven upkeep), [`plans`]
+//! (query-plan validation), [`metrics`] (latency histograms and snapshots as
+//! JSON lines), [`perf`] (regression alerts), [`capacity`] (growth forecast),
+//! [`health`] (the report `ledger health` prints), [`sync_state`] (the keys
+//! these keep in the `sync_state` table).
 #![warn(missing_docs)]
 
+mod busy;
+pub mod capacity;
 mod capture;
 pub mod clock;
 pub mod config;
 mod db;
 pub mod error;
 pub mod failpoint;
+pub mod health;
 mod ids;
 mod ledger;
+pub mod lock;
+pub mod maintenance;
+pub mod metrics;
 mod open;
 mod ops;
+pub mod perf;
+pub mod plans;
+pub mod retry;
 mod row;
 mod schema;
 pub mod status;
+pub mod sync_state;
 mod tx;
 mod vault;
 
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
-pub use clock::{Clock, OpenOptions, StepClock, SystemClock};
+pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};
 pub use error::{LedgerError, Result};
+pub use health::{CheckReport, HealthReport, HealthStatus};
 pub use ledger::Ledger;
+pub use maintenance::{MaintenancePolicy, MaintenanceReport};
+pub use metrics::{MetricsSnapshot, Operation};
+pub use open::OpenReport;
+pub use retry::RetryPolicy;
 pub use schema::SCHEMA_VERSION;
 pub use status::{ExportMode, Source, Status};
 pub use vault::file_name as vault_file_name;

@@ -1,23 +1,46 @@
 //! Opening the database: directories, the connection (through an optional
-//! VFS), pragmas in a fixed order, then migrations: [`open_connection`].
+//! VFS), pragmas in a fixed order, then migrations: [`open_connection`]; what
+//! was found on the way is an [`OpenReport`].
 
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
 use crate::{schema, vault};
 
+/// What opening found: signs of an earlier unclean shutdown, and query plans
+/// that do not use their indexes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenReport {
+    /// Size of a `-wal` file present before this open (left by a crash, or
+    /// in use by another connection); SQLite replays or ignores its frames.
+    pub leftover_wal_bytes: Option<u64>,
+    /// Whether a `-shm` file was present before this open.
+    pub leftover_shm: bool,
+    /// Query-plan problems found after migrating.
+    pub plan_warnings: Vec<crate::plans::PlanWarning>,
+}
+
+impl OpenReport {
+    /// Whether SQLite probably ran crash recovery on a non-empty WAL.
+    pub fn recovery_likely(&self) -> bool {
+        self.leftover_wal_bytes.is_some_and(|bytes| bytes > 0)
+    }
+}
+
 /// Create the vault directory (syncing its parent when it is new), open the
 /// database, sync the database's directory if the file was just created,
 /// apply the pragmas and migrate.
-pub(crate) fn open_connection(config: &Config) -> Result<Connection> {
+pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport)> {
     ensure_dir(&config.vault_dir)?;
     let existed = config.path.exists();
+    let (leftover_wal_bytes, leftover_shm) = crate::lock::leftover_files(&config.path);
     let conn = connect(config)?;
     if !existed && config.path.exists() {
         vault::sync_dir(parent_dir(&config.path))?;
@@ -25,7 +48,30 @@ pub(crate) fn open_connection(config: &Config) -> Result<Connection> {
     let db = Db::new(&conn, &config.path);
     apply_pragmas(db, config)?;
     schema::migrate(db)?;
-    Ok(conn)
+    let report = OpenReport {
+        leftover_wal_bytes,
+        leftover_shm,
+        plan_warnings: crate::plans::check(db),
+    };
+    log_report(config, &report);
+    Ok((conn, report))
+}
+
+fn log_report(config: &Config, report: &OpenReport) {
+    let path = config.path.display();
+    if report.recovery_likely() {
+        tracing::warn!(
+            %path,
+            wal_bytes = report.leftover_wal_bytes,
+            shm = report.leftover_shm,
+            "opened a database with a non-empty WAL: after a crash SQLite recovered the committed \
+             transactions in it (if another process has it open, this is normal); \
+             run `ledger check` if the last shutdown was unclean"
+        );
+    }
+    for warning in &report.plan_warnings {
+        tracing::warn!(%path, query = %warning.query, problem = %warning.problem, "{warning}");
+    }
 }
 
 fn parent_dir(path: &Path) -> &Path {

@@ -11,13 +11,28 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// with their audit rows; their `errors_log` rows keep the message with
 /// `capture_id` NULL. Returns the ids of the captures deleted, oldest id first.
 pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<Vec<String>> {
-    let cutoff = now_ms.saturating_sub(i64::from(days) * MS_PER_DAY);
+    prune_before(db, now_ms.saturating_sub(i64::from(days) * MS_PER_DAY))
+}
+
+/// The prune-candidates query (`?1` = cutoff). `created_at <= updated_at`
+/// (a capture is created before it changes), so `created_at < ?1` is implied
+/// by `updated_at < ?1` and lets `captures_status_created` seek to the old
+/// rows instead of reading every terminal one. A capture whose clock went
+/// backwards (`updated_at < created_at`) is merely kept longer.
+pub(crate) fn candidates_sql() -> String {
+    format!(
+        "SELECT id FROM captures INDEXED BY captures_status_created
+         WHERE status IN {TERMINAL_IN} AND created_at < ?1 AND updated_at < ?1"
+    )
+}
+
+/// Delete terminal captures with `updated_at < cutoff_ms`, as
+/// [`prune_exported_older_than`] does.
+pub(crate) fn prune_before(db: Db<'_>, cutoff: i64) -> Result<Vec<String>> {
     tx::immediate(db, |db| {
         let ids: Vec<String> = db
             .conn
-            .prepare_cached(&format!(
-                "SELECT id FROM captures WHERE status IN {TERMINAL_IN} AND updated_at < ?1"
-            ))
+            .prepare_cached(&candidates_sql())
             .and_then(|mut stmt| stmt.query_map([cutoff], |row| row.get(0))?.collect())
             .map_err(db.err("select captures to prune"))?;
         for id in &ids {

@@ -12,22 +12,38 @@ use crate::schema::NON_TERMINAL_IN;
 /// The capture whose content hash is `content_hash`, if any.
 pub(crate) fn find_duplicate(db: Db<'_>, content_hash: &str) -> Result<Option<CaptureId>> {
     db.conn
-        .prepare_cached("SELECT id FROM captures WHERE content_hash = ?1")
+        .prepare_cached(DUPLICATE_BY_HASH_SQL)
         .and_then(|mut stmt| stmt.query_row([content_hash], |row| row.get(0)).optional())
         .map_err(db.err("look up capture by content hash"))
 }
 
 /// Up to `limit` captures awaiting export, oldest first.
 pub(crate) fn pending_exports(db: Db<'_>, limit: usize) -> Result<Vec<Capture>> {
-    let sql = format!(
-        "SELECT {CAPTURE_COLUMNS} FROM captures
-         WHERE status IN ('transcribed','failed_transcription')
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    row::query_captures(db, "list pending exports", &pending_sql(), [limit])
+}
+
+/// The export-queue query (`?1` = limit). It walks the recovery index
+/// (non-terminal captures by `(created_at, id)`) and skips staged rows, so it
+/// needs no sort: with `captures_status_created` the two status ranges would
+/// be merged in a temp B-tree. The queue is small (non-terminal rows only).
+pub(crate) fn pending_sql() -> String {
+    format!(
+        "SELECT {CAPTURE_COLUMNS} FROM captures INDEXED BY captures_recoverable
+         WHERE status IN {NON_TERMINAL_IN}
+           AND status IN ('transcribed','failed_transcription')
          ORDER BY created_at, id
          LIMIT ?1"
-    );
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    row::query_captures(db, "list pending exports", &sql, [limit])
+    )
 }
+
+/// The dedup-by-content query (`?1` = hash).
+pub(crate) const DUPLICATE_BY_HASH_SQL: &str = "SELECT id FROM captures WHERE content_hash = ?1";
+
+/// The dedup-by-channel query (`?1` = channel, `?2` = native id).
+pub(crate) const DUPLICATE_BY_CHANNEL_SQL: &str = "SELECT id FROM captures
+             WHERE json_extract(meta_json, '$.channel') = ?1
+               AND json_extract(meta_json, '$.channel_native_id') = ?2";
 
 /// The crash-resume query: its `WHERE` is the partial index's, and the index
 /// is `(created_at, id)`, so walking `captures_recoverable` yields the rows in

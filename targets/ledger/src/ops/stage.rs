@@ -11,12 +11,14 @@ use crate::{failpoint, tx};
 
 /// Insert `new` as a staged capture, or report the existing capture it
 /// duplicates: first by content hash (email), then by (channel, native id)
-/// when both are present.
+/// when both are present. Each id generated is pushed to `attempted`, so a
+/// retry can recognise a capture its own earlier attempt committed.
 pub(crate) fn stage(
     db: Db<'_>,
     ids: &mut IdGenerator,
     now_ms: i64,
     new: &NewCapture,
+    attempted: &mut Vec<CaptureId>,
 ) -> Result<StageOutcome> {
     let hash = match new.source {
         Source::Email => Some(content_hash(&new.raw_content)),
@@ -28,6 +30,7 @@ pub(crate) fn stage(
         }
         failpoint::hit(failpoint::STAGE_BEFORE_INSERT)?;
         let id = ids.next(now_ms);
+        attempted.push(id.clone());
         let meta = serde_json::json!({
             "channel": new.channel,
             "channel_native_id": new.channel_native_id,
@@ -66,11 +69,7 @@ fn duplicate_of(db: Db<'_>, hash: Option<&str>, new: &NewCapture) -> Result<Opti
         return Ok(None);
     };
     db.conn
-        .prepare_cached(
-            "SELECT id FROM captures
-             WHERE json_extract(meta_json, '$.channel') = ?1
-               AND json_extract(meta_json, '$.channel_native_id') = ?2",
-        )
+        .prepare_cached(super::query::DUPLICATE_BY_CHANNEL_SQL)
         .and_then(|mut stmt| {
             stmt.query_row((channel, native_id), |row| row.get(0))
                 .optional()

@@ -2,6 +2,9 @@
 
 mod determinism;
 mod export;
+mod health;
+mod locks;
+mod maintenance;
 mod migrations;
 mod model;
 mod query_plan;

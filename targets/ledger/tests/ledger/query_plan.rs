@@ -67,3 +67,61 @@ fn recovery_returns_non_terminal_oldest_first() {
         .collect();
     assert_eq!(pending, [c]);
 }
+
+#[test]
+fn dropping_a_composite_index_is_a_plan_warning_naming_the_query() {
+    for (index, queries) in [
+        ("captures_status_created", vec!["prune_candidates"]),
+        (
+            "captures_recoverable",
+            vec!["recoverable_captures", "pending_exports"],
+        ),
+        ("captures_channel_native", vec!["duplicate_by_channel"]),
+    ] {
+        let fixture = Fixture::new();
+        assert!(
+            fixture
+                .ledger
+                .check(false)
+                .expect("check")
+                .plan_warnings
+                .is_empty()
+        );
+        fixture
+            .conn()
+            .execute_batch(&format!("DROP INDEX {index}"))
+            .expect("drop");
+        let warned: Vec<String> = fixture
+            .ledger
+            .check(false)
+            .expect("check")
+            .plan_warnings
+            .into_iter()
+            .map(|warning| warning.query)
+            .collect();
+        assert_eq!(warned, queries, "after dropping {index}");
+        let health = fixture.ledger.health().expect("health");
+        assert!(
+            health.problems.iter().any(|p| p.what.contains(queries[0])),
+            "{:#?}",
+            health.problems
+        );
+    }
+}
+
+#[test]
+fn every_planned_query_is_clean_after_analyze() {
+    let mut fixture = Fixture::new();
+    for n in 0..200 {
+        let id = fixture.stage(&voice(n));
+        if n % 3 == 0 {
+            fixture
+                .ledger
+                .record_transcription(&id, &format!("t{n}"))
+                .expect("transcribe");
+        }
+    }
+    fixture.conn().execute_batch("ANALYZE").expect("analyze");
+    let warnings = fixture.ledger.check(false).expect("check").plan_warnings;
+    assert!(warnings.is_empty(), "{warnings:#?}");
+}

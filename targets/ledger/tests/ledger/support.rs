@@ -113,3 +113,15 @@ pub fn dump(conn: &Connection) -> Vec<String> {
 pub fn count(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |row| row.get(0)).expect("count")
 }
+
+/// A ledger on a [`ledger::ManualClock`] with `tuning` applied.
+pub fn open_manual(config: &Config, clock: &Arc<ledger::ManualClock>) -> Ledger {
+    Ledger::open_with(
+        config,
+        OpenOptions {
+            clock: Arc::clone(clock) as Arc<dyn ledger::Clock>,
+            id_seed: Some(11),
+        },
+    )
+    .expect("open ledger")
+}

@@ -1,0 +1,107 @@
+//! Automated maintenance driven by a manual clock: what is due when, what
+//! runs, and retention only after a verified backup.
+
+use std::sync::Arc;
+
+use ledger::maintenance::Step;
+use ledger::{Config, ExportMode, ManualClock};
+
+use crate::support::{START_MS, email, open_manual};
+
+const DAY: i64 = 86_400_000;
+
+fn steps(report: &ledger::MaintenanceReport) -> Vec<Step> {
+    report.steps.iter().map(|s| s.step).collect()
+}
+
+#[test]
+fn daily_steps_run_once_a_day_and_each_is_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let mut ledger = open_manual(&config, &clock);
+    let first = ledger.maintain(false).expect("maintain");
+    assert!(first.succeeded(), "{first:#?}");
+    assert_eq!(
+        steps(&first),
+        [Step::IndexCheck, Step::Optimize, Step::RecordTrends]
+    );
+    assert!(first.steps.iter().all(|s| s.ran && s.error.is_none()));
+    clock.advance(DAY - 1);
+    assert_eq!(
+        steps(&ledger.maintain(false).expect("maintain")),
+        [Step::RecordTrends]
+    );
+    clock.advance(1);
+    let dry = ledger.maintain(true).expect("dry run");
+    assert!(dry.dry_run && dry.steps.iter().all(|s| !s.ran));
+    assert_eq!(
+        steps(&dry),
+        [Step::IndexCheck, Step::Optimize, Step::RecordTrends]
+    );
+}
+
+#[test]
+fn retention_prunes_only_exports_older_than_the_verified_backup_and_90_days() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let mut ledger = open_manual(&config, &clock);
+    let mut exported = Vec::new();
+    for n in 0..4 {
+        let id = match ledger.stage(&email(&format!("mail {n}"))).expect("stage") {
+            ledger::StageOutcome::Staged(id) => id,
+            other => panic!("{other:?}"),
+        };
+        ledger
+            .record_transcription(&id, "text")
+            .expect("transcribe");
+        ledger
+            .record_export(&id, ExportMode::Initial)
+            .expect("export");
+        exported.push(id);
+        clock.advance(10 * DAY);
+    }
+    clock.advance(200 * DAY);
+    let before = ledger.maintain(false).expect("maintain");
+    assert!(
+        !steps(&before).contains(&Step::RetentionPrune),
+        "no backup yet"
+    );
+    assert!(ledger.capture(&exported[0]).expect("read").is_some());
+    let backup_at = START_MS + 15 * DAY;
+    ledger
+        .record_backup(backup_at, true)
+        .expect("record backup");
+    let report = ledger.maintain(false).expect("maintain");
+    let prune = report
+        .steps
+        .iter()
+        .find(|s| s.step == Step::RetentionPrune)
+        .expect("retention ran");
+    assert_eq!(prune.detail, "pruned 2 exported captures", "{report:#?}");
+    assert!(ledger.capture(&exported[1]).expect("read").is_none());
+    assert!(ledger.capture(&exported[2]).expect("read").is_some());
+}
+
+#[test]
+fn a_large_wal_is_checkpointed_and_free_pages_are_vacuumed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    config.tuning.maintenance.checkpoint_wal_bytes = 0;
+    config.tuning.maintenance.vacuum_free_fraction = 0.0;
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let mut ledger = open_manual(&config, &clock);
+    ledger
+        .connection()
+        .execute_batch(
+            "CREATE TABLE scratch(x); INSERT INTO scratch SELECT zeroblob(4000) FROM json_each('[1,2,3,4,5,6,7,8,9,10]'); DROP TABLE scratch;",
+        )
+        .expect("make free pages");
+    let report = ledger.maintain(false).expect("maintain");
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(steps(&report).contains(&Step::Vacuum), "{report:#?}");
+    assert!(steps(&report).contains(&Step::Checkpoint), "{report:#?}");
+    let snapshot = ledger.metrics_snapshot().expect("snapshot");
+    assert_eq!(snapshot.storage.freelist_pages, 0);
+}
