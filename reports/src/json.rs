@@ -141,6 +141,8 @@ mod tests {
             lost_acknowledged: lost,
             replay: "resilience replay s --seed 1 --iteration 0".into(),
             error: None,
+            crash_states: None,
+            crash_states_per_sec: None,
         }
     }
 

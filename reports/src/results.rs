@@ -167,6 +167,14 @@ pub struct IterationResult {
     pub replay: String,
     /// Set when the harness could not judge the iteration, or a worker ended abnormally.
     pub error: Option<String>,
+    /// Exhaustive power loss (`run --exhaustive`): crash states (crash point x crash mode)
+    /// reopened and checked in this iteration. Absent for sampled iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_states: Option<u64>,
+    /// Exhaustive power loss: crash states checked per second of the checking loop (a
+    /// measurement for notes, never a gate). Absent for sampled iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_states_per_sec: Option<f64>,
 }
 
 impl IterationResult {

@@ -47,7 +47,7 @@ enum Command {
     /// Internal: one phase of one iteration, run by the supervisor in a child process.
     #[command(name = "__worker", hide = true)]
     Worker {
-        /// `drive` or `check`.
+        /// `drive`, `check` or `exhaustive`.
         phase: String,
         /// The job file.
         input: PathBuf,
@@ -100,6 +100,11 @@ struct RunArgs {
     /// Stop starting iterations after this long (e.g. `90s`, `10m`); the rest are recorded as skipped.
     #[arg(long, value_parser = humantime::parse_duration)]
     time_budget: Option<std::time::Duration>,
+    /// Power-loss scenarios: check every write/sync/truncate of each iteration's workload as the
+    /// crash point (times each crash mode) in one worker process, instead of one seeded point.
+    /// Results record the crash states checked and the rate. Other scenarios run as usual.
+    #[arg(long)]
+    exhaustive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +151,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
     match phase {
         "drive" => crate::runner::worker::drive(input)?,
         "check" => crate::runner::worker::check(input)?,
+        "exhaustive" => crate::runner::exhaustive(input)?,
         other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
     }
     Ok(exit_codes::OK)

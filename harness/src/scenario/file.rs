@@ -63,6 +63,10 @@ pub struct WorkloadSpec {
     pub kind: WorkloadKind,
     /// Number of operations per iteration.
     pub operations: usize,
+    /// `PRAGMA wal_autocheckpoint` (pages) set on the ledger's connection after it opens, so a
+    /// small value puts checkpoints inside the workload; absent = SQLite's default (1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_autocheckpoint: Option<u32>,
 }
 
 impl Default for WorkloadSpec {
@@ -70,6 +74,7 @@ impl Default for WorkloadSpec {
         WorkloadSpec {
             kind: WorkloadKind::CapturePipeline,
             operations: 60,
+            wal_autocheckpoint: None,
         }
     }
 }
@@ -204,7 +209,7 @@ impl Scenario {
         if self.checks.is_empty() {
             return Err("`checks` must name at least one check".into());
         }
-        Ok(())
+        self.fault.validate().map_err(|e| format!("[fault]: {e}"))
     }
 }
 
