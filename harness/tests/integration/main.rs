@@ -3,5 +3,6 @@
 
 mod broken_databases;
 mod cli;
+mod power_loss;
 mod runner;
 mod support;
