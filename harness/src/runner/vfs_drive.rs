@@ -40,11 +40,7 @@ pub(super) fn register_vfs(options: VfsOptions) -> Result<FaultVfs, WorkerError>
 
 /// Drives a job whose plan has a disk layer.
 pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerError> {
-    let options = job
-        .scenario
-        .fault
-        .vfs_options()
-        .unwrap_or_else(VfsOptions::default);
+    let options = job.scenario.fault.vfs_options().unwrap_or_default();
     let vfs = register_vfs(options)?;
     match &job.scenario.fault {
         FaultPlan::PowerLoss(power) => drive_power_loss(job, power, &vfs, sink),
