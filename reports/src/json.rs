@@ -105,6 +105,8 @@ mod tests {
             replay: "resilience replay s --seed 1 --iteration 0".into(),
             error: None,
             timeline: Vec::new(),
+            crash_states: None,
+            crash_states_per_sec: None,
         }
     }
 

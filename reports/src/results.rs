@@ -240,6 +240,14 @@ pub struct IterationResult {
     /// Operations and fault events in order; kept only for iterations that did not pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelineEntry>,
+    /// Exhaustive power loss (`run --exhaustive`): crash states (crash point x crash mode)
+    /// reopened and checked in this iteration. Absent for sampled iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_states: Option<u64>,
+    /// Exhaustive power loss: crash states checked per second of the checking loop (a
+    /// measurement for notes, never a gate). Absent for sampled iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_states_per_sec: Option<f64>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

@@ -23,6 +23,9 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
             s.iterations = n;
         }
     }
+    if args.exhaustive {
+        mark_exhaustive(&mut scenarios)?;
+    }
     let base_seed = args.seed.unwrap_or_else(rand::random);
     let jobs = args
         .jobs
@@ -102,4 +105,28 @@ pub(super) fn report_paths(out: &Path) {
         out.join("junit.xml").display(),
         out.join("report.html").display()
     );
+}
+
+/// Least per-worker timeout of an exhaustive iteration, which checks hundreds of crash states.
+const EXHAUSTIVE_TIMEOUT_SECS: u64 = 600;
+
+/// `--exhaustive`: every selected power-loss scenario checks every crash point.
+fn mark_exhaustive(scenarios: &mut [crate::scenario::Scenario]) -> anyhow::Result<()> {
+    let mut marked = 0;
+    for s in scenarios.iter_mut() {
+        if let crate::faults::FaultPlan::PowerLoss(power) = &mut s.fault {
+            power.exhaustive = true;
+            s.timeout_secs = s.timeout_secs.max(EXHAUSTIVE_TIMEOUT_SECS);
+            marked += 1;
+        }
+    }
+    if marked == 0 {
+        return Err(super::UsageError(
+            "--exhaustive applies to power-loss scenarios, and the selection has none; \
+             add e.g. --filter power-loss"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -11,14 +11,20 @@
 //!   on, or with a seeded probability); short (torn) writes that keep only the first k 512-byte
 //!   sectors; bit flips in the data a read returns (the file stays intact); and power loss: a cut
 //!   before the Nth mutation, then crash images that drop, keep or tear every write and
-//!   directory change not yet synced. (Its scenario families come with the disk-fault issue.)
+//!   directory change not yet synced. The plans that use it: [`FaultPlan::Disk`] (`disk.rs`)
+//!   and [`FaultPlan::PowerLoss`] (`power.rs`), each documenting what must be survived.
 
+pub mod disk;
+pub mod power;
 pub mod process;
 pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 
+pub use disk::DiskFaults;
+pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
+pub use vfs::VfsOptions;
 
 /// What a scenario injects.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,21 +37,52 @@ pub enum FaultPlan {
     ProcessKill(ProcessKill),
     /// `SIGSTOP` the worker while it writes; `SIGCONT` later or never.
     ProcessStop(ProcessStop),
+    /// I/O errors and bit flips from the fault VFS during the whole drive phase.
+    Disk(DiskFaults),
+    /// A power cut before a seeded durable mutation; the check runs on the crash images.
+    PowerLoss(PowerLoss),
 }
 
 impl FaultPlan {
     /// True when the same seed always gives the same trace (no timing-dependent fault).
     pub fn is_deterministic(&self) -> bool {
         match self {
-            FaultPlan::None => true,
+            FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => true,
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
         }
+    }
+
+    /// The options of the fault VFS the drive worker opens the ledger through, or `None` when
+    /// the plan does not use the disk layer.
+    pub fn vfs_options(&self) -> Option<VfsOptions> {
+        match self {
+            FaultPlan::Disk(disk) => Some(disk.vfs_options()),
+            FaultPlan::PowerLoss(power) => Some(power.vfs_options()),
+            FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => None,
+        }
+    }
+
+    /// Checks what serde cannot (rules that can never fire, empty mode lists).
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            FaultPlan::Disk(disk) => disk.validate().map_err(|e| e.to_string()),
+            FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
+            FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
+        }
+    }
+
+    /// True for a power-loss plan asking for every crash point (`--exhaustive`).
+    pub fn is_exhaustive(&self) -> bool {
+        matches!(self, FaultPlan::PowerLoss(p) if p.exhaustive)
     }
 
     /// The signal the supervisor sends to the drive worker, if the plan has one.
     pub fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
         match self {
-            FaultPlan::None => None,
+            FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
         }

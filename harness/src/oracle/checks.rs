@@ -23,7 +23,8 @@ pub enum CheckName {
     StateMachine,
     /// Every acknowledged operation's effect is present.
     AcknowledgedDurable,
-    /// Nothing that was not acknowledged is visible, except all of the operation in flight.
+    /// Nothing that was not acknowledged is visible, except all of an operation whose outcome is
+    /// unknown (in flight at a crash, or a possibly committed failure).
     NoPartial,
     /// The state equals the model after some prefix of the acknowledged operations.
     PrefixConsistent,
@@ -239,10 +240,7 @@ fn acknowledged_durable(s: &LedgerSnapshot, model: &AckModel) -> (u64, Vec<Strin
     let mut problems = Vec::new();
     for id in model.capture_ids() {
         let found = snapshot_state(s, id);
-        let acceptable: Vec<Option<CaptureState>> = (model.acknowledged_instant()
-            ..=model.last_instant())
-            .flat_map(|t| model.states_at(id, t))
-            .collect();
+        let acceptable = model.states_at(id, model.acknowledged_instant());
         if acceptable.iter().any(|a| a.as_ref() == found) {
             continue;
         }
@@ -271,38 +269,37 @@ fn no_partial(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
     let mut problems = Vec::new();
     for id in model.capture_ids() {
         let found = snapshot_state(s, id);
-        let seen = (0..=model.last_instant())
+        let seen = (0..=model.acknowledged_instant())
             .any(|t| model.states_at(id, t).iter().any(|a| a.as_ref() == found));
         if !seen {
             problems.push(format!(
-                "{id}: {} is no state the acknowledged operations produced",
+                "{id}: {} is no state the acknowledged and maybe-applied operations produce",
                 describe(found)
             ));
         }
     }
     let unknown = unknown_ids(s, model);
-    let from_in_flight = unknown
-        .iter()
-        .filter(|id| model.matches_in_flight_stage(&s.captures[**id]))
-        .count();
     for id in &unknown {
-        if !model.matches_in_flight_stage(&s.captures[*id]) {
+        if !model.matches_maybe_stage(&s.captures[*id]) {
             problems.push(format!(
                 "{id}: {} was never acknowledged",
                 describe(s.captures.get(*id))
             ));
         }
     }
-    if from_in_flight > 1 {
+    let states: Vec<&CaptureState> = unknown.iter().map(|id| &s.captures[*id]).collect();
+    let all_match = states.iter().all(|c| model.matches_maybe_stage(c));
+    if all_match && !model.unknown_captures_fit(&states, model.acknowledged_instant()) {
         problems.push(format!(
-            "the in-flight stage appears {from_in_flight} times"
+            "{} unacknowledged captures present, more than the maybe-applied stages can explain",
+            states.len()
         ));
     }
     problems
 }
 
 fn prefix_consistent(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
-    let last = model.last_instant();
+    let last = model.acknowledged_instant();
     let mut possible: Vec<bool> = vec![true; last + 1];
     for id in model.capture_ids() {
         let found = snapshot_state(s, id);
@@ -311,12 +308,9 @@ fn prefix_consistent(s: &LedgerSnapshot, model: &AckModel) -> Vec<String> {
         }
     }
     let unknown = unknown_ids(s, model);
-    if !unknown.is_empty() {
-        let all_in_flight =
-            unknown.len() == 1 && model.matches_in_flight_stage(&s.captures[unknown[0]]);
-        for (t, ok) in possible.iter_mut().enumerate() {
-            *ok = *ok && all_in_flight && t == last && model.has_in_flight();
-        }
+    let states: Vec<&CaptureState> = unknown.iter().map(|id| &s.captures[*id]).collect();
+    for (t, ok) in possible.iter_mut().enumerate() {
+        *ok = *ok && model.unknown_captures_fit(&states, t);
     }
     if possible.iter().any(|ok| *ok) {
         return Vec::new();
@@ -378,6 +372,7 @@ mod tests {
             kind: kind.into(),
             sqlite_code: Some(10),
             message: "disk I/O error".into(),
+            outcome_unknown: false,
         }))
     }
 
@@ -614,6 +609,134 @@ mod tests {
         s.creation_order.push("C".into());
         s.captures.insert("C".into(), c);
         assert_eq!(failing(&evidence(&execution, s)), []);
+    }
+
+    fn unknown(kind: &str) -> OpRecord {
+        OpRecord::Finished(OpOutcome::Err(OpError {
+            kind: kind.into(),
+            sqlite_code: Some(1034),
+            message: "failed to commit transaction: disk I/O error".into(),
+            outcome_unknown: true,
+        }))
+    }
+
+    fn voice_c(status: &str) -> CaptureState {
+        let mut c = voice_b(status);
+        c.raw_content = "voice/2.m4a".into();
+        c
+    }
+
+    fn stage_c(ordinal: usize) -> Operation {
+        Operation::Stage {
+            ordinal,
+            source: Source::Voice,
+            content: "voice/2.m4a".into(),
+            channel: None,
+            channel_native_id: None,
+        }
+    }
+
+    #[test]
+    fn a_failure_with_unknown_outcome_may_be_present_or_absent_but_never_half() {
+        let mut execution = all_acknowledged();
+        execution.records[2] = unknown("sqlite");
+        let done = good_snapshot();
+        let not_done = snapshot(vec![
+            ("A", email_a("transcribed", &[])),
+            ("B", voice_b("failed_transcription")),
+        ]);
+        let half = snapshot(vec![
+            ("A", email_a("exported", &[])),
+            ("B", voice_b("failed_transcription")),
+        ]);
+        assert_eq!(failing(&evidence(&execution, done.clone())), []);
+        assert_eq!(failing(&evidence(&execution, not_done)), []);
+        let e = evidence(&execution, half);
+        assert!(
+            failing(&e).contains(&CheckName::NoPartial),
+            "{:?}",
+            failing(&e)
+        );
+        assert!(failing(&e).contains(&CheckName::PrefixConsistent));
+        let mut known = all_acknowledged();
+        known.records[2] = err("sqlite");
+        assert!(
+            failing(&evidence(&known, done)).contains(&CheckName::NoPartial),
+            "the same trace after an error whose outcome is known is a partial write"
+        );
+    }
+
+    #[test]
+    fn a_maybe_applied_change_overwritten_by_a_later_acknowledged_write_is_lost_data() {
+        let mut execution = all_acknowledged();
+        execution.operations.truncate(4);
+        execution.records.truncate(4);
+        execution.operations.push(Operation::Transcribe {
+            capture: 1,
+            transcript: "hi".into(),
+        });
+        execution.records.push(unknown("sqlite"));
+        execution.operations.push(Operation::FailTranscription {
+            capture: 1,
+            message: "timeout".into(),
+        });
+        execution.records.push(ok(OpValue::Done));
+        assert_eq!(failing(&evidence(&execution, good_snapshot())), []);
+        let mut transcribed = voice_b("transcribed");
+        transcribed.content_hash = Some(ledger::content_hash("hi"));
+        let stale = snapshot(vec![
+            ("A", email_a("exported", &["initial"])),
+            ("B", transcribed),
+        ]);
+        let e = evidence(&execution, stale);
+        assert!(failing(&e).contains(&CheckName::AcknowledgedDurable));
+        assert_eq!(e.lost_acknowledged(), 1);
+    }
+
+    #[test]
+    fn each_maybe_applied_stage_explains_at_most_one_new_capture() {
+        let mut execution = all_acknowledged();
+        execution.operations.insert(4, stage_c(2));
+        execution.records.insert(4, unknown("sqlite"));
+        execution.operations.push(stage_c(3));
+        execution.records.push(OpRecord::InFlight);
+        let mut both = good_snapshot();
+        for id in ["C1", "C2"] {
+            both.creation_order.push(id.into());
+            both.captures.insert(id.into(), voice_c("staged"));
+        }
+        let e = evidence(&execution, both.clone());
+        assert_eq!(failing(&e), [], "{:?}", CheckName::ALL.map(|c| e.check(c)));
+        let mut three = both;
+        three.creation_order.push("C3".into());
+        three.captures.insert("C3".into(), voice_c("staged"));
+        let e = evidence(&execution, three);
+        assert!(failing(&e).contains(&CheckName::NoPartial));
+        assert!(failing(&e).contains(&CheckName::PrefixConsistent));
+    }
+
+    #[test]
+    fn a_maybe_applied_effect_is_not_part_of_a_prefix_before_its_attempt() {
+        let mut execution = all_acknowledged();
+        execution.operations.push(stage_c(2));
+        execution.records.push(unknown("sqlite"));
+        let mut late = snapshot(vec![
+            ("A", email_a("exported", &["initial"])),
+            ("B", voice_b("failed_transcription")),
+        ]);
+        late.creation_order.push("C".into());
+        late.captures.insert("C".into(), voice_c("staged"));
+        assert!(
+            evidence(&execution, late)
+                .check(CheckName::PrefixConsistent)
+                .passed
+        );
+        let mut early = snapshot(vec![("A", email_a("staged", &[]))]);
+        early.creation_order.push("C".into());
+        early.captures.insert("C".into(), voice_c("staged"));
+        let e = evidence(&execution, early);
+        assert!(!e.check(CheckName::PrefixConsistent).passed);
+        assert!(!e.check(CheckName::AcknowledgedDurable).passed);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! [`AckModel`]: the state the ledger must be in, built from what it acknowledged.
 //!
 //! Time `t` counts acknowledged writes: the model knows every capture's state after each prefix
-//! of them. The operation in flight at a crash (started, never answered) adds one more instant
-//! in which its effect may or may not be present. Acknowledged answers that contradict the state
+//! of them. Operations whose outcome is unknown (the one in flight at a crash, started and never
+//! answered; and errors the ledger flags as possibly committed, such as a failed `COMMIT` whose
+//! frames may already be in the WAL) are *maybe-applied*: each is anchored at the instant it was
+//! attempted, and from then on its effect may or may not be present. Acknowledged answers that contradict the state
 //! machine (an illegal transition accepted, a legal one refused) are recorded as anomalies.
 
 use std::collections::BTreeMap;
@@ -71,23 +73,40 @@ pub struct AckModel {
     versions: BTreeMap<String, Vec<(usize, Option<CaptureState>)>>,
     /// Acknowledged writes applied: instants run 0..=acknowledged_writes.
     acknowledged_writes: usize,
-    /// The in-flight operation's possible effect, applied at instant `acknowledged_writes + 1`.
-    in_flight: Option<InFlightEffect>,
+    /// Effects of operations whose outcome is unknown (in flight at a crash, or an error the
+    /// ledger flagged as possibly committed), each anchored at the instant it was attempted.
+    maybe: Vec<MaybeEffect>,
+    /// Operations recorded as maybe-applied.
+    maybe_ops: usize,
     /// Acknowledged answers that contradict the state machine or the model.
     anomalies: Vec<String>,
     /// Operations that returned `Ok`.
     acknowledged: usize,
 }
 
-/// What the in-flight operation may have done.
+/// What an operation with an unknown outcome may have done, attempted at instant `at` (after
+/// `at` acknowledged writes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum InFlightEffect {
-    /// A capture with an id nobody saw yet may exist in this state.
-    NewCapture(CaptureState),
-    /// This capture may be in this new state.
-    Change(String, CaptureState),
-    /// Any terminal capture may be gone.
-    Prune,
+enum MaybeEffect {
+    /// A capture with an id nobody saw may exist in this state from `at` on.
+    NewCapture {
+        /// The instant of the attempt.
+        at: usize,
+        /// The staged capture.
+        state: CaptureState,
+    },
+    /// Capture `id` may have moved from `before` to `after` at `at`; visible at any later
+    /// instant where no acknowledged write changed it since (`before` is still its state).
+    Change {
+        /// The instant of the attempt.
+        at: usize,
+        /// The capture.
+        id: String,
+        /// Its acknowledged state when the operation ran.
+        before: Option<CaptureState>,
+        /// Its state had the operation committed (`None` = pruned).
+        after: Option<CaptureState>,
+    },
 }
 
 impl AckModel {
@@ -103,10 +122,15 @@ impl AckModel {
         {
             match record {
                 OpRecord::NotStarted => {}
-                OpRecord::InFlight => model.in_flight = model.in_flight_effect(op, &ids),
+                OpRecord::InFlight => model.add_maybe(op, &ids),
                 OpRecord::Finished(outcome) => {
                     if outcome.is_ok() {
                         model.acknowledged += 1;
+                    }
+                    if let OpOutcome::Err(e) = outcome
+                        && e.outcome_unknown
+                    {
+                        model.add_maybe(op, &ids);
                     }
                     model.apply(index, op, outcome, &ids);
                     if let Operation::Stage { ordinal, .. } = op {
@@ -128,17 +152,13 @@ impl AckModel {
         &self.anomalies
     }
 
-    /// True when an operation was in flight at the crash.
-    pub fn has_in_flight(&self) -> bool {
-        self.in_flight.is_some()
+    /// Number of operations whose effect may or may not be present (in flight at a crash, or
+    /// failed with an unknown outcome).
+    pub fn maybe_applied(&self) -> usize {
+        self.maybe_ops
     }
 
-    /// The last instant: every acknowledged write applied, plus the in-flight one if any.
-    pub fn last_instant(&self) -> usize {
-        self.acknowledged_writes + usize::from(self.in_flight.is_some())
-    }
-
-    /// The instant at which every acknowledged write is applied.
+    /// The instant at which every acknowledged write is applied (the last instant).
     pub fn acknowledged_instant(&self) -> usize {
         self.acknowledged_writes
     }
@@ -148,34 +168,66 @@ impl AckModel {
         self.versions.keys()
     }
 
-    /// States capture `id` may be in at instant `t` (absent = `None`).
+    /// The acknowledged state of capture `id` after the first `t` acknowledged writes.
+    fn acknowledged_state(&self, id: &str, t: usize) -> Option<CaptureState> {
+        self.versions
+            .get(id)?
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= t.min(self.acknowledged_writes))
+            .and_then(|(_, s)| s.clone())
+    }
+
+    /// States capture `id` may be in at instant `t` (absent = `None`): its acknowledged state,
+    /// or what a maybe-applied operation attempted by then would have made of it.
     pub fn states_at(&self, id: &str, t: usize) -> Vec<Option<CaptureState>> {
-        let known = self.versions.get(id).map(|versions| {
-            versions
-                .iter()
-                .rev()
-                .find(|(from, _)| *from <= t.min(self.acknowledged_writes))
-                .and_then(|(_, s)| s.clone())
-        });
-        let base = known.flatten();
+        let base = self.acknowledged_state(id, t);
         let mut states = vec![base.clone()];
-        if t > self.acknowledged_writes {
-            match &self.in_flight {
-                Some(InFlightEffect::Change(changed, state)) if changed == id => {
-                    states.push(Some(state.clone()))
-                }
-                Some(InFlightEffect::Prune)
-                    if base
-                        .as_ref()
-                        .and_then(CaptureState::status)
-                        .is_some_and(Status::is_terminal) =>
-                {
-                    states.push(None)
-                }
-                _ => {}
+        for m in &self.maybe {
+            if let MaybeEffect::Change {
+                at,
+                id: changed,
+                before,
+                after,
+            } = m
+                && changed == id
+                && *at <= t
+                && *before == base
+                && !states.contains(after)
+            {
+                states.push(after.clone());
             }
         }
         states
+    }
+
+    /// Whether the captures the model never acknowledged (`unknown`) can all be new captures of
+    /// distinct maybe-applied stages attempted by instant `t`.
+    pub fn unknown_captures_fit(&self, unknown: &[&CaptureState], t: usize) -> bool {
+        let mut free: Vec<&CaptureState> = self
+            .maybe
+            .iter()
+            .filter_map(|m| match m {
+                MaybeEffect::NewCapture { at, state } if *at <= t => Some(state),
+                _ => None,
+            })
+            .collect();
+        unknown.iter().all(
+            |found| match free.iter().position(|candidate| *candidate == *found) {
+                Some(i) => {
+                    free.swap_remove(i);
+                    true
+                }
+                None => false,
+            },
+        )
+    }
+
+    /// True when `state` could be the new capture of some maybe-applied stage.
+    pub fn matches_maybe_stage(&self, state: &CaptureState) -> bool {
+        self.maybe
+            .iter()
+            .any(|m| matches!(m, MaybeEffect::NewCapture { state: s, .. } if s == state))
     }
 
     /// Index into the capture's acknowledged history of the version equal to `state`
@@ -191,11 +243,6 @@ impl AckModel {
     /// Number of acknowledged versions of a capture (its acknowledged writes).
     pub fn version_count(&self, id: &str) -> usize {
         self.versions.get(id).map_or(0, Vec::len)
-    }
-
-    /// True when `state` could be the in-flight stage's new capture.
-    pub fn matches_in_flight_stage(&self, state: &CaptureState) -> bool {
-        matches!(&self.in_flight, Some(InFlightEffect::NewCapture(s)) if s == state)
     }
 
     fn current(&self, id: &str) -> Option<&CaptureState> {
@@ -333,21 +380,52 @@ impl AckModel {
         Some((id, state))
     }
 
-    fn in_flight_effect(&self, op: &Operation, ids: &CaptureIds) -> Option<InFlightEffect> {
+    /// Records what `op`, whose outcome is unknown, may have done at the current instant.
+    fn add_maybe(&mut self, op: &Operation, ids: &CaptureIds) {
+        let at = self.acknowledged_writes;
+        self.maybe_ops += 1;
         match op {
             Operation::Stage {
                 source, content, ..
-            } => Some(InFlightEffect::NewCapture(CaptureState::staged(
-                *source, content,
-            ))),
-            Operation::Prune { .. } => Some(InFlightEffect::Prune),
-            op if op.is_read_only() => None,
+            } => self.maybe.push(MaybeEffect::NewCapture {
+                at,
+                state: CaptureState::staged(*source, content),
+            }),
+            Operation::Prune { .. } => {
+                let terminal: Vec<(String, CaptureState)> = self
+                    .versions
+                    .keys()
+                    .filter_map(|id| {
+                        let state = self.current(id)?;
+                        state
+                            .status()
+                            .is_some_and(Status::is_terminal)
+                            .then(|| (id.clone(), state.clone()))
+                    })
+                    .collect();
+                for (id, state) in terminal {
+                    self.maybe.push(MaybeEffect::Change {
+                        at,
+                        id,
+                        before: Some(state),
+                        after: None,
+                    });
+                }
+            }
+            op if op.is_read_only() => {}
             op => {
                 if self.expected_error(op, ids).is_some() {
-                    return None;
+                    return;
                 }
-                self.change(op, ids)
-                    .map(|(id, state)| InFlightEffect::Change(id, state))
+                if let Some((id, after)) = self.change(op, ids) {
+                    let before = self.current(&id).cloned();
+                    self.maybe.push(MaybeEffect::Change {
+                        at,
+                        id,
+                        before,
+                        after: Some(after),
+                    });
+                }
             }
         }
     }

@@ -41,6 +41,32 @@ pub struct CheckInput {
     pub job: IterationJob,
     /// Plan and records as the supervisor saw them.
     pub execution: Execution,
+    /// Crash images to check instead of the job's own files (power loss); empty = the job's
+    /// database and vault.
+    #[serde(default)]
+    pub images: Vec<CheckedDatabase>,
+}
+
+/// One database the check phase reopens and judges: the live files or a crash image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedDatabase {
+    /// A short name for verdict details (`drop`, `torn-0.5`, ...).
+    pub label: String,
+    /// The database file.
+    pub db_path: PathBuf,
+    /// The vault directory that goes with it (a copy per image: resuming writes to it).
+    pub vault_dir: PathBuf,
+}
+
+impl CheckedDatabase {
+    /// The job's own database and vault.
+    pub fn live(job: &IterationJob) -> CheckedDatabase {
+        CheckedDatabase {
+            label: "live".into(),
+            db_path: job.db_path.clone(),
+            vault_dir: job.vault_dir.clone(),
+        }
+    }
 }
 
 /// One line a worker writes on stdout.
@@ -80,6 +106,15 @@ pub enum WorkerMessage {
         /// How many.
         count: u64,
     },
+    /// A crash image the drive worker wrote after a power cut; the check phase judges it.
+    CrashImage(CheckedDatabase),
+    /// Exhaustive power loss: crash states checked and the time it took.
+    CrashStates {
+        /// Crash states (crash point × crash mode) reopened and checked.
+        checked: u64,
+        /// Microseconds spent on them (for the rate; never part of the trace).
+        elapsed_us: u64,
+    },
 }
 
 /// Fault events as (operation during which it happened, description).
@@ -99,7 +134,10 @@ pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execut
                 during_operation,
                 description,
             } => faults.push((*during_operation, description.clone())),
-            WorkerMessage::Verdict { .. } | WorkerMessage::LostAcknowledged { .. } => {}
+            WorkerMessage::Verdict { .. }
+            | WorkerMessage::LostAcknowledged { .. }
+            | WorkerMessage::CrashImage(_)
+            | WorkerMessage::CrashStates { .. } => {}
         }
     }
     let execution = Execution {

@@ -7,16 +7,20 @@
 //! never a harness crash.
 
 mod control;
+mod exhaustive;
 mod job;
 mod pool;
 mod seed;
 mod shard;
 pub mod shrink;
 pub mod supervisor;
+mod verdicts;
+mod vfs_drive;
 pub mod worker;
 
 pub use control::RunControl;
-pub use job::{CheckInput, IterationJob, WorkerMessage, execution_from};
+pub use exhaustive::{exhaustive, exhaustive_job};
+pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
 pub use pool::{RunPlan, run};
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};

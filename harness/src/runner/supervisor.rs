@@ -183,7 +183,40 @@ pub struct IterationOutcome {
     pub trace: Trace,
 }
 
-/// Runs one iteration: drive worker, then check worker, both from `exe`.
+/// Verdicts, lost writes and crash-state counts a check (or exhaustive) worker reported.
+#[derive(Debug, Default)]
+struct Judged {
+    checks: Vec<CheckResult>,
+    lost: u64,
+    crash_states: Option<(u64, u64)>,
+}
+
+impl Judged {
+    fn take(&mut self, messages: &[WorkerMessage]) {
+        for message in messages {
+            match message {
+                WorkerMessage::Verdict {
+                    name,
+                    passed,
+                    detail,
+                } => self.checks.push(CheckResult {
+                    name: name.as_str().to_owned(),
+                    passed: *passed,
+                    detail: detail.clone(),
+                }),
+                WorkerMessage::LostAcknowledged { count } => self.lost = *count,
+                WorkerMessage::CrashStates {
+                    checked,
+                    elapsed_us,
+                } => self.crash_states = Some((*checked, *elapsed_us)),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs one iteration: drive worker, then check worker, both from `exe`. A power-loss job
+/// marked exhaustive runs as one `exhaustive` worker that drives and checks every crash point.
 pub fn run_iteration(
     exe: &Path,
     job: &IterationJob,
@@ -191,21 +224,23 @@ pub fn run_iteration(
     control: &RunControl,
 ) -> IterationOutcome {
     let started = Instant::now();
+    let exhaustive = job.scenario.fault.is_exhaustive();
     let timeout = Duration::from_secs(job.scenario.timeout_secs);
     let signal = job.scenario.fault.signal_plan(job.seed, job.plan.len());
     let mut error = None;
     let job_path = dir.join("job.json");
+    let phase = if exhaustive { "exhaustive" } else { "drive" };
     let drive = write_input(&job_path, job)
-        .and_then(|()| run_worker(exe, "drive", &job_path, timeout, signal, control));
+        .and_then(|()| run_worker(exe, phase, &job_path, timeout, signal, control));
     let (execution, mut faults, drive_failure) = match &drive {
         Ok(run) => {
             let (execution, faults) = execution_from(&job.plan, &run.messages);
-            (execution, faults, run.failure("drive", timeout))
+            (execution, faults, run.failure(phase, timeout))
         }
         Err(e) => (
             Execution::default(),
             Vec::new(),
-            Some(format!("cannot start the drive worker: {e}")),
+            Some(format!("cannot start the {phase} worker: {e}")),
         ),
     };
     if let (Ok(run), Some(plan)) = (&drive, signal)
@@ -215,38 +250,43 @@ pub fn run_iteration(
     }
     error = error.or(drive_failure);
     let trace = Trace::new(&execution, &faults);
-    let mut checks = Vec::new();
-    let mut lost = 0;
-    if error.is_none() && !control.is_interrupted() {
+    let mut judged = Judged::default();
+    if let (true, Ok(run)) = (exhaustive, &drive) {
+        judged.take(&run.messages);
+    } else if error.is_none() && !control.is_interrupted() {
         let input_path = dir.join("check.json");
+        let images = drive
+            .as_ref()
+            .map(|run| {
+                run.messages
+                    .iter()
+                    .filter_map(|m| match m {
+                        WorkerMessage::CrashImage(image) => Some(image.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let input = CheckInput {
             job: job.clone(),
             execution: execution.clone(),
+            images,
         };
         match write_input(&input_path, &input)
             .and_then(|()| run_worker(exe, "check", &input_path, timeout, None, control))
         {
             Ok(run) => {
-                for message in &run.messages {
-                    match message {
-                        WorkerMessage::Verdict {
-                            name,
-                            passed,
-                            detail,
-                        } => checks.push(CheckResult {
-                            name: name.as_str().to_owned(),
-                            passed: *passed,
-                            detail: detail.clone(),
-                        }),
-                        WorkerMessage::LostAcknowledged { count } => lost = *count,
-                        _ => {}
-                    }
-                }
+                judged.take(&run.messages);
                 error = run.failure("check", timeout);
             }
             Err(e) => error = Some(format!("cannot start the check worker: {e}")),
         }
     }
+    let Judged {
+        checks,
+        lost,
+        crash_states,
+    } = judged;
     let status = if error.is_some() {
         IterationStatus::Error
     } else if checks.iter().all(|c| c.passed) {
@@ -282,6 +322,14 @@ pub fn run_iteration(
             trace.timeline()
         },
         error,
+        crash_states: crash_states.map(|(checked, _)| checked),
+        crash_states_per_sec: crash_states.map(|(checked, us)| {
+            if us == 0 {
+                0.0
+            } else {
+                checked as f64 * 1e6 / us as f64
+            }
+        }),
     };
     IterationOutcome { result, trace }
 }

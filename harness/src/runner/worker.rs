@@ -1,8 +1,11 @@
 //! The worker side: the hidden `__worker drive|check JOB` subcommand.
 //!
 //! `drive` opens the ledger and executes the plan, reporting each operation before and after it
-//! runs. `check` runs in a fresh process after the drive worker is gone: it reopens the ledger
-//! (which runs recovery), gathers [`Evidence`] and prints each check's verdict.
+//! runs (through the fault VFS when the plan has a disk layer: see `vfs_drive.rs`). `check` runs
+//! in a fresh process after the drive worker is gone: it reopens the ledger (which runs
+//! recovery) on the live files or on each crash image, gathers [`Evidence`] and prints each
+//! check's verdict. `exhaustive` (power loss, `--exhaustive`) does both for every crash point in
+//! one process (`exhaustive.rs`).
 
 use std::fs;
 use std::io::{self, Write};
@@ -11,7 +14,9 @@ use std::sync::Arc;
 
 use ledger::{Config, ExportMode, Ledger, LedgerError, OpenOptions, Status, StepClock};
 
-use super::job::{CheckInput, IterationJob, WorkerMessage};
+use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage};
+use super::verdicts::Verdicts;
+use crate::faults::vfs::VfsError;
 use crate::oracle::checks::RecoveryEvidence;
 use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
 use crate::workload::{CaptureIds, execute};
@@ -41,16 +46,61 @@ pub enum WorkerError {
     /// stdout is gone (the supervisor died).
     #[error("cannot report to the supervisor: {0}")]
     Report(#[source] io::Error),
+    /// The fault VFS could not be registered, took a bad rule, or could not write an image.
+    #[error("fault VFS: {0}")]
+    Vfs(#[from] VfsError),
+    /// A scratch directory (counting pass, crash state) could not be made or copied.
+    #[error("cannot prepare {path}: {source}")]
+    Scratch {
+        /// The directory.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// The ledger configuration of a job.
 pub fn ledger_config(job: &IterationJob) -> Config {
-    let mut config = Config::new(&job.db_path, &job.vault_dir);
+    ledger_config_at(job, &job.db_path, &job.vault_dir)
+}
+
+/// The ledger configuration of a job, for a database and vault elsewhere (crash images).
+pub fn ledger_config_at(job: &IterationJob, db_path: &Path, vault_dir: &Path) -> Config {
+    let mut config = Config::new(db_path, vault_dir);
     config.tuning = job.scenario.target.clone();
     config
 }
 
-fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerError> {
+/// The drive phase's clock and id seed (the same for every pass over one job).
+pub(super) fn drive_options(job: &IterationJob) -> OpenOptions {
+    OpenOptions {
+        clock: Arc::new(StepClock::new(CLOCK_START_MS, CLOCK_STEP_MS)),
+        id_seed: Some(job.seed),
+    }
+}
+
+/// Workload-side connection settings (`wal-autocheckpoint`), applied right after open.
+pub(super) fn apply_workload_pragmas(
+    job: &IterationJob,
+    ledger: &Ledger,
+) -> Result<(), WorkerError> {
+    if let Some(pages) = job.scenario.workload.wal_autocheckpoint {
+        ledger
+            .connection()
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .map_err(|source| {
+                WorkerError::Open(LedgerError::Sqlite {
+                    operation: "set wal_autocheckpoint",
+                    path: job.db_path.clone(),
+                    source,
+                })
+            })?;
+    }
+    Ok(())
+}
+
+pub(super) fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerError> {
     let mut line = serde_json::to_vec(message).expect("worker messages serialise");
     line.push(b'\n');
     out.write_all(&line)
@@ -58,7 +108,7 @@ fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerErr
         .map_err(WorkerError::Report)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
     let job_err = |source| WorkerError::Job {
         path: path.display().to_string(),
         source,
@@ -75,15 +125,16 @@ pub fn drive(job_path: &Path) -> Result<(), WorkerError> {
 }
 
 /// Executes the job's plan in this process, handing each message to `sink` as it happens.
+/// With a disk-layer plan the ledger is opened through the fault VFS (see `vfs_drive.rs`).
 pub fn drive_job(
     job: &IterationJob,
     sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
 ) -> Result<(), WorkerError> {
-    let options = OpenOptions {
-        clock: Arc::new(StepClock::new(CLOCK_START_MS, CLOCK_STEP_MS)),
-        id_seed: Some(job.seed),
-    };
-    let mut ledger = Ledger::open_with(&ledger_config(job), options)?;
+    if job.scenario.fault.vfs_options().is_some() {
+        return super::vfs_drive::drive(job, sink);
+    }
+    let mut ledger = Ledger::open_with(&ledger_config(job), drive_options(job))?;
+    apply_workload_pragmas(job, &ledger)?;
     let mut ids = CaptureIds::default();
     for (index, op) in job.plan.iter().enumerate() {
         sink(WorkerMessage::OpStarted { index })?;
@@ -93,37 +144,40 @@ pub fn drive_job(
     Ok(())
 }
 
-/// Check phase: reopens the ledger, gathers evidence, prints verdicts.
+/// Check phase: reopens the ledger (or each crash image), gathers evidence, prints verdicts.
 pub fn check(input_path: &Path) -> Result<(), WorkerError> {
     let input: CheckInput = read_json(input_path)?;
-    let evidence = evidence_after_reopen(&input.job, &input.execution);
-    let mut out = io::stdout().lock();
-    for name in CheckName::ALL
-        .into_iter()
-        .filter(|c| input.job.scenario.checks.contains(c))
-    {
-        let verdict = evidence.check(name);
-        report(
-            &mut out,
-            &WorkerMessage::Verdict {
-                name,
-                passed: verdict.passed,
-                detail: verdict.detail,
-            },
-        )?;
+    let targets = if input.images.is_empty() {
+        vec![CheckedDatabase::live(&input.job)]
+    } else {
+        input.images.clone()
+    };
+    let mut verdicts = Verdicts::new(&input.job.scenario.checks);
+    for target in &targets {
+        let evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        verdicts.add(&target.label, &evidence);
     }
-    report(
-        &mut out,
-        &WorkerMessage::LostAcknowledged {
-            count: evidence.lost_acknowledged(),
-        },
-    )
+    let mut out = io::stdout().lock();
+    for message in verdicts.messages(targets.len() > 1) {
+        report(&mut out, &message)?;
+    }
+    Ok(())
 }
 
 /// Reopens the job's ledger (running its recovery) and gathers what the checks judge. Resumes
 /// the recoverable captures when the scenario asks for `recovery_complete`, so it changes the
 /// database: call it once, last.
 pub fn evidence_after_reopen(job: &IterationJob, execution: &Execution) -> Evidence {
+    evidence_after_reopen_at(job, execution, &CheckedDatabase::live(job))
+}
+
+/// [`evidence_after_reopen`] on another database and vault (a crash image), opened with the
+/// default VFS through the ledger's normal open.
+pub fn evidence_after_reopen_at(
+    job: &IterationJob,
+    execution: &Execution,
+    target: &CheckedDatabase,
+) -> Evidence {
     let model = AckModel::build(execution);
     let options = OpenOptions {
         clock: Arc::new(StepClock::new(
@@ -132,8 +186,10 @@ pub fn evidence_after_reopen(job: &IterationJob, execution: &Execution) -> Evide
         )),
         id_seed: Some(job.seed.wrapping_add(1)),
     };
-    let reopened = Ledger::open_with(&ledger_config(job), options);
-    let snapshot = LedgerSnapshot::read(&job.db_path, &job.vault_dir).map_err(|e| e.to_string());
+    let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
+    let reopened = Ledger::open_with(&config, options);
+    let snapshot =
+        LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
     let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete);
     let (reopen, recovery) = match reopened {
         Ok(mut ledger) => (Ok(()), recovery_evidence(&mut ledger, wants_resume)),

@@ -81,6 +81,10 @@ pub struct WorkloadSpec {
     pub kind: WorkloadKind,
     /// Number of operations per iteration.
     pub operations: usize,
+    /// `PRAGMA wal_autocheckpoint` (pages) set on the ledger's connection after it opens, so a
+    /// small value puts checkpoints inside the workload; absent = SQLite's default (1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_autocheckpoint: Option<u32>,
 }
 
 impl Default for WorkloadSpec {
@@ -88,6 +92,7 @@ impl Default for WorkloadSpec {
         WorkloadSpec {
             kind: WorkloadKind::CapturePipeline,
             operations: 60,
+            wal_autocheckpoint: None,
         }
     }
 }
@@ -229,7 +234,7 @@ impl Scenario {
         {
             return Err("`capsule.operations` must hold at least one operation".into());
         }
-        Ok(())
+        self.fault.validate().map_err(|e| format!("[fault]: {e}"))
     }
 }
 

@@ -98,12 +98,14 @@ fn run(ledger: &mut Ledger, op: &Operation, ids: &CaptureIds) -> Result<OpValue,
     })
 }
 
-/// Keeps the ledger's classification: its kind, SQLite's extended code, the message.
+/// Keeps the ledger's classification: its kind, SQLite's extended code, the message, and
+/// whether the outcome is unknown.
 fn classify(e: &LedgerError) -> OpError {
     OpError {
         kind: e.kind().to_owned(),
         sqlite_code: e.extended_code(),
         message: error_chain(e),
+        outcome_unknown: e.is_commit_failure(),
     }
 }
 

@@ -129,7 +129,7 @@ impl Operation {
 pub enum OpOutcome {
     /// `Ok`: the operation is acknowledged.
     Ok(OpValue),
-    /// `Err`: the operation must have left no trace.
+    /// `Err`: the operation must have left no trace (unless its outcome is unknown).
     Err(OpError),
 }
 
@@ -143,6 +143,9 @@ impl OpOutcome {
     pub fn describe(&self) -> String {
         match self {
             OpOutcome::Ok(value) => format!("ok {}", value.describe()),
+            OpOutcome::Err(e) if e.outcome_unknown => {
+                format!("err {} (outcome unknown): {}", e.kind, e.message)
+            }
             OpOutcome::Err(e) => format!("err {}: {}", e.kind, e.message),
         }
     }
@@ -191,4 +194,9 @@ pub struct OpError {
     pub sqlite_code: Option<i32>,
     /// The error as displayed.
     pub message: String,
+    /// True when the operation may have committed despite the error (the ledger's
+    /// `is_commit_failure`: a failed `COMMIT` whose frames may already be on disk, which
+    /// SQLite's recovery can bring back after a crash). The oracle treats it as maybe-applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outcome_unknown: bool,
 }

@@ -4,6 +4,7 @@
 mod broken_databases;
 mod cli;
 mod determinism;
+mod power_loss;
 mod report;
 mod runner;
 mod support;

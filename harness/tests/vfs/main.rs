@@ -4,6 +4,7 @@ mod common;
 mod corruption;
 mod determinism;
 mod errors;
+mod ledger_faults;
 mod pass_through;
 mod power_loss;
 mod throughput;

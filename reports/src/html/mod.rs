@@ -116,6 +116,8 @@ mod tests {
             replay: "resilience replay kill-writer --seed 7 --iteration 0".into(),
             error: None,
             timeline: Vec::new(),
+            crash_states: None,
+            crash_states_per_sec: None,
         };
         let mut failed = base.clone();
         failed.iteration = 1;

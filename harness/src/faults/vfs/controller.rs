@@ -323,6 +323,9 @@ impl Controller {
         if let Err(rc) = self.refuse_if_cut(ioerr_code(site.op)) {
             return Verdict::Refuse(rc);
         }
+        if mutation && site.file.is_durable() {
+            bump(&self.counters.durable_mutations);
+        }
         if mutation
             && site.file.is_durable()
             && let Some((n, seen)) = st.armed.as_mut()

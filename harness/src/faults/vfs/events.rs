@@ -30,6 +30,37 @@ pub struct FaultEvent {
     pub kind: FaultEventKind,
 }
 
+impl FaultEvent {
+    /// One deterministic line for traces: what was injected, on which call of which file
+    /// (file name only, no directory, no timing).
+    pub fn describe(&self) -> String {
+        let op = self
+            .op
+            .map(|op| format!("{op:?}").to_lowercase())
+            .unwrap_or_else(|| "no call".into());
+        let mut at = String::new();
+        if !self.path_name.is_empty() {
+            at.push_str(&format!(" of {}", self.path_name));
+        }
+        if let Some(offset) = self.offset {
+            at.push_str(&format!(" at {offset}"));
+        }
+        if let Some(len) = self.len {
+            at.push_str(&format!(" ({len} bytes)"));
+        }
+        match &self.kind {
+            FaultEventKind::Error { code } => format!("vfs: {op}{at} failed with code {code}"),
+            FaultEventKind::ShortWrite { kept_sectors, code } => {
+                format!("vfs: short write{at}: {kept_sectors} sector(s) kept, then code {code}")
+            }
+            FaultEventKind::BitFlip { bits } => {
+                format!("vfs: {op}{at} returned data with bits {bits:?} flipped")
+            }
+            FaultEventKind::PowerCut => format!("vfs: power cut before {op}{at}"),
+        }
+    }
+}
+
 /// What a [`FaultEvent`] injected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -83,6 +114,10 @@ pub struct IoCounts {
     pub size_hints: u64,
     /// Calls refused because the power had been cut.
     pub failed_after_cut: u64,
+    /// Writes, syncs and truncates on a main DB, WAL or journal: the calls
+    /// [`CrashTrigger::BeforeNthMutation`](super::CrashTrigger) counts. Counted on the
+    /// tracking path only (power loss tracked, or a rule or cut armed).
+    pub durable_mutations: u64,
 }
 
 /// Lock-free counters behind [`IoCounts`].
@@ -100,6 +135,7 @@ pub(super) struct Counters {
     pub(super) fetches: AtomicU64,
     pub(super) size_hints: AtomicU64,
     pub(super) failed_after_cut: AtomicU64,
+    pub(super) durable_mutations: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -123,6 +159,7 @@ impl Counters {
             &self.fetches,
             &self.size_hints,
             &self.failed_after_cut,
+            &self.durable_mutations,
         ] {
             counter.store(0, Ordering::Relaxed);
         }
@@ -144,6 +181,7 @@ impl Counters {
             fetches: get(&self.fetches),
             size_hints: get(&self.size_hints),
             failed_after_cut: get(&self.failed_after_cut),
+            durable_mutations: get(&self.durable_mutations),
         }
     }
 }
@@ -169,5 +207,9 @@ mod tests {
             r#"{"seq":0,"op":"sync","file":"wal","path-name":"db-wal","offset":null,"len":null,"kind":{"error":{"code":1034}}}"#
         );
         assert_eq!(serde_json::from_str::<FaultEvent>(&json).unwrap(), event);
+        assert_eq!(
+            event.describe(),
+            "vfs: sync of db-wal failed with code 1034"
+        );
     }
 }
