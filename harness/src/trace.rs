@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::oracle::{Execution, OpRecord};
+use crate::workload::{OpError, OpOutcome};
 
 /// One event of an iteration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +74,34 @@ impl Trace {
         Trace { events }
     }
 
+    /// The events with what legitimately varies between equal runs removed: error messages
+    /// (which may carry timings, such as how long a lock was waited for) are blanked; the
+    /// error's kind, SQLite code and whether its outcome is unknown stay.
+    pub fn canonical_events(&self) -> Vec<TraceEvent> {
+        self.events
+            .iter()
+            .map(|event| match event {
+                TraceEvent::Operation {
+                    index,
+                    operation,
+                    record: OpRecord::Finished(OpOutcome::Err(e)),
+                } => TraceEvent::Operation {
+                    index: *index,
+                    operation: operation.clone(),
+                    record: OpRecord::Finished(OpOutcome::Err(OpError {
+                        message: String::new(),
+                        ..e.clone()
+                    })),
+                },
+                other => other.clone(),
+            })
+            .collect()
+    }
+
     /// Hex SHA-256 of the canonical event list (first 16 bytes).
     pub fn digest(&self) -> String {
         let mut hasher = Sha256::new();
-        for event in &self.events {
+        for event in &self.canonical_events() {
             hasher.update(serde_json::to_vec(event).expect("trace events serialise"));
             hasher.update(b"\n");
         }

@@ -35,7 +35,7 @@ pub fn execute(ledger: &mut Ledger, op: &Operation, ids: &mut CaptureIds) -> OpO
     let result = run(ledger, op, ids);
     let outcome = match result {
         Ok(value) => OpOutcome::Ok(value),
-        Err(e) => OpOutcome::Err(classify(&e)),
+        Err(e) => OpOutcome::Err(classify(&e, &ledger.config().path)),
     };
     if let Operation::Stage { ordinal, .. } = op {
         ids.record(*ordinal, &outcome);
@@ -100,11 +100,21 @@ fn run(ledger: &mut Ledger, op: &Operation, ids: &CaptureIds) -> Result<OpValue,
 
 /// Keeps the ledger's classification: its kind, SQLite's extended code, the message, and
 /// whether the outcome is unknown.
-fn classify(e: &LedgerError) -> OpError {
+/// The message names the iteration's directory as `<iteration>`, so the trace (and its digest)
+/// does not depend on where the run's temporary directory happened to be.
+fn classify(e: &LedgerError, db_path: &std::path::Path) -> OpError {
+    let mut message = error_chain(e);
+    if let Some(dir) = db_path
+        .parent()
+        .and_then(|d| d.to_str())
+        .filter(|d| !d.is_empty())
+    {
+        message = message.replace(dir, "<iteration>");
+    }
     OpError {
         kind: e.kind().to_owned(),
         sqlite_code: e.extended_code(),
-        message: error_chain(e),
+        message,
         outcome_unknown: e.is_commit_failure(),
     }
 }

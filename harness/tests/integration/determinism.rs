@@ -25,10 +25,11 @@ fn trace_of(scenario: &Scenario, seed: u64) -> Trace {
     outcomes.remove(0).trace
 }
 
-/// The first event where two traces differ, described.
+/// The first event where two traces differ (in what the digest covers), described.
 fn first_difference(a: &Trace, b: &Trace) -> Option<String> {
-    let n = a.events.len().max(b.events.len());
-    (0..n).find_map(|i| match (a.events.get(i), b.events.get(i)) {
+    let (a, b) = (a.canonical_events(), b.canonical_events());
+    let n = a.len().max(b.len());
+    (0..n).find_map(|i| match (a.get(i), b.get(i)) {
         (Some(x), Some(y)) if x == y => None,
         (x, y) => Some(format!("event {i}: {x:?} vs {y:?}")),
     })
