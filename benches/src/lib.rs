@@ -16,6 +16,7 @@ pub mod before_schema;
 pub mod connect;
 pub mod dataset;
 mod generate;
+pub mod inserts;
 pub mod plans;
 pub mod queries;
 pub mod scratch;
