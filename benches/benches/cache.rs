@@ -50,7 +50,8 @@ fn warm(c: &mut Criterion, data: &Dataset) {
 }
 
 fn fresh(c: &mut Criterion, data: &Dataset) {
-    let probe = Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT).expect("open")).expect("probe");
+    let probe =
+        Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT).expect("open")).expect("probe");
     for query in FRESH_QUERIES {
         let name = format!("cache-fresh/{}/{}", query.name(), data.size.label());
         let mut group = c.benchmark_group(name);

@@ -29,7 +29,11 @@ fn stage(ledger: &mut Ledger, next: &mut u64) -> Result<(), LedgerError> {
 
 fn vfs_overhead(c: &mut Criterion) {
     let dir = scratch::tempdir();
-    eprintln!("vfs benches in {} (tmpfs: {})", dir.path().display(), scratch::on_tmpfs());
+    eprintln!(
+        "vfs benches in {} (tmpfs: {})",
+        dir.path().display(),
+        scratch::on_tmpfs()
+    );
     let pass_through = FaultVfs::register(
         "bench-pass-through",
         VfsOptions {
@@ -49,19 +53,31 @@ fn vfs_overhead(c: &mut Criterion) {
     .expect("register tracking VFS");
     let mut arms = [
         ("default-vfs", open_ledger(dir.path(), "default", None)),
-        ("pass-through", open_ledger(dir.path(), "pass", Some(&pass_through))),
-        ("power-loss-tracking", open_ledger(dir.path(), "tracking", Some(&tracking))),
+        (
+            "pass-through",
+            open_ledger(dir.path(), "pass", Some(&pass_through)),
+        ),
+        (
+            "power-loss-tracking",
+            open_ledger(dir.path(), "tracking", Some(&tracking)),
+        ),
     ];
     let mut next = 0;
     let mut group = c.benchmark_group("vfs/stage");
     for (label, ledger) in arms.iter_mut() {
-        group.bench_function(*label, |b| b.iter(|| stage(ledger, &mut next).expect("stage")));
+        group.bench_function(*label, |b| {
+            b.iter(|| stage(ledger, &mut next).expect("stage"))
+        });
     }
     group.finish();
 
     let config = AbConfig {
         iterations_per_sample: 200,
-        ..if settings::quick() { AbConfig::quick() } else { AbConfig::default() }
+        ..if settings::quick() {
+            AbConfig::quick()
+        } else {
+            AbConfig::default()
+        }
     };
     let [(_, default), rest @ ..] = &mut arms;
     for (label, shim) in rest.iter_mut() {

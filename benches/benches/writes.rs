@@ -12,14 +12,16 @@ use std::time::Instant;
 
 use benches::dataset::{Dataset, Variant};
 use benches::inserts::{Percentiles, insert_raw, new_capture};
-use benches::settings::{self, Size};
 use benches::scratch;
+use benches::settings::{self, Size};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ledger::{Config, Ledger, StageOutcome, Synchronous};
 use rusqlite::Connection;
 
-const SYNC_ARMS: [(&str, Synchronous); 2] =
-    [("wal-full", Synchronous::Full), ("wal-normal", Synchronous::Normal)];
+const SYNC_ARMS: [(&str, Synchronous); 2] = [
+    ("wal-full", Synchronous::Full),
+    ("wal-normal", Synchronous::Normal),
+];
 
 fn open_ledger(dir: &Path, synchronous: Synchronous) -> Ledger {
     let data = Dataset::cached(Size::K10, Variant::Ledger).expect("dataset");
@@ -63,8 +65,10 @@ fn open_raw(dir: &Path, variant: Variant) -> Connection {
         .copy_to(dir, &format!("insert-{}.db", variant.label()))
         .expect("copy dataset");
     let conn = Connection::open(path).expect("open copy");
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-64000;")
-        .expect("pragmas");
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-64000;",
+    )
+    .expect("pragmas");
     conn
 }
 

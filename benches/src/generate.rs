@@ -16,10 +16,9 @@ pub const START_MS: i64 = 1_704_067_200_000;
 pub const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
 
 const WORDS: [&str; 32] = [
-    "buy", "milk", "call", "mum", "meeting", "notes", "idea", "project", "draft", "review",
-    "the", "a", "of", "and", "to", "tomorrow", "invoice", "garden", "book", "train", "ticket",
-    "remember", "email", "reply", "client", "budget", "plan", "weekend", "doctor", "list",
-    "write", "read",
+    "buy", "milk", "call", "mum", "meeting", "notes", "idea", "project", "draft", "review", "the",
+    "a", "of", "and", "to", "tomorrow", "invoice", "garden", "book", "train", "ticket", "remember",
+    "email", "reply", "client", "budget", "plan", "weekend", "doctor", "list", "write", "read",
 ];
 
 /// One `captures` row.
@@ -96,7 +95,11 @@ impl Rows {
         let body = self.body(index);
         let (source, raw_content, transcript) = if voice {
             let transcribed = matches!(status, "transcribed" | "exported" | "exported_duplicate");
-            ("voice", format!("memos/{id}.m4a"), transcribed.then_some(body))
+            (
+                "voice",
+                format!("memos/{id}.m4a"),
+                transcribed.then_some(body),
+            )
         } else {
             ("email", body, None)
         };
@@ -166,7 +169,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_rows() {
-        let ids = |seed| Rows::new(50, seed).map(|row| row.capture.id).collect::<Vec<_>>();
+        let ids = |seed| {
+            Rows::new(50, seed)
+                .map(|row| row.capture.id)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ids(1), ids(1));
         assert_ne!(ids(1), ids(2));
     }

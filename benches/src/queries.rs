@@ -185,7 +185,10 @@ impl Probe {
         }
         .map_err(sql_err(format!("run {}", query.name())))?;
         let mut bytes = 0;
-        while let Some(row) = rows.next().map_err(sql_err(format!("step {}", query.name())))? {
+        while let Some(row) = rows
+            .next()
+            .map_err(sql_err(format!("step {}", query.name())))?
+        {
             bytes += consume(row).map_err(sql_err(format!("read {}", query.name())))?;
         }
         Ok(bytes)

@@ -11,7 +11,9 @@ use std::path::Path;
 pub fn tempdir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     let made = if shm.is_dir() {
-        tempfile::Builder::new().prefix("ledger-bench-").tempdir_in(shm)
+        tempfile::Builder::new()
+            .prefix("ledger-bench-")
+            .tempdir_in(shm)
     } else {
         tempfile::Builder::new().prefix("ledger-bench-").tempdir()
     };
