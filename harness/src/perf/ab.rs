@@ -299,7 +299,10 @@ mod tests {
                 report.ratio.contains(1.0) && report.control.contains(1.0)
             })
             .count();
-        assert!(covered >= 40, "ratio and control both contained 1 in {covered} of 50");
+        assert!(
+            covered >= 40,
+            "ratio and control both contained 1 in {covered} of 50"
+        );
     }
 
     #[test]

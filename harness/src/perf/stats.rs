@@ -77,7 +77,9 @@ pub fn bootstrap_median_interval(
     seed: u64,
 ) -> Result<RatioEstimate, PerfError> {
     if resamples == 0 {
-        return Err(PerfError::InvalidConfig("resamples must be at least 1".into()));
+        return Err(PerfError::InvalidConfig(
+            "resamples must be at least 1".into(),
+        ));
     }
     if !(confidence > 0.0 && confidence < 1.0) {
         return Err(PerfError::InvalidConfig(format!(
@@ -157,8 +159,7 @@ mod tests {
     #[test]
     fn interval_narrows_with_less_noise() {
         let noisy = bootstrap_median_interval(&synthetic(2.0, 0.4, 41, 1), 1000, 0.95, 1).unwrap();
-        let quiet =
-            bootstrap_median_interval(&synthetic(2.0, 0.02, 41, 1), 1000, 0.95, 1).unwrap();
+        let quiet = bootstrap_median_interval(&synthetic(2.0, 0.02, 41, 1), 1000, 0.95, 1).unwrap();
         assert!(quiet.high - quiet.low < noisy.high - noisy.low);
     }
 
