@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod faults;
 pub mod oracle;
+pub mod perf;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

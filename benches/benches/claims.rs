@@ -1,0 +1,136 @@
+//! The seed's claims and our goals, measured with the harness's interleaved
+//! A/B runner (`harness::perf::run_ab`: ABAB… on the same data in one
+//! process, median of per-pair ratios, bootstrap interval, A/A control) at
+//! each selected size, printed as claims tables. Not a criterion bench: it
+//! prints ratios, it does not gate.
+
+use std::convert::Infallible;
+
+use benches::connect::{Tuning, open};
+use benches::dataset::{Dataset, Variant};
+use benches::queries::{Probe, Query};
+use benches::settings::{self, Size};
+use harness::perf::{AbConfig, AbReport, Arm, Claim, ClaimTable, run_ab, seed_claims};
+use rusqlite::Connection;
+
+struct Side<'a> {
+    conn: &'a Connection,
+    variant: Variant,
+}
+
+fn compare(config: &AbConfig, query: Query, baseline: &Side<'_>, candidate: &Side<'_>) -> AbReport {
+    let mut probe = Probe::load(baseline.conn).expect("probe");
+    run_ab(config, |arm| {
+        let side = match arm {
+            Arm::Baseline => baseline,
+            Arm::Candidate => candidate,
+        };
+        std::hint::black_box(probe.run(side.conn, query, side.variant).expect("query"));
+        Ok::<_, Infallible>(())
+    })
+    .expect("interleaved A/B")
+}
+
+fn compare_fresh(config: &AbConfig, data: &Dataset, query: Query) -> AbReport {
+    let mut probe =
+        Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT).expect("open")).expect("probe");
+    run_ab(config, |arm| {
+        let tuning = match arm {
+            Arm::Baseline => Tuning::SQLITE_DEFAULT,
+            Arm::Candidate => Tuning::CACHE_64MB,
+        };
+        let conn = open(&data.path, tuning).expect("open dataset");
+        std::hint::black_box(probe.run(&conn, query, Variant::Ledger).expect("query"));
+        Ok::<_, Infallible>(())
+    })
+    .expect("interleaved A/B")
+}
+
+fn claims_at(size: Size) {
+    let config = if settings::quick() || size == Size::M1 {
+        AbConfig::quick()
+    } else {
+        AbConfig::default()
+    };
+    let ledger_data = Dataset::cached(size, Variant::Ledger).expect("dataset");
+    let before_data = Dataset::cached(size, Variant::Before).expect("dataset");
+    let before = open(&before_data.path, Tuning::LEDGER).expect("open");
+    let indexed = open(&ledger_data.path, Tuning::LEDGER).expect("open");
+    let default_cache = open(&ledger_data.path, Tuning::SQLITE_DEFAULT).expect("open");
+    let big_cache = open(&ledger_data.path, Tuning::CACHE_64MB).expect("open");
+    let side = |conn, variant| Side { conn, variant };
+
+    let mut table = ClaimTable {
+        claims: seed_claims(),
+    };
+    for claim in &mut table.claims {
+        claim.condition = claim
+            .condition
+            .replace("100k captures", &format!("{} captures", size.label()));
+    }
+    table.claims.push(Claim::new(
+        "goal-index-recovery",
+        "ours: recovery >= 10x faster than the before schema",
+        "same as index-recovery",
+        10.0,
+    ));
+    let measured = [
+        (
+            "index-recovery",
+            compare(
+                &config,
+                Query::Recovery,
+                &side(&before, Variant::Before),
+                &side(&indexed, Variant::Ledger),
+            ),
+        ),
+        (
+            "index-export-ready",
+            compare(
+                &config,
+                Query::ExportReady,
+                &side(&before, Variant::Before),
+                &side(&indexed, Variant::Ledger),
+            ),
+        ),
+        (
+            "cache-recovery-reused",
+            compare(
+                &config,
+                Query::Recovery,
+                &side(&default_cache, Variant::Ledger),
+                &side(&big_cache, Variant::Ledger),
+            ),
+        ),
+        (
+            "cache-scan-larger-than-cache",
+            compare(
+                &config,
+                Query::FullScan,
+                &side(&default_cache, Variant::Ledger),
+                &side(&big_cache, Variant::Ledger),
+            ),
+        ),
+        (
+            "cache-fresh-connection",
+            compare_fresh(&config, &ledger_data, Query::Recovery),
+        ),
+    ];
+    println!(
+        "\n## claims at {} ({} pairs per comparison)\n",
+        size.label(),
+        config.pairs
+    );
+    for (id, report) in &measured {
+        println!("- {id}: {report}");
+        table.record(id, report.ratio);
+    }
+    table.record("goal-index-recovery", measured[0].1.ratio);
+    println!("\n{table}");
+}
+
+fn main() {
+    for size in settings::sizes() {
+        claims_at(size);
+    }
+}

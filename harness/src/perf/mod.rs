@@ -1,0 +1,34 @@
+//! Performance checks as ratios, never absolute times: the A/B runner
+//! ([`run_ab`], [`AbReport`]), the bootstrap interval of the median ratio
+//! ([`RatioEstimate`]), the seed's claims ([`Claim`], [`seed_claims`]) and the
+//! query-plan check ([`check_plan`]).
+//!
+//! Both arms run alternately in one process on the same data (ABAB…, so
+//! drift hits both), each pair gives a ratio `baseline / candidate` (above 1:
+//! the candidate is faster), and the median of the ratios is reported with a
+//! seeded percentile-bootstrap interval. An A/A control (the baseline against
+//! itself, same alternation) shows how far from 1 noise alone moves the ratio.
+//!
+//! ```
+//! use harness::perf::{AbConfig, Arm, measure_pairs};
+//!
+//! // Deterministic fake timings: the candidate takes a third of the baseline's time.
+//! let samples = measure_pairs(&AbConfig::quick(), |arm, _| {
+//!     Ok::<_, std::convert::Infallible>(match arm { Arm::Baseline => 3.0, Arm::Candidate => 1.0 })
+//! })
+//! .unwrap();
+//! let estimate = samples.estimate(&AbConfig::quick()).unwrap();
+//! assert_eq!(estimate.median, 3.0);
+//! ```
+
+mod ab;
+mod claim;
+mod error;
+mod plan;
+mod stats;
+
+pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
+pub use claim::{Claim, ClaimTable, Verdict, seed_claims};
+pub use error::PerfError;
+pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};
+pub use stats::{RatioEstimate, bootstrap_median_interval, median};

@@ -1,0 +1,177 @@
+//! The median and its seeded percentile-bootstrap interval: [`RatioEstimate`].
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::error::PerfError;
+
+/// A median ratio with its bootstrap confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RatioEstimate {
+    /// The median of the per-pair ratios.
+    pub median: f64,
+    /// Lower bound of the interval.
+    pub low: f64,
+    /// Upper bound of the interval.
+    pub high: f64,
+    /// The interval's confidence level (e.g. 0.95).
+    pub confidence: f64,
+    /// How many pairs the ratios came from.
+    pub pairs: usize,
+}
+
+impl RatioEstimate {
+    /// Whether `value` lies within the interval (bounds included).
+    pub fn contains(&self, value: f64) -> bool {
+        self.low <= value && value <= self.high
+    }
+
+    /// How far the interval reaches from 1 on either side: the noise an A/A
+    /// control shows (0 = no noise at all).
+    pub fn spread_from_one(&self) -> f64 {
+        (1.0 - self.low).abs().max((self.high - 1.0).abs())
+    }
+}
+
+impl std::fmt::Display for RatioEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2}x [{:.2}, {:.2}] ({:.0} % CI, {} pairs)",
+            self.median,
+            self.low,
+            self.high,
+            self.confidence * 100.0,
+            self.pairs
+        )
+    }
+}
+
+/// The median of `values` (the mean of the two middle values for an even count).
+///
+/// # Errors
+/// [`PerfError::NoSamples`] when `values` is empty.
+pub fn median(values: &[f64]) -> Result<f64, PerfError> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => Err(PerfError::NoSamples),
+        _ if n % 2 == 1 => Ok(sorted[n / 2]),
+        _ => Ok((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// The median of `ratios` with a percentile-bootstrap interval at
+/// `confidence`, from `resamples` resamples drawn with a ChaCha8 rng seeded
+/// by `seed` (same inputs, same interval).
+///
+/// # Errors
+/// [`PerfError::NoSamples`] for no ratios; [`PerfError::InvalidConfig`] for
+/// zero resamples or a confidence outside (0, 1).
+pub fn bootstrap_median_interval(
+    ratios: &[f64],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Result<RatioEstimate, PerfError> {
+    if resamples == 0 {
+        return Err(PerfError::InvalidConfig(
+            "resamples must be at least 1".into(),
+        ));
+    }
+    if !(confidence > 0.0 && confidence < 1.0) {
+        return Err(PerfError::InvalidConfig(format!(
+            "confidence {confidence} is not between 0 and 1"
+        )));
+    }
+    let point = median(ratios)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut resample = vec![0.0; ratios.len()];
+    let mut medians = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        for slot in resample.iter_mut() {
+            *slot = ratios[rng.random_range(0..ratios.len())];
+        }
+        medians.push(median(&resample)?);
+    }
+    medians.sort_by(f64::total_cmp);
+    let tail = (1.0 - confidence) / 2.0;
+    Ok(RatioEstimate {
+        median: point,
+        low: percentile(&medians, tail),
+        high: percentile(&medians, 1.0 - tail),
+        confidence,
+        pairs: ratios.len(),
+    })
+}
+
+/// The `q` quantile (0..=1) of sorted, non-empty `values`, nearest rank.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let last = sorted.len() - 1;
+    let rank = (q * last as f64).round() as usize;
+    sorted[rank.min(last)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Synthetic ratios around `true_ratio`: multiplicative noise of up to ±`noise`.
+    fn synthetic(true_ratio: f64, noise: f64, n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| true_ratio * (1.0 + rng.random_range(-noise..=noise)))
+            .collect()
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]).unwrap(), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]).unwrap(), 2.5);
+        assert!(matches!(median(&[]), Err(PerfError::NoSamples)));
+    }
+
+    #[test]
+    fn interval_contains_the_true_ratio_at_about_its_confidence() {
+        let seeds = 0..100u64;
+        let covered = seeds
+            .clone()
+            .filter(|&seed| {
+                let ratios = synthetic(5.0, 0.2, 41, seed);
+                let estimate = bootstrap_median_interval(&ratios, 1000, 0.95, seed).unwrap();
+                assert!(estimate.low <= estimate.median && estimate.median <= estimate.high);
+                estimate.contains(5.0)
+            })
+            .count();
+        assert!(covered >= 88, "covered {covered} of {}", seeds.count());
+    }
+
+    #[test]
+    fn interval_is_deterministic_for_a_seed() {
+        let ratios = synthetic(2.0, 0.3, 31, 7);
+        let first = bootstrap_median_interval(&ratios, 500, 0.9, 11).unwrap();
+        let second = bootstrap_median_interval(&ratios, 500, 0.9, 11).unwrap();
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn interval_narrows_with_less_noise() {
+        let noisy = bootstrap_median_interval(&synthetic(2.0, 0.4, 41, 1), 1000, 0.95, 1).unwrap();
+        let quiet = bootstrap_median_interval(&synthetic(2.0, 0.02, 41, 1), 1000, 0.95, 1).unwrap();
+        assert!(quiet.high - quiet.low < noisy.high - noisy.low);
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        assert!(matches!(
+            bootstrap_median_interval(&[1.0], 0, 0.95, 0),
+            Err(PerfError::InvalidConfig(_))
+        ));
+        assert!(matches!(
+            bootstrap_median_interval(&[1.0], 10, 1.0, 0),
+            Err(PerfError::InvalidConfig(_))
+        ));
+    }
+}
