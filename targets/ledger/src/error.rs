@@ -107,6 +107,9 @@ pub enum LedgerError {
         /// What was wrong.
         detail: String,
     },
+    /// A backup, verification, rotation, archive or restore failed.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// A fail point (feature `failpoints`) returned an error.
     #[error("failed at fail point {name}: injected error")]
     FailPoint {
@@ -159,6 +162,7 @@ impl LedgerError {
             LedgerError::JournalMode { .. } => "journal_mode",
             LedgerError::Corrupt { .. } => "corrupt",
             LedgerError::FailPoint { .. } => "fail_point",
+            LedgerError::Backup(_) => "backup",
         }
     }
 }

@@ -69,6 +69,11 @@ impl Ledger {
         Ok(db)
     }
 
+    /// One reading of the ledger's clock (for backup bookkeeping).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// The config this ledger was opened with.
     pub fn config(&self) -> &Config {
         &self.config

@@ -32,6 +32,7 @@
 //! sites, feature `failpoints`); the operations live behind [`Ledger`].
 #![warn(missing_docs)]
 
+pub mod backup;
 mod capture;
 pub mod clock;
 pub mod config;
@@ -48,6 +49,7 @@ pub mod status;
 mod tx;
 mod vault;
 
+pub use backup::{BackupConfig, BackupError};
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
 pub use clock::{Clock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};
