@@ -263,12 +263,15 @@ pub(crate) fn seal(dir: &Path) -> Result<(), BackupError> {
 }
 
 /// Start a new lineage at the WAL's current end (write lock held; the
-/// caller pins a snapshot before releasing it). Its position: the snapshot
-/// contains every transaction numbered so far, and nothing later.
+/// caller pins a snapshot before releasing it). The start takes a
+/// transaction number of its own: the snapshot holds every transaction
+/// numbered before it *plus* whatever the archive did not see during the
+/// break, so it must not share a number with the old lineage's last state.
 pub(crate) fn start_lineage(db: &Path, dir: &Path) -> Result<WalPosition, BackupError> {
     ensure_dir(dir)?;
     let mut state = load_state(dir)?;
     state.lineage += 1;
+    state.last_txid += 1;
     state.sealed = true;
     match read_wal(&wal_path(db), 1)? {
         Some((header, bytes)) => {
