@@ -32,7 +32,9 @@ pub enum BackupError {
         source: rusqlite::Error,
     },
     /// A backup's manifest (`<backup>.json`) is missing or unreadable.
-    #[error("failed to read backup manifest {path}: {detail}; delete this backup or take a new one")]
+    #[error(
+        "failed to read backup manifest {path}: {detail}; delete this backup or take a new one"
+    )]
     Manifest {
         /// The manifest file.
         path: PathBuf,
@@ -40,7 +42,9 @@ pub enum BackupError {
         detail: String,
     },
     /// A backup did not pass verification.
-    #[error("backup {path} failed verification: {detail}; do not restore from it, take a new backup")]
+    #[error(
+        "backup {path} failed verification: {detail}; do not restore from it, take a new backup"
+    )]
     VerificationFailed {
         /// The backup file.
         path: PathBuf,
@@ -48,7 +52,9 @@ pub enum BackupError {
         detail: String,
     },
     /// The live WAL file does not look like an SQLite WAL.
-    #[error("failed to read WAL {path}: {detail}; take a new backup to start a fresh archive lineage")]
+    #[error(
+        "failed to read WAL {path}: {detail}; take a new backup to start a fresh archive lineage"
+    )]
     WalFormat {
         /// The `-wal` file.
         path: PathBuf,
@@ -56,7 +62,9 @@ pub enum BackupError {
         detail: String,
     },
     /// An archive segment is damaged (bad checksum, bad header, truncated).
-    #[error("WAL archive segment {path} is damaged: {detail}; restore to a point before it or from a newer backup")]
+    #[error(
+        "WAL archive segment {path} is damaged: {detail}; restore to a point before it or from a newer backup"
+    )]
     Segment {
         /// The segment file.
         path: PathBuf,
@@ -64,7 +72,9 @@ pub enum BackupError {
         detail: String,
     },
     /// The WAL archive is missing transactions between two points.
-    #[error("gap in WAL archive {dir}: {detail}; restore to a point before the gap or from a backup taken after it")]
+    #[error(
+        "gap in WAL archive {dir}: {detail}; restore to a point before the gap or from a backup taken after it"
+    )]
     ArchiveGap {
         /// The archive directory.
         dir: PathBuf,
@@ -72,7 +82,9 @@ pub enum BackupError {
         detail: String,
     },
     /// WAL archiving was asked for on a connection that still checkpoints by itself.
-    #[error("WAL archiving is not enabled on {path}: {detail}; call Ledger::enable_wal_archive after opening")]
+    #[error(
+        "WAL archiving is not enabled on {path}: {detail}; call Ledger::enable_wal_archive after opening"
+    )]
     ArchiveNotEnabled {
         /// The database file.
         path: PathBuf,
@@ -90,13 +102,17 @@ pub enum BackupError {
         detail: String,
     },
     /// The restore destination already exists.
-    #[error("restore target {path} already exists; restore into a new path or move the file away first")]
+    #[error(
+        "restore target {path} already exists; restore into a new path or move the file away first"
+    )]
     TargetExists {
         /// The destination asked for.
         path: PathBuf,
     },
     /// The restored database did not pass its post-restore checks.
-    #[error("restore from {snapshot} into {path} failed its check: {detail}; the backup is not restorable, use an older one")]
+    #[error(
+        "restore from {snapshot} into {path} failed its check: {detail}; the backup is not restorable, use an older one"
+    )]
     RestoreCheckFailed {
         /// The snapshot restored from.
         snapshot: PathBuf,
@@ -104,6 +120,12 @@ pub enum BackupError {
         path: PathBuf,
         /// What failed (integrity check, logical hash, open).
         detail: String,
+    },
+    /// A fail point (feature `failpoints`) returned an error.
+    #[error("failed at fail point {name}: injected error")]
+    FailPoint {
+        /// The fail point, e.g. `ledger::restore::before_rename`.
+        name: &'static str,
     },
     /// Retention pruning refused: no verified backup, or escalation paused it.
     #[error("retention pruning of {path} refused: {detail}")]

@@ -448,7 +448,10 @@ fn passive_checkpoint(
     }
     .map_err(BackupError::sqlite("open the checkpoint connection", path))?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-        .map_err(BackupError::sqlite("configure the checkpoint connection", path))?;
+        .map_err(BackupError::sqlite(
+            "configure the checkpoint connection",
+            path,
+        ))?;
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
     })

@@ -91,7 +91,8 @@ mod tests {
     #[test]
     fn order_and_unhashed_columns_do_not_matter() {
         let a = db("INSERT INTO captures VALUES ('a','staged',NULL,'1'),('b','exported','h','2');");
-        let b = db("INSERT INTO captures VALUES ('b','exported','h','zz'),('a','staged',NULL,'y');");
+        let b =
+            db("INSERT INTO captures VALUES ('b','exported','h','zz'),('a','staged',NULL,'y');");
         assert_eq!(compute(&a).expect("a"), compute(&b).expect("b"));
     }
 

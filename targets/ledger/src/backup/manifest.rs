@@ -212,8 +212,7 @@ pub fn list_backups(config: &BackupConfig) -> Result<BackupList, BackupError> {
             });
         }
     }
-    list.backups.sort_by(|a, b| {
-        (b.created_at_ms, &b.path).cmp(&(a.created_at_ms, &a.path))
-    });
+    list.backups
+        .sort_by(|a, b| (b.created_at_ms, &b.path).cmp(&(a.created_at_ms, &a.path)));
     Ok(list)
 }

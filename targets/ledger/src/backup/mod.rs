@@ -51,7 +51,9 @@ pub use manifest::{
     BackupEntry, BackupList, BackupManifest, BackupState, Verification, VerificationState,
     WalPosition, list_backups,
 };
-pub use restore::{PlannedSegment, RestorePlan, RestoreReport, RestoreTarget, plan_restore, restore};
+pub use restore::{
+    PlannedSegment, RestorePlan, RestoreReport, RestoreTarget, plan_restore, restore,
+};
 pub use rotation::{
     KeepReason, RetentionPolicy, RotationDecision, RotationReport, plan_rotation, rotate,
 };

@@ -162,7 +162,11 @@ pub fn plan_restore(
         return Err(no_point(config, target, detail));
     };
     let Some(manifest) = chosen.manifest.clone() else {
-        return Err(no_point(config, target, "the backup has no manifest".into()));
+        return Err(no_point(
+            config,
+            target,
+            "the backup has no manifest".into(),
+        ));
     };
     let mut plan = RestorePlan {
         target,
@@ -180,7 +184,11 @@ pub fn plan_restore(
     };
     let Some(start) = manifest.wal_position else {
         if let RestoreTarget::Txid { .. } = target {
-            return Err(no_point(config, target, "no backup has a WAL archive position".into()));
+            return Err(no_point(
+                config,
+                target,
+                "no backup has a WAL archive position".into(),
+            ));
         }
         return Ok(plan);
     };
@@ -224,7 +232,8 @@ pub fn plan_restore(
                     header.first_txid() - 1,
                     start.lineage,
                     header.seq,
-                    previous_seq.map_or_else(|| "the snapshot".to_owned(), |s| format!("segment {s}"))
+                    previous_seq
+                        .map_or_else(|| "the snapshot".to_owned(), |s| format!("segment {s}"))
                 ),
             });
         }
@@ -234,7 +243,7 @@ pub fn plan_restore(
             first_txid: header.first_txid(),
             last_txid: header.last_txid(),
         });
-        if let Some(commit) = header.commits.iter().filter(|c| c.txid <= end).last() {
+        if let Some(commit) = header.commits.iter().rfind(|c| c.txid <= end) {
             plan.target_commit_ms = Some(commit.commit_ms);
         }
         expected = header.last_txid() + 1;
@@ -263,7 +272,11 @@ fn archived_end(
     id: u64,
     from: u64,
 ) -> u64 {
-    let from_segments = lineage.iter().map(|(_, h)| h.last_txid()).max().unwrap_or(from);
+    let from_segments = lineage
+        .iter()
+        .map(|(_, h)| h.last_txid())
+        .max()
+        .unwrap_or(from);
     if state.lineage == id {
         state.last_txid.max(from_segments)
     } else {
@@ -288,12 +301,18 @@ pub fn restore(plan: &RestorePlan) -> Result<RestoreReport, BackupError> {
     let temp = temp_sibling(into);
     for stale in [temp.clone(), archive::wal_path(&temp)] {
         if stale.exists() {
-            fs::remove_file(&stale).map_err(BackupError::io("remove stale restore file", &stale))?;
+            fs::remove_file(&stale)
+                .map_err(BackupError::io("remove stale restore file", &stale))?;
         }
     }
     fs::copy(&plan.snapshot, &temp).map_err(BackupError::io("copy snapshot", &temp))?;
     let applied = apply_segments(plan, &temp);
     let report = applied.and_then(|(transactions, frames)| {
+        crate::failpoint::hit(super::FAILPOINT_RESTORE_BEFORE_RENAME).map_err(|_| {
+            BackupError::FailPoint {
+                name: super::FAILPOINT_RESTORE_BEFORE_RENAME,
+            }
+        })?;
         sync_file(&temp)?;
         let logical = check_restored(plan, &temp)?;
         Ok(RestoreReport {
@@ -310,7 +329,8 @@ pub fn restore(plan: &RestorePlan) -> Result<RestoreReport, BackupError> {
             return Err(error);
         }
     };
-    fs::rename(&temp, into).map_err(BackupError::io("rename restored database into place", into))?;
+    fs::rename(&temp, into)
+        .map_err(BackupError::io("rename restored database into place", into))?;
     sync_dir(&parent_dir(into))?;
     Ok(report)
 }
@@ -363,7 +383,10 @@ fn apply_segments(plan: &RestorePlan, file: &Path) -> Result<(u64, u64), BackupE
                 )));
             };
             running = sum;
-            let commit = commits.peek().copied().filter(|c| c.frame as usize == index);
+            let commit = commits
+                .peek()
+                .copied()
+                .filter(|c| c.frame as usize == index);
             let txid = match commits.peek() {
                 Some(c) => c.txid,
                 None => return Err(damaged("frames after the last commit record".into())),
@@ -394,7 +417,9 @@ fn apply_segments(plan: &RestorePlan, file: &Path) -> Result<(u64, u64), BackupE
             }
         }
         if running != header.checksum_after {
-            return Err(damaged("checksum after the last frame differs from the header".into()));
+            return Err(damaged(
+                "checksum after the last frame differs from the header".into(),
+            ));
         }
         previous = Some(header);
     }

@@ -83,10 +83,7 @@ pub struct RotationReport {
 }
 
 fn usable(entry: &BackupEntry) -> bool {
-    matches!(
-        entry.state,
-        BackupState::Verified | BackupState::Unverified
-    )
+    matches!(entry.state, BackupState::Verified | BackupState::Unverified)
 }
 
 fn keep_buckets(
@@ -127,9 +124,27 @@ pub fn plan_rotation(
             reasons.push(KeepReason::InUse);
         }
     }
-    keep_buckets(entries, policy.hourly, stamp::hour_bucket, KeepReason::Hourly, &mut keep);
-    keep_buckets(entries, policy.daily, stamp::day_bucket, KeepReason::Daily, &mut keep);
-    keep_buckets(entries, policy.weekly, stamp::week_bucket, KeepReason::Weekly, &mut keep);
+    keep_buckets(
+        entries,
+        policy.hourly,
+        stamp::hour_bucket,
+        KeepReason::Hourly,
+        &mut keep,
+    );
+    keep_buckets(
+        entries,
+        policy.daily,
+        stamp::day_bucket,
+        KeepReason::Daily,
+        &mut keep,
+    );
+    keep_buckets(
+        entries,
+        policy.weekly,
+        stamp::week_bucket,
+        KeepReason::Weekly,
+        &mut keep,
+    );
     entries
         .iter()
         .zip(keep)

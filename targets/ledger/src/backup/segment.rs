@@ -76,7 +76,11 @@ pub fn file_name(seq: u64) -> String {
 }
 
 /// Write a segment durably.
-pub(crate) fn write(dir: &Path, header: &SegmentHeader, frames: &[u8]) -> Result<PathBuf, BackupError> {
+pub(crate) fn write(
+    dir: &Path,
+    header: &SegmentHeader,
+    frames: &[u8],
+) -> Result<PathBuf, BackupError> {
     let path = dir.join(file_name(header.seq));
     let json = serde_json::to_vec(header).map_err(|error| BackupError::Segment {
         path: path.clone(),
@@ -147,7 +151,10 @@ pub(crate) fn read(path: &Path) -> Result<(SegmentHeader, Vec<u8>), BackupError>
     let (header, start) = parse_header(path, body)?;
     let frames = body[start..].to_vec();
     if frames.len() != header.frame_count as usize * header.generation.frame_bytes() {
-        return Err(damaged(path, "frame bytes do not match the header's frame count"));
+        return Err(damaged(
+            path,
+            "frame bytes do not match the header's frame count",
+        ));
     }
     Ok((header, frames))
 }

@@ -76,7 +76,10 @@ impl SourceReader {
         }
         self.conn
             .execute_batch("BEGIN DEFERRED")
-            .map_err(BackupError::sqlite("begin the backup read transaction", &self.path))?;
+            .map_err(BackupError::sqlite(
+                "begin the backup read transaction",
+                &self.path,
+            ))?;
         let hash = logical_hash::compute(&self.conn)
             .map_err(BackupError::sqlite("hash the source snapshot", &self.path))?;
         self.pinned = Some(hash);
@@ -116,7 +119,11 @@ fn free_name(dir: &Path, created_at_ms: i64) -> PathBuf {
     path
 }
 
-fn copy_pages(reader: &SourceReader, temp: &Path, config: &BackupConfig) -> Result<(), BackupError> {
+fn copy_pages(
+    reader: &SourceReader,
+    temp: &Path,
+    config: &BackupConfig,
+) -> Result<(), BackupError> {
     if temp.exists() {
         fs::remove_file(temp).map_err(BackupError::io("remove stale temporary backup", temp))?;
     }

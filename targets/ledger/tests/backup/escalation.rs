@@ -16,7 +16,11 @@ fn count(env: &Env, sql: &str) -> i64 {
 fn state(env: &Env, key: &str) -> String {
     env.ledger
         .connection()
-        .query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |row| row.get(0))
+        .query_row(
+            "SELECT value FROM sync_state WHERE key = ?1",
+            [key],
+            |row| row.get(0),
+        )
         .expect("sync_state key")
 }
 
@@ -32,9 +36,17 @@ fn failures_escalate_and_one_success_resets() {
 
     let mut levels = Vec::new();
     for _ in 0..4 {
-        let report = env.ledger.verify_backup(&env.backups, &bad).expect("verify runs");
+        let report = env
+            .ledger
+            .verify_backup(&env.backups, &bad)
+            .expect("verify runs");
         assert!(!report.ok);
-        levels.push(env.ledger.backup_status(&env.backups).expect("status").health);
+        levels.push(
+            env.ledger
+                .backup_status(&env.backups)
+                .expect("status")
+                .health,
+        );
     }
     assert_eq!(
         levels,
@@ -48,7 +60,10 @@ fn failures_escalate_and_one_success_resets() {
     assert_eq!(state(&env, backup::KEY_CONSECUTIVE_FAILURES), "4");
     assert_eq!(state(&env, backup::KEY_STATUS), "pruning_paused");
     assert_eq!(
-        count(&env, "SELECT count(*) FROM errors_log WHERE stage = 'backup'"),
+        count(
+            &env,
+            "SELECT count(*) FROM errors_log WHERE stage = 'backup'"
+        ),
         4
     );
     let refused = env
@@ -56,13 +71,24 @@ fn failures_escalate_and_one_success_resets() {
         .prune_after_verified_backup(&env.backups, 0)
         .expect_err("pruning paused");
     assert!(
-        matches!(refused, LedgerError::Backup(BackupError::PruneRefused { .. })),
+        matches!(
+            refused,
+            LedgerError::Backup(BackupError::PruneRefused { .. })
+        ),
         "{refused}"
     );
     let listed = backup::list_backups(&env.backups).expect("list");
-    assert!(listed.backups.iter().any(|b| b.state == backup::BackupState::Failed));
+    assert!(
+        listed
+            .backups
+            .iter()
+            .any(|b| b.state == backup::BackupState::Failed)
+    );
 
-    let report = env.ledger.verify_backup(&env.backups, &good).expect("verify good");
+    let report = env
+        .ledger
+        .verify_backup(&env.backups, &good)
+        .expect("verify good");
     assert!(report.ok, "{report:?}");
     let status = env.ledger.backup_status(&env.backups).expect("status");
     assert_eq!(status.health, BackupHealth::Healthy);
@@ -91,18 +117,29 @@ fn a_backup_that_cannot_be_written_advances_escalation() {
 fn pruning_waits_for_a_verified_backup_and_never_passes_it() {
     let mut env = Env::with_step(86_400_000);
     let old = env.stage(1);
-    env.ledger.record_transcription(&old, "one").expect("transcribe");
-    env.ledger.record_export(&old, ExportMode::Initial).expect("export");
+    env.ledger
+        .record_transcription(&old, "one")
+        .expect("transcribe");
+    env.ledger
+        .record_export(&old, ExportMode::Initial)
+        .expect("export");
     let refused = env
         .ledger
         .prune_after_verified_backup(&env.backups, 1)
         .expect_err("no verified backup yet");
-    assert!(refused.to_string().contains("no verified backup"), "{refused}");
+    assert!(
+        refused.to_string().contains("no verified backup"),
+        "{refused}"
+    );
 
     env.ledger.backup(&env.backups).expect("backup");
     let late = env.stage(2);
-    env.ledger.record_transcription(&late, "two").expect("transcribe");
-    env.ledger.record_export(&late, ExportMode::Initial).expect("export");
+    env.ledger
+        .record_transcription(&late, "two")
+        .expect("transcribe");
+    env.ledger
+        .record_export(&late, ExportMode::Initial)
+        .expect("export");
     // Both are terminal and older than 0 days, but only `old` is in the
     // verified backup.
     let pruned = env

@@ -56,7 +56,10 @@ fn backup_under_concurrent_writes_is_the_source_at_one_point() {
         Some(true),
         "{report:?}"
     );
-    assert_eq!(report.manifest.verification.state, VerificationState::Verified);
+    assert_eq!(
+        report.manifest.verification.state,
+        VerificationState::Verified
+    );
     // The backup holds the 1500 initial captures plus a prefix of the
     // writer's acknowledged captures: one point in the source's history.
     let copy = Connection::open(&report.path).expect("open backup");
@@ -65,9 +68,19 @@ fn backup_under_concurrent_writes_is_the_source_at_one_point() {
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("ids");
     let acked = acked.lock().expect("lock").clone();
-    let k = acked.iter().take_while(|id| in_backup.contains(*id)).count();
-    assert_eq!(in_backup.len(), 1500 + k, "not a prefix of the writer's commits");
-    assert!(k < acked.len(), "the writer kept committing after the snapshot");
+    let k = acked
+        .iter()
+        .take_while(|id| in_backup.contains(*id))
+        .count();
+    assert_eq!(
+        in_backup.len(),
+        1500 + k,
+        "not a prefix of the writer's commits"
+    );
+    assert!(
+        k < acked.len(),
+        "the writer kept committing after the snapshot"
+    );
     // ...and its logical hash is the one taken from the source's snapshot.
     let found = backup::logical_hash(&copy).expect("hash");
     assert_eq!(found, report.manifest.logical);
@@ -91,5 +104,8 @@ fn backup_is_renamed_into_place_with_its_manifest_and_no_temp_files() {
     assert_eq!(list.backups[0].state, backup::BackupState::Verified);
     let status = env.ledger.backup_status(&env.backups).expect("status");
     assert_eq!(status.health, backup::BackupHealth::Healthy);
-    assert_eq!(status.last_verified_path.as_deref(), Some(report.path.as_path()));
+    assert_eq!(
+        status.last_verified_path.as_deref(),
+        Some(report.path.as_path())
+    );
 }

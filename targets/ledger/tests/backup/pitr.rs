@@ -46,7 +46,9 @@ fn run(env: &mut Env, ops: &[Op]) -> Vec<Point> {
     let mut config = env.backups.clone();
     config.archive = true;
     env.backups = config.clone();
-    env.ledger.enable_wal_archive(&config).expect("enable archiving");
+    env.ledger
+        .enable_wal_archive(&config)
+        .expect("enable archiving");
     let first = env.ledger.backup(&config).expect("first backup");
     assert!(first.lineage_started.is_some());
     let mut points = Vec::new();
@@ -255,7 +257,9 @@ fn a_checkpoint_the_archive_did_not_see_starts_a_new_lineage() {
     let old = &points[points.len() - 1];
     let (restored_old, _) = restored(&env, RestoreTarget::Txid { txid: old.txid }, "old.db");
     assert_eq!(restored_old, old.dump);
-    env.ledger.archive_wal(&env.backups).expect("archive after break");
+    env.ledger
+        .archive_wal(&env.backups)
+        .expect("archive after break");
     let (latest, _) = restored(&env, RestoreTarget::Latest, "latest.db");
     assert_eq!(latest, dump(env.ledger.connection()));
 }
@@ -263,9 +267,15 @@ fn a_checkpoint_the_archive_did_not_see_starts_a_new_lineage() {
 #[test]
 fn archiving_requires_it_to_be_enabled() {
     let mut env = Env::new();
-    let error = env.ledger.archive_wal(&env.backups).expect_err("not enabled");
+    let error = env
+        .ledger
+        .archive_wal(&env.backups)
+        .expect_err("not enabled");
     assert!(
-        matches!(error, LedgerError::Backup(BackupError::ArchiveNotEnabled { .. })),
+        matches!(
+            error,
+            LedgerError::Backup(BackupError::ArchiveNotEnabled { .. })
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("enable_wal_archive"), "{error}");

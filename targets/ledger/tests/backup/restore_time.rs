@@ -45,12 +45,16 @@ fn restore_time_for_100k_captures() {
         }
     }
     for (i, id) in ids.iter().enumerate() {
-        env.ledger.record_transcription(id, "text").expect("transcribe");
+        env.ledger
+            .record_transcription(id, "text")
+            .expect("transcribe");
         if i % 100 == 99 {
             env.ledger.archive_wal(&config).expect("archive");
         }
     }
-    env.ledger.record_export(&ids[0], ExportMode::Initial).expect("export");
+    env.ledger
+        .record_export(&ids[0], ExportMode::Initial)
+        .expect("export");
     env.ledger.archive_wal(&config).expect("archive");
     let into = env.path("restored.db");
     let restore_started = Instant::now();
@@ -61,7 +65,9 @@ fn restore_time_for_100k_captures() {
     let snapshot_only = env.path("snapshot-only.db");
     let snap_plan = plan_restore(
         &config,
-        RestoreTarget::Txid { txid: snapshot.manifest.wal_position.expect("pos").txid },
+        RestoreTarget::Txid {
+            txid: snapshot.manifest.wal_position.expect("pos").txid,
+        },
         &snapshot_only,
     )
     .expect("plan");

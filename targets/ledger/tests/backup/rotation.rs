@@ -25,12 +25,15 @@ fn entry(i: usize, ms: i64, state: BackupState) -> BackupEntry {
 
 fn arb_entries() -> impl Strategy<Value = Vec<BackupEntry>> {
     prop::collection::vec(
-        (0i64..60 * 24 * HOUR, prop::sample::select(vec![
-            BackupState::Verified,
-            BackupState::Unverified,
-            BackupState::Failed,
-            BackupState::Missing,
-        ])),
+        (
+            0i64..60 * 24 * HOUR,
+            prop::sample::select(vec![
+                BackupState::Verified,
+                BackupState::Unverified,
+                BackupState::Failed,
+                BackupState::Missing,
+            ]),
+        ),
         0..60,
     )
     .prop_map(|raw| {
@@ -51,13 +54,21 @@ fn check_period(
     bucket: impl Fn(i64) -> i64,
     reason: KeepReason,
 ) -> Result<(), TestCaseError> {
-    let usable = |e: &BackupEntry| matches!(e.state, BackupState::Verified | BackupState::Unverified);
+    let usable =
+        |e: &BackupEntry| matches!(e.state, BackupState::Verified | BackupState::Unverified);
     let mut newest: BTreeMap<i64, usize> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate().filter(|(_, e)| usable(e)) {
         newest.entry(bucket(e.created_at_ms)).or_insert(i);
     }
-    let expected: BTreeSet<usize> = newest.values().rev().take(count as usize).copied().collect();
-    let actual: BTreeSet<usize> = (0..entries.len()).filter(|&i| kept[i].contains(&reason)).collect();
+    let expected: BTreeSet<usize> = newest
+        .values()
+        .rev()
+        .take(count as usize)
+        .copied()
+        .collect();
+    let actual: BTreeSet<usize> = (0..entries.len())
+        .filter(|&i| kept[i].contains(&reason))
+        .collect();
     prop_assert_eq!(actual, expected);
     Ok(())
 }
@@ -104,13 +115,20 @@ fn rotate_keeps_the_policy_the_newest_verified_and_a_restoring_backup() {
     // Newest first: 7..0. Each clock read is half an hour, a backup takes
     // several, so each backup is in its own hour.
     let mut config = env.backups.clone();
-    config.retention = RetentionPolicy { hourly: 2, daily: 0, weekly: 0 };
+    config.retention = RetentionPolicy {
+        hourly: 2,
+        daily: 0,
+        weekly: 0,
+    };
     let _restoring = lock_for_restore(&paths[0]).expect("lock");
 
     let dry = backup::rotate(&config, true).expect("dry run");
     assert!(dry.dry_run);
     assert_eq!(dry.deleted.len(), 4, "{dry:?}");
-    assert!(paths.iter().all(|p| p.exists()), "a dry run deletes nothing");
+    assert!(
+        paths.iter().all(|p| p.exists()),
+        "a dry run deletes nothing"
+    );
 
     let report = backup::rotate(&config, false).expect("rotate");
     assert_eq!(report.deleted, dry.deleted);
@@ -120,8 +138,13 @@ fn rotate_keeps_the_policy_the_newest_verified_and_a_restoring_backup() {
         .into_iter()
         .map(|b| b.path)
         .collect();
-    let expected: BTreeSet<PathBuf> =
-        [paths[7].clone(), paths[6].clone(), paths[2].clone(), paths[0].clone()].into();
+    let expected: BTreeSet<PathBuf> = [
+        paths[7].clone(),
+        paths[6].clone(),
+        paths[2].clone(),
+        paths[0].clone(),
+    ]
+    .into();
     assert_eq!(left, expected);
     for path in &report.deleted {
         assert!(!path.exists() && !backup::BackupManifest::path_for(path).exists());

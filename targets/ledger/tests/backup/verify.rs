@@ -34,7 +34,13 @@ fn a_good_backup_passes_every_check() {
     let names: Vec<_> = report.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        ["manifest", "file_hash", "integrity_check", "logical_hash", "restore_test"]
+        [
+            "manifest",
+            "file_hash",
+            "integrity_check",
+            "logical_hash",
+            "restore_test"
+        ]
     );
 }
 
@@ -99,7 +105,10 @@ fn skipped_verification_and_a_truncated_backup_fail_the_restore_check() {
         matches!(error, BackupError::RestoreCheckFailed { .. }),
         "{error}"
     );
-    assert!(error.to_string().contains(&*path.to_string_lossy()), "{error}");
+    assert!(
+        error.to_string().contains(&*path.to_string_lossy()),
+        "{error}"
+    );
     assert!(!into.exists(), "no restored file may appear");
     let ledger_error: LedgerError = error.into();
     assert_eq!(ledger_error.kind(), "backup");
