@@ -46,7 +46,7 @@ fn restore_time_for_100k_captures() {
     }
     for (i, id) in ids.iter().enumerate() {
         env.ledger
-            .record_transcription(id, "text")
+            .record_transcription(id, &format!("text {i}"))
             .expect("transcribe");
         if i % 100 == 99 {
             env.ledger.archive_wal(&config).expect("archive");
