@@ -122,6 +122,9 @@ pub enum LedgerError {
         #[source]
         source: rusqlite::Error,
     },
+    /// A backup, verification, rotation, archive or restore failed.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     /// A fail point (feature `failpoints`) returned an error.
     #[error("failed at fail point {name}: injected error")]
     FailPoint {
@@ -204,6 +207,9 @@ impl LedgerError {
                 "run `ledger check --full` and restore from the last verified backup"
             }
             LedgerError::FailPoint { .. } => "disable the fail point",
+            LedgerError::Backup(_) => {
+                "read the message: it names the backup file and what to do with it"
+            }
         }
     }
 
@@ -222,6 +228,7 @@ impl LedgerError {
             LedgerError::Corrupt { .. } => "corrupt",
             LedgerError::LockTimeout { .. } => "lock_timeout",
             LedgerError::FailPoint { .. } => "fail_point",
+            LedgerError::Backup(_) => "backup",
         }
     }
 }

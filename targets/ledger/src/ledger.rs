@@ -110,6 +110,11 @@ impl Ledger {
         Db::new(&self.conn, &self.config.path)
     }
 
+    /// One reading of the ledger's clock (for backup bookkeeping).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// The config this ledger was opened with.
     pub fn config(&self) -> &Config {
         &self.config

@@ -39,6 +39,7 @@
 //! these keep in the `sync_state` table).
 #![warn(missing_docs)]
 
+pub mod backup;
 mod busy;
 pub mod capacity;
 mod capture;
@@ -65,6 +66,7 @@ pub mod sync_state;
 mod tx;
 mod vault;
 
+pub use backup::{BackupConfig, BackupError};
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
 pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};

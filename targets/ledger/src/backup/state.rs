@@ -1,0 +1,147 @@
+//! Backup bookkeeping in `sync_state` and `errors_log`: [`BackupStatus`], [`record_outcome`].
+//!
+//! Keys (all under `backup.`): `consecutive_failures`, `status` (the
+//! [`BackupHealth`] text), `last_verified_at`, `last_verified_path`,
+//! `last_verified_snapshot_at` (when the last verified backup was taken),
+//! `last_failure_at`, `last_failure_path`. Every failure also gets an
+//! `errors_log` row with stage `backup`.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use super::escalation::{BackupHealth, EscalationPolicy};
+use crate::db::Db;
+use crate::error::Result;
+use crate::tx;
+
+/// `sync_state` key: consecutive verification failures.
+pub const KEY_CONSECUTIVE_FAILURES: &str = "backup.consecutive_failures";
+/// `sync_state` key: the health level text.
+pub const KEY_STATUS: &str = "backup.status";
+/// `sync_state` key: when the last successful verification ran.
+pub const KEY_LAST_VERIFIED_AT: &str = "backup.last_verified_at";
+/// `sync_state` key: the last verified backup file.
+pub const KEY_LAST_VERIFIED_PATH: &str = "backup.last_verified_path";
+/// `sync_state` key: when the last verified backup was taken.
+pub const KEY_LAST_VERIFIED_SNAPSHOT_AT: &str = "backup.last_verified_snapshot_at";
+/// `sync_state` key: when the last failure happened.
+pub const KEY_LAST_FAILURE_AT: &str = "backup.last_failure_at";
+/// `sync_state` key: the backup file (or directory) of the last failure.
+pub const KEY_LAST_FAILURE_PATH: &str = "backup.last_failure_path";
+
+/// The backup health as recorded in the ledger (`ledger backups status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupStatus {
+    /// The level the failure count maps to.
+    pub health: BackupHealth,
+    /// Verification (or backup) failures since the last success.
+    pub consecutive_failures: u32,
+    /// When the last successful verification ran.
+    pub last_verified_at_ms: Option<i64>,
+    /// The last verified backup.
+    pub last_verified_path: Option<PathBuf>,
+    /// When that backup was taken: everything older is in it.
+    pub last_verified_snapshot_at_ms: Option<i64>,
+}
+
+/// What happened to one backup attempt or verification.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome<'a> {
+    /// The backup at `path`, taken at `snapshot_at_ms`, verified.
+    Verified { path: &'a Path, snapshot_at_ms: i64 },
+    /// The backup (or the attempt to make one) at `path` failed.
+    Failed { path: &'a Path, message: &'a str },
+}
+
+fn get(db: Db<'_>, key: &str) -> Result<Option<String>> {
+    db.conn
+        .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")
+        .and_then(|mut stmt| stmt.query_row([key], |row| row.get(0)).optional())
+        .map_err(db.err("read backup state"))
+}
+
+fn set(db: Db<'_>, key: &str, value: &str, now_ms: i64) -> Result<()> {
+    db.conn
+        .prepare_cached(
+            "INSERT INTO sync_state (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .and_then(|mut stmt| stmt.execute((key, value, now_ms)))
+        .map_err(db.err("write backup state"))?;
+    Ok(())
+}
+
+/// Read the recorded status.
+pub(crate) fn read_status(db: Db<'_>, policy: &EscalationPolicy) -> Result<BackupStatus> {
+    tx::discard_stale_transaction(db)?;
+    status_in(db, policy)
+}
+
+fn status_in(db: Db<'_>, policy: &EscalationPolicy) -> Result<BackupStatus> {
+    let failures = get(db, KEY_CONSECUTIVE_FAILURES)?
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0);
+    let number = |key| -> Result<Option<i64>> { Ok(get(db, key)?.and_then(|v| v.parse().ok())) };
+    Ok(BackupStatus {
+        health: policy.level(failures),
+        consecutive_failures: failures,
+        last_verified_at_ms: number(KEY_LAST_VERIFIED_AT)?,
+        last_verified_path: get(db, KEY_LAST_VERIFIED_PATH)?.map(PathBuf::from),
+        last_verified_snapshot_at_ms: number(KEY_LAST_VERIFIED_SNAPSHOT_AT)?,
+    })
+}
+
+/// Record `outcome` in one transaction: advance or reset the failure count,
+/// store the level, and log a failure in `errors_log` (stage `backup`).
+pub(crate) fn record_outcome(
+    db: Db<'_>,
+    now_ms: i64,
+    policy: &EscalationPolicy,
+    outcome: &Outcome<'_>,
+) -> Result<BackupStatus> {
+    tx::immediate(db, |db| {
+        let failures = get(db, KEY_CONSECUTIVE_FAILURES)?
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        let verified = matches!(outcome, Outcome::Verified { .. });
+        let failures = policy.next(failures, verified);
+        set(db, KEY_CONSECUTIVE_FAILURES, &failures.to_string(), now_ms)?;
+        set(db, KEY_STATUS, policy.level(failures).as_str(), now_ms)?;
+        match outcome {
+            Outcome::Verified {
+                path,
+                snapshot_at_ms,
+            } => {
+                set(db, KEY_LAST_VERIFIED_AT, &now_ms.to_string(), now_ms)?;
+                set(db, KEY_LAST_VERIFIED_PATH, &path.to_string_lossy(), now_ms)?;
+                let newer = get(db, KEY_LAST_VERIFIED_SNAPSHOT_AT)?
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_none_or(|old| *snapshot_at_ms >= old);
+                if newer {
+                    set(
+                        db,
+                        KEY_LAST_VERIFIED_SNAPSHOT_AT,
+                        &snapshot_at_ms.to_string(),
+                        now_ms,
+                    )?;
+                }
+            }
+            Outcome::Failed { path, message } => {
+                set(db, KEY_LAST_FAILURE_AT, &now_ms.to_string(), now_ms)?;
+                set(db, KEY_LAST_FAILURE_PATH, &path.to_string_lossy(), now_ms)?;
+                db.conn
+                    .prepare_cached(
+                        "INSERT INTO errors_log (capture_id, stage, message, created_at)
+                         VALUES (NULL, 'backup', ?1, ?2)",
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.execute((format!("{}: {message}", path.display()), now_ms))
+                    })
+                    .map_err(db.err("log backup failure"))?;
+            }
+        }
+        status_in(db, policy)
+    })
+}
