@@ -78,6 +78,9 @@ pub struct Tuning {
     pub mmap_size: i64,
     /// `PRAGMA foreign_keys`.
     pub foreign_keys: bool,
+    /// Keep a checksum of every page and verify it on every read
+    /// ([`crate::checksum`]); an existing database is migrated by `VACUUM`.
+    pub page_checksums: bool,
 }
 
 impl Default for Tuning {
@@ -89,6 +92,7 @@ impl Default for Tuning {
             cache_size: -64_000,
             mmap_size: 268_435_456,
             foreign_keys: true,
+            page_checksums: true,
         }
     }
 }

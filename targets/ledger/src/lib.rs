@@ -33,12 +33,14 @@
 #![warn(missing_docs)]
 
 mod capture;
+pub mod checksum;
 pub mod clock;
 pub mod config;
 mod db;
 pub mod error;
 pub mod failpoint;
 mod ids;
+pub mod integrity;
 mod ledger;
 mod open;
 mod ops;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
-use crate::{schema, vault};
+use crate::{checksum, schema, vault};
 
 /// Create the vault directory (syncing its parent when it is new), open the
 /// database, sync the database's directory if the file was just created,
@@ -23,6 +23,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<Connection> {
         vault::sync_dir(parent_dir(&config.path))?;
     }
     let db = Db::new(&conn, &config.path);
+    checksum::layout::prepare(db, config)?;
     apply_pragmas(db, config)?;
     schema::migrate(db)?;
     Ok(conn)
@@ -50,7 +51,7 @@ fn connect(config: &Config) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let opened = match &config.vfs {
+    let opened = match checksum::layout::vfs_for(config)? {
         Some(vfs) => Connection::open_with_flags_and_vfs(&config.path, flags, vfs.as_str()),
         None => Connection::open_with_flags(&config.path, flags),
     };

@@ -1,5 +1,6 @@
 //! Integration tests of the staging ledger, one module per area.
 
+mod checksums;
 mod determinism;
 mod export;
 mod migrations;

@@ -39,7 +39,14 @@ fn a_newer_schema_is_refused() {
         .expect("create")
         .close()
         .expect("close");
-    let conn = rusqlite::Connection::open(&config.path).expect("raw open");
+    // Writers must go through the checksum VFS, or the pages they write fail verification.
+    let vfs = ledger::checksum::vfs_name(None).expect("checksum vfs");
+    let conn = rusqlite::Connection::open_with_flags_and_vfs(
+        &config.path,
+        rusqlite::OpenFlags::default(),
+        vfs.as_str(),
+    )
+    .expect("raw open");
     conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .expect("bump");
     drop(conn);
