@@ -107,6 +107,17 @@ pub enum LedgerError {
         /// What was wrong.
         detail: String,
     },
+    /// The database file was replaced or changed under this connection (e.g.
+    /// restored by another process); a read refuses to serve stale state.
+    #[error(
+        "failed to read ledger database {path}: {reason}; call Ledger::refresh (or any write) to reopen it"
+    )]
+    Stale {
+        /// The database file.
+        path: PathBuf,
+        /// What changed.
+        reason: String,
+    },
     /// A fail point (feature `failpoints`) returned an error.
     #[error("failed at fail point {name}: injected error")]
     FailPoint {
@@ -159,6 +170,7 @@ impl LedgerError {
             LedgerError::JournalMode { .. } => "journal_mode",
             LedgerError::Corrupt { .. } => "corrupt",
             LedgerError::FailPoint { .. } => "fail_point",
+            LedgerError::Stale { .. } => "stale",
         }
     }
 }

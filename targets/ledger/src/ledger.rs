@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
 use crate::ids::IdGenerator;
+use crate::integrity::detect;
+use crate::safety::Safety;
 use crate::status::ExportMode;
 use crate::{open, ops, tx};
 
@@ -19,10 +21,11 @@ use crate::{open, ops, tx};
 /// returns `Ok`; an `Err` leaves the database unchanged. Each write reads the
 /// clock exactly once; reads never do.
 pub struct Ledger {
-    conn: Connection,
-    config: Config,
-    clock: Arc<dyn Clock>,
+    pub(crate) conn: Connection,
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: IdGenerator,
+    pub(crate) safety: Safety,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -50,13 +53,17 @@ impl Ledger {
     /// `Open`, `Io`, `Sqlite`, `JournalMode`, or `Migration` when the database
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
+        let unclean = detect::unclean_shutdown(&config.path);
         let conn = open::open_connection(config)?;
-        Ok(Ledger {
+        let mut ledger = Ledger {
             conn,
             config: config.clone(),
             clock: options.clock,
             ids: IdGenerator::new(options.id_seed),
-        })
+            safety: Safety::new(config),
+        };
+        ledger.after_open(unclean)?;
+        Ok(ledger)
     }
 
     fn db(&self) -> Db<'_> {
@@ -64,9 +71,17 @@ impl Ledger {
     }
 
     fn read_db(&self) -> Result<Db<'_>> {
+        self.read_guard()?;
         let db = self.db();
         tx::discard_stale_transaction(db)?;
         Ok(db)
+    }
+
+    /// The write's clock reading, after the between-operations work.
+    fn begin_write(&mut self) -> Result<i64> {
+        let now = self.clock.now_ms();
+        self.between_operations(now)?;
+        Ok(now)
     }
 
     /// The config this ledger was opened with.
@@ -81,9 +96,10 @@ impl Ledger {
     /// # Errors
     /// `Sqlite` (nothing stored).
     pub fn stage(&mut self, new: &NewCapture) -> Result<StageOutcome> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let db = Db::new(&self.conn, &self.config.path);
-        ops::stage::stage(db, &mut self.ids, now, new)
+        let result = ops::stage::stage(db, &mut self.ids, now, new);
+        self.after_operation(result, true)
     }
 
     /// `staged → transcribed`, storing the transcript (and, for voice, its hash).
@@ -92,8 +108,9 @@ impl Ledger {
     /// `NotFound`, `IllegalTransition`, `DuplicateContent` (a voice transcript
     /// whose hash another capture has), `Sqlite`; nothing changed on error.
     pub fn record_transcription(&mut self, id: &str, transcript: &str) -> Result<()> {
-        let now = self.clock.now_ms();
-        ops::transcribe::record_transcription(self.db(), now, id, transcript)
+        let now = self.begin_write()?;
+        let result = ops::transcribe::record_transcription(self.db(), now, id, transcript);
+        self.after_operation(result, true)
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
@@ -101,8 +118,9 @@ impl Ledger {
     /// # Errors
     /// `NotFound`, `IllegalTransition`, `Sqlite`; nothing changed on error.
     pub fn mark_transcription_failed(&mut self, id: &str, message: &str) -> Result<()> {
-        let now = self.clock.now_ms();
-        ops::transcribe::mark_transcription_failed(self.db(), now, id, message)
+        let now = self.begin_write()?;
+        let result = ops::transcribe::mark_transcription_failed(self.db(), now, id, message);
+        self.after_operation(result, true)
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for
@@ -114,9 +132,11 @@ impl Ledger {
     /// `NotFound`, `IllegalTransition`, `Vault`, `Io`, `Sqlite`. On error the
     /// database is unchanged, but the vault file may already be written.
     pub fn record_export(&mut self, id: &str, mode: ExportMode) -> Result<ExportOutcome> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let db = Db::new(&self.conn, &self.config.path);
-        ops::export::record_export(db, &mut self.ids, now, &self.config.vault_dir, id, mode)
+        let result =
+            ops::export::record_export(db, &mut self.ids, now, &self.config.vault_dir, id, mode);
+        self.after_operation(result, true)
     }
 
     /// The capture whose content hash is `content_hash`, if any.
@@ -124,7 +144,10 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`.
     pub fn find_duplicate(&self, content_hash: &str) -> Result<Option<CaptureId>> {
-        ops::query::find_duplicate(self.read_db()?, content_hash)
+        self.after_operation(
+            ops::query::find_duplicate(self.read_db()?, content_hash),
+            false,
+        )
     }
 
     /// The capture with this id, if any.
@@ -132,7 +155,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `Corrupt`.
     pub fn capture(&self, id: &str) -> Result<Option<Capture>> {
-        crate::row::capture_by_id(self.read_db()?, id)
+        self.after_operation(crate::row::capture_by_id(self.read_db()?, id), false)
     }
 
     /// Up to `limit` transcribed or failed captures, oldest first.
@@ -140,7 +163,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `Corrupt`.
     pub fn pending_exports(&self, limit: usize) -> Result<Vec<Capture>> {
-        ops::query::pending_exports(self.read_db()?, limit)
+        self.after_operation(ops::query::pending_exports(self.read_db()?, limit), false)
     }
 
     /// Every non-terminal capture, oldest first (created_at, then id): what a
@@ -149,7 +172,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `Corrupt`.
     pub fn recoverable_captures(&self) -> Result<Vec<Capture>> {
-        ops::query::recoverable_captures(self.read_db()?)
+        self.after_operation(ops::query::recoverable_captures(self.read_db()?), false)
     }
 
     /// Delete terminal captures last updated more than `days` days ago, with
@@ -158,8 +181,9 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
-        let now = self.clock.now_ms();
-        ops::prune::prune_exported_older_than(self.db(), now, days)
+        let now = self.begin_write()?;
+        let result = ops::prune::prune_exported_older_than(self.db(), now, days);
+        self.after_operation(result, true)
     }
 
     /// The underlying connection, for read-only use by checks and tools.

@@ -545,7 +545,7 @@ mod tests {
         let before = fault_count();
         assert_eq!(file.after_read(&mut real, &buf, 0), Err(SQLITE_IOERR_DATA));
         assert!(fault_count() > before);
-        assert!(file.db_state().set_verify(false) == false);
+        assert!(!file.db_state().set_verify(false));
         file.after_read(&mut real, &buf, 0)
             .expect("verification off");
     }

@@ -6,6 +6,7 @@ mod export;
 mod migrations;
 mod model;
 mod query_plan;
+mod safety;
 mod schema_invariants;
 mod support;
 mod transitions;
