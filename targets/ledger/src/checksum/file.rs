@@ -194,11 +194,6 @@ impl ChecksumFile {
         matches!(self.role, Role::Main)
     }
 
-    /// Whether pages are being sealed (the database has checksums).
-    pub(crate) fn active(&self) -> bool {
-        self.db.active()
-    }
-
     /// Write out a held-back WAL frame header; call before any other operation.
     pub(crate) fn flush(&self, real: &mut dyn RealFile) -> Result<(), Code> {
         let Role::Wal(writer) = &self.role else {
@@ -225,18 +220,10 @@ impl ChecksumFile {
         Err(SQLITE_IOERR_DATA)
     }
 
-    /// Check a memory-mapped page (`xFetch`).
-    pub(crate) fn check_fetched(&self, page: &[u8], offset: i64) -> Result<(), Code> {
-        if !is_page(page.len()) || !self.db.verifying() || page_checksum_ok(page) {
-            return Ok(());
-        }
-        record(ChecksumFault {
-            file: self.path.clone(),
-            offset,
-            page: page_number(offset, page.len()),
-            in_wal: false,
-        });
-        Err(SQLITE_IOERR_DATA)
+    /// Whether SQLite may memory-map this file's pages: only a main database
+    /// without checksums (a mapped page would bypass verification).
+    pub(crate) fn maps_pages(&self) -> bool {
+        self.is_main() && !self.db.active()
     }
 
     fn record_fault(&self, real: &mut dyn RealFile, offset: i64, len: usize) {

@@ -733,30 +733,11 @@ unsafe extern "C" fn x_fetch(
         // SAFETY: called on an open file of ours.
         let (h, real) = unsafe { parts(file) };
         let methods = real.methods();
-        let (Some(fetch), true) = (methods.xFetch, methods.iVersion >= 3 && h.is_main()) else {
+        let (Some(fetch), true) = (methods.xFetch, methods.iVersion >= 3 && h.maps_pages()) else {
             return ffi::SQLITE_OK;
         };
         // SAFETY: forwarding SQLite's arguments to the open underlying file.
-        let rc = unsafe { fetch(real.0, offset, amt, out) };
-        // SAFETY: `out` was written by the underlying xFetch (NULL or a mapping of `amt` bytes).
-        let page = unsafe { *out };
-        if rc != ffi::SQLITE_OK || page.is_null() || !h.active() {
-            return rc;
-        }
-        // SAFETY: a non-NULL result maps `amt` readable bytes until xUnfetch.
-        let bytes = unsafe { std::slice::from_raw_parts(page.cast::<u8>(), amt.max(0) as usize) };
-        match h.check_fetched(bytes, offset) {
-            Ok(()) => ffi::SQLITE_OK,
-            Err(code) => {
-                if let Some(unfetch) = methods.xUnfetch {
-                    // SAFETY: releasing the page the underlying xFetch just handed out.
-                    unsafe { unfetch(real.0, offset, page) };
-                }
-                // SAFETY: SQLite's out pointer is valid; the page is no longer ours to give.
-                unsafe { *out = ptr::null_mut() };
-                code
-            }
-        }
+        unsafe { fetch(real.0, offset, amt, out) }
     })
 }
 
