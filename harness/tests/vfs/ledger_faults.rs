@@ -3,7 +3,9 @@
 //! names the database path.
 
 use harness::faults::vfs::{FaultError, FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions};
-use ledger::{Config, JournalMode, Ledger, LedgerError, NewCapture, Source, StageOutcome};
+use ledger::{
+    Config, JournalMode, Ledger, LedgerError, NewCapture, RetryPolicy, Source, StageOutcome,
+};
 
 use crate::common::{register, tempdir};
 
@@ -16,10 +18,22 @@ fn memo(n: usize) -> NewCapture {
     }
 }
 
+/// A ledger through the fault VFS, with retry off so each call is a single attempt (what
+/// these tests observe); `with_retry` keeps the default policy.
 fn open(vfs: &FaultVfs, dir: &std::path::Path, journal: JournalMode) -> Ledger {
+    open_with_retry(vfs, dir, journal, RetryPolicy::disabled())
+}
+
+fn open_with_retry(
+    vfs: &FaultVfs,
+    dir: &std::path::Path,
+    journal: JournalMode,
+    retry: RetryPolicy,
+) -> Ledger {
     let mut config = Config::new(dir.join("ledger.db"), dir.join("vault"));
     config.vfs = Some(vfs.name().to_owned());
     config.tuning.journal_mode = journal;
+    config.tuning.retry = retry;
     Ledger::open(&config).expect("ledger opens through the fault VFS")
 }
 
@@ -120,6 +134,23 @@ fn a_failed_commit_is_flagged_as_an_unknown_outcome() {
         count(&ledger),
         1,
         "the failed commit is gone from the live database"
+    );
+}
+
+#[test]
+fn a_transient_fsync_failure_is_absorbed_by_the_retry_policy() {
+    let dir = tempdir();
+    let vfs = register(VfsOptions::default());
+    let mut ledger = open_with_retry(&vfs, dir.path(), JournalMode::Wal, RetryPolicy::default());
+    vfs.add_rule(FaultRule::new(IoOp::Sync, Trigger::Nth(1)).on(FileKind::Wal))
+        .unwrap();
+    let outcome = ledger.stage(&memo(1)).expect("the retry succeeds");
+    assert!(matches!(outcome, StageOutcome::Staged(_)), "{outcome:?}");
+    assert_eq!(ledger.retries(), 1);
+    assert_eq!(
+        count(&ledger),
+        1,
+        "exactly one capture, not a duplicate from the retry"
     );
 }
 

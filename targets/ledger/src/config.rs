@@ -85,6 +85,20 @@ pub struct Tuning {
     pub retry: RetryPolicy,
     /// Automated maintenance thresholds (`[target.maintenance]`).
     pub maintenance: MaintenancePolicy,
+    /// Keep a checksum of every page and verify it on every read
+    /// ([`crate::checksum`]); an existing database is migrated by `VACUUM`.
+    pub page_checksums: bool,
+    /// Choose `cache_size` from memory, database size and workload
+    /// ([`crate::memory::adaptive_cache`]), with `cache_size` as the ceiling.
+    pub adaptive_cache: bool,
+    /// How often (clock ms) the memory probe is polled between operations.
+    pub memory_poll_interval_ms: u32,
+    /// How long (clock ms) pressure must be gone before cache and mmap are restored.
+    pub pressure_calm_ms: u32,
+    /// `PRAGMA quick_check` every this many clock ms (0 = only on unclean open).
+    pub quick_check_interval_ms: u32,
+    /// `PRAGMA integrity_check` every this many clock ms (0 = never scheduled).
+    pub integrity_check_interval_ms: u32,
 }
 
 impl Default for Tuning {
@@ -98,6 +112,12 @@ impl Default for Tuning {
             foreign_keys: true,
             retry: RetryPolicy::default(),
             maintenance: MaintenancePolicy::default(),
+            page_checksums: true,
+            adaptive_cache: true,
+            memory_poll_interval_ms: 1_000,
+            pressure_calm_ms: 60_000,
+            quick_check_interval_ms: 3_600_000,
+            integrity_check_interval_ms: 86_400_000,
         }
     }
 }

@@ -19,16 +19,13 @@ impl<'a> Db<'a> {
         Db { conn, path }
     }
 
-    /// Map a rusqlite error to [`LedgerError::Sqlite`] for `operation`.
+    /// Map a rusqlite error to [`LedgerError::Sqlite`] for `operation`, or to
+    /// [`LedgerError::Corrupt`] when it says the data read was damaged.
     pub(crate) fn err(
         self,
         operation: &'static str,
     ) -> impl FnOnce(rusqlite::Error) -> LedgerError {
-        move |source| LedgerError::Sqlite {
-            operation,
-            path: self.path.to_path_buf(),
-            source,
-        }
+        move |source| crate::integrity::classify::from_sqlite(self.path, operation, source)
     }
 
     /// A [`LedgerError::Corrupt`] naming this database.

@@ -125,6 +125,17 @@ pub enum LedgerError {
     /// A backup, verification, rotation, archive or restore failed.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// The database file was replaced or changed under this connection (e.g.
+    /// restored by another process); a read refuses to serve stale state.
+    #[error(
+        "failed to read ledger database {path}: {reason}; call Ledger::refresh (or any write) to reopen it"
+    )]
+    Stale {
+        /// The database file.
+        path: PathBuf,
+        /// What changed.
+        reason: String,
+    },
     /// A fail point (feature `failpoints`) returned an error.
     #[error("failed at fail point {name}: injected error")]
     FailPoint {
@@ -210,6 +221,9 @@ impl LedgerError {
             LedgerError::Backup(_) => {
                 "read the message: it names the backup file and what to do with it"
             }
+            LedgerError::Stale { .. } => {
+                "call Ledger::refresh (or any write) to reopen the database"
+            }
         }
     }
 
@@ -229,6 +243,7 @@ impl LedgerError {
             LedgerError::LockTimeout { .. } => "lock_timeout",
             LedgerError::FailPoint { .. } => "fail_point",
             LedgerError::Backup(_) => "backup",
+            LedgerError::Stale { .. } => "stale",
         }
     }
 }

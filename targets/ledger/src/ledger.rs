@@ -18,11 +18,13 @@ use crate::db::Db;
 use crate::error::{LedgerError, Result};
 use crate::health::{self, CheckReport, HealthReport};
 use crate::ids::IdGenerator;
+use crate::integrity::detect;
 use crate::lock::LockDiagnosis;
 use crate::maintenance::{self, DueStep, MaintenanceReport};
 use crate::metrics::{BusyMetrics, LatencySummary, MetricsSnapshot, Operation, Recorder};
 use crate::open::OpenReport;
 use crate::retry::{self, Idempotence, RealTime, Retried};
+use crate::safety::Safety;
 use crate::status::ExportMode;
 use crate::sync_state::{self, keys};
 use crate::{open, ops, tx};
@@ -41,15 +43,16 @@ const JITTER_SEED_SALT: u64 = 0x6a69_7474_6572_0001;
 /// so a seeded run replays; every call is counted and timed in
 /// [`Ledger::metrics`].
 pub struct Ledger {
-    conn: Connection,
-    config: Config,
-    clock: Arc<dyn Clock>,
+    pub(crate) conn: Connection,
+    pub(crate) config: Config,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: IdGenerator,
     jitter: RefCell<ChaCha8Rng>,
     recorder: RefCell<Recorder>,
     baseline_mark: RefCell<Recorder>,
     busy: Arc<BusyStats>,
     open_report: OpenReport,
+    pub(crate) safety: Safety,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -79,21 +82,14 @@ impl Ledger {
     /// `Open`, `Io`, `Sqlite`, `JournalMode`, or `Migration` when the database
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
-        let (mut conn, open_report) = open::open_connection(config)?;
+        let unclean = detect::unclean_shutdown(&config.path);
         let busy = Arc::new(BusyStats::default());
-        let deadline = Duration::from_millis(u64::from(config.tuning.busy_timeout_ms));
-        busy::install(&mut conn, deadline, Arc::clone(&busy)).map_err(|source| {
-            LedgerError::Sqlite {
-                operation: "install the busy handler",
-                path: config.path.clone(),
-                source,
-            }
-        })?;
+        let (conn, open_report) = connect(config, &busy)?;
         let jitter = match options.id_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed ^ JITTER_SEED_SALT),
             None => ChaCha8Rng::from_rng(&mut rand::rng()),
         };
-        Ok(Ledger {
+        let mut ledger = Ledger {
             conn,
             config: config.clone(),
             clock: options.clock,
@@ -103,7 +99,10 @@ impl Ledger {
             baseline_mark: RefCell::new(Recorder::default()),
             busy,
             open_report,
-        })
+            safety: Safety::new(config),
+        };
+        ledger.after_open(unclean)?;
+        Ok(ledger)
     }
 
     fn db(&self) -> Db<'_> {
@@ -113,6 +112,22 @@ impl Ledger {
     /// One reading of the ledger's clock (for backup bookkeeping).
     pub(crate) fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Reopens the connection the way `open_with` made it (busy handler included); used when
+    /// the database file was replaced under this ledger.
+    pub(crate) fn reconnect(&mut self) -> Result<Connection> {
+        let (conn, report) = connect(&self.config, &self.busy)?;
+        self.open_report = report;
+        Ok(conn)
+    }
+
+    /// Before a write: one clock reading for the whole write (however often it is retried),
+    /// then the between-operations safety work.
+    fn begin_write(&mut self) -> Result<i64> {
+        let now = self.clock.now_ms();
+        self.between_operations(now)?;
+        Ok(now)
     }
 
     /// The config this ledger was opened with.
@@ -194,7 +209,9 @@ impl Ledger {
     }
 
     /// Run a read under the retry policy and record it.
+    /// Refuses a known-corrupt or replaced database first (see `read_guard`).
     fn read<T>(&self, operation: Operation, body: impl Fn(Db<'_>) -> Result<T>) -> Result<T> {
+        self.read_guard()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
@@ -207,7 +224,8 @@ impl Ledger {
                 body(db)
             },
         );
-        self.finish(operation, started, own, retried)
+        let result = self.finish(operation, started, own, retried);
+        self.after_operation(result, false)
     }
 
     /// Stage a capture, or return the existing capture it duplicates (same
@@ -219,7 +237,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout` (nothing stored).
     pub fn stage(&mut self, new: &NewCapture) -> Result<StageOutcome> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let mut attempted: Vec<CaptureId> = Vec::new();
@@ -237,7 +255,8 @@ impl Ledger {
         {
             retried.result = Ok(StageOutcome::Staged(existing.clone()));
         }
-        self.finish(Operation::Stage, started, own, retried)
+        let result = self.finish(Operation::Stage, started, own, retried);
+        self.after_operation(result, true)
     }
 
     /// `staged → transcribed`, storing the transcript (and, for voice, its hash).
@@ -248,7 +267,7 @@ impl Ledger {
     /// whose hash another capture has), `Sqlite`, `LockTimeout`; nothing
     /// changed on error.
     pub fn record_transcription(&mut self, id: &str, transcript: &str) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
@@ -257,7 +276,8 @@ impl Ledger {
             Idempotence::OnlyIfNotCommitted,
             |_| ops::transcribe::record_transcription(self.db(), now, id, transcript),
         );
-        self.finish(Operation::RecordTranscription, started, own, retried)
+        let result = self.finish(Operation::RecordTranscription, started, own, retried);
+        self.after_operation(result, true)
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
@@ -266,7 +286,7 @@ impl Ledger {
     /// # Errors
     /// `NotFound`, `IllegalTransition`, `Sqlite`, `LockTimeout`; nothing changed on error.
     pub fn mark_transcription_failed(&mut self, id: &str, message: &str) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
@@ -275,7 +295,8 @@ impl Ledger {
             Idempotence::OnlyIfNotCommitted,
             |_| ops::transcribe::mark_transcription_failed(self.db(), now, id, message),
         );
-        self.finish(Operation::MarkTranscriptionFailed, started, own, retried)
+        let result = self.finish(Operation::MarkTranscriptionFailed, started, own, retried);
+        self.after_operation(result, true)
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for
@@ -290,7 +311,7 @@ impl Ledger {
     /// `LockTimeout`. On error the database is unchanged, but the vault file
     /// may already be written.
     pub fn record_export(&mut self, id: &str, mode: ExportMode) -> Result<ExportOutcome> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let db = Db::new(&self.conn, &self.config.path);
@@ -307,7 +328,8 @@ impl Ledger {
         {
             retried.result = Ok(ExportOutcome::Exported);
         }
-        self.finish(Operation::RecordExport, started, own, retried)
+        let result = self.finish(Operation::RecordExport, started, own, retried);
+        self.after_operation(result, true)
     }
 
     /// The capture whose content hash is `content_hash`, if any.
@@ -359,7 +381,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
-        let now = self.clock.now_ms();
+        let now = self.begin_write()?;
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
@@ -368,7 +390,8 @@ impl Ledger {
             Idempotence::Idempotent,
             |_| ops::prune::prune_exported_older_than(self.db(), now, days),
         );
-        self.finish(Operation::Prune, started, own, retried)
+        let result = self.finish(Operation::Prune, started, own, retried);
+        self.after_operation(result, true)
     }
 
     /// Record a backup taken at `at_ms` and whether it passed verification,
@@ -531,4 +554,17 @@ impl Ledger {
                 source,
             })
     }
+}
+
+/// Opens the connection and installs the ledger's busy handler (deadline = `busy-timeout-ms`,
+/// waits counted in `busy`).
+fn connect(config: &Config, busy: &Arc<BusyStats>) -> Result<(Connection, OpenReport)> {
+    let (mut conn, report) = open::open_connection(config)?;
+    let deadline = Duration::from_millis(u64::from(config.tuning.busy_timeout_ms));
+    busy::install(&mut conn, deadline, Arc::clone(busy)).map_err(|source| LedgerError::Sqlite {
+        operation: "install the busy handler",
+        path: config.path.clone(),
+        source,
+    })?;
+    Ok((conn, report))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
-use crate::{schema, vault};
+use crate::{checksum, schema, vault};
 
 /// What opening found: signs of an earlier unclean shutdown, and query plans
 /// that do not use their indexes.
@@ -46,6 +46,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport
         vault::sync_dir(parent_dir(&config.path))?;
     }
     let db = Db::new(&conn, &config.path);
+    checksum::layout::prepare(db, config)?;
     apply_pragmas(db, config)?;
     schema::migrate(db)?;
     let report = OpenReport {
@@ -96,7 +97,7 @@ fn connect(config: &Config) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let opened = match &config.vfs {
+    let opened = match checksum::layout::vfs_for(config)? {
         Some(vfs) => Connection::open_with_flags_and_vfs(&config.path, flags, vfs.as_str()),
         None => Connection::open_with_flags(&config.path, flags),
     };

@@ -46,6 +46,31 @@ pub(crate) fn discard_stale_transaction(db: Db<'_>) -> Result<()> {
         .map_err(db.err(ROLLBACK_STALE))
 }
 
+/// After a failed write: the transaction must be gone (SQLite may have
+/// rolled it back itself; otherwise roll it back now), and the
+/// prepared-statement cache is emptied so no statement of the failed
+/// operation (possibly mid-step or compiled against a schema that changed)
+/// is reused.
+///
+/// # Errors
+/// `Sqlite` when the transaction is still open after a `ROLLBACK`.
+pub(crate) fn settle_after_failure(db: Db<'_>) -> Result<()> {
+    discard_stale_transaction(db)?;
+    db.conn.flush_prepared_statement_cache();
+    if db.conn.is_autocommit() {
+        Ok(())
+    } else {
+        Err(crate::error::LedgerError::Sqlite {
+            operation: ROLLBACK_STALE,
+            path: db.path.to_path_buf(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                Some("transaction still open after ROLLBACK".to_owned()),
+            ),
+        })
+    }
+}
+
 /// Best effort: the caller is already returning the original error. If the
 /// rollback itself fails, [`discard_stale_transaction`] retries before the
 /// next operation, and closing the connection rolls back too.
@@ -101,6 +126,18 @@ mod tests {
         assert!(result.is_err());
         assert!(conn.is_autocommit());
         assert_eq!(count(&conn), 0);
+    }
+
+    #[test]
+    fn settling_after_a_failure_leaves_no_transaction_open() {
+        let conn = setup();
+        conn.execute_batch("BEGIN; INSERT INTO t VALUES (3);")
+            .expect("open tx");
+        let db = Db::new(&conn, Path::new(":memory:"));
+        settle_after_failure(db).expect("settled");
+        assert!(conn.is_autocommit());
+        assert_eq!(count(&conn), 0, "nothing of the failed operation remains");
+        settle_after_failure(db).expect("idempotent");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integration tests of the staging ledger, one module per area.
 
+mod checksums;
 mod determinism;
 mod export;
 mod health;
@@ -8,6 +9,7 @@ mod maintenance;
 mod migrations;
 mod model;
 mod query_plan;
+mod safety;
 mod schema_invariants;
 mod support;
 mod transitions;

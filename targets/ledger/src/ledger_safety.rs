@@ -1,0 +1,447 @@
+//! The hooks [`Ledger`] runs around its operations: at open, between
+//! operations (coherency, memory pressure, mmap restore, scheduled integrity
+//! checks) and after a failure (rollback settled, suspicion of corruption,
+//! mmap fallback).
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::coherency::{Coherency, Incoherence};
+use crate::db::Db;
+use crate::error::{LedgerError, Result};
+use crate::integrity::{CheckLevel, CorruptionReport, RepairAction, RestoreSource, detect, repair};
+use crate::ledger::Ledger;
+use crate::memory::adaptive_cache::{self, PressureChange};
+use crate::memory::{CacheChoice, CacheInputs, CacheReason, ConnectionUse, MemoryProbe};
+use crate::mmap_fallback::{self, MmapOffReason};
+use crate::safety::{SafetyCounters, SafetyEvent, SafetyEventKind};
+use crate::{checksum, tx};
+
+fn corrupt(path: &Path, report: &CorruptionReport) -> LedgerError {
+    LedgerError::Corrupt {
+        path: path.to_path_buf(),
+        detail: report.to_string(),
+    }
+}
+
+impl Ledger {
+    /// Replace the memory-pressure probe (the default reads `/proc`); tests
+    /// and the harness inject a [`crate::ManualProbe`].
+    pub fn set_memory_probe(&mut self, probe: Box<dyn MemoryProbe>) {
+        self.safety.probe = probe;
+        self.safety.last_poll_ms = None;
+    }
+
+    /// Where a verified backup comes from when damage cannot be repaired in place.
+    pub fn set_restore_source(&mut self, source: Box<dyn RestoreSource>) {
+        self.safety.restore = Some(source);
+    }
+
+    /// Every safety action so far, oldest first.
+    pub fn safety_events(&self) -> &[SafetyEvent] {
+        &self.safety.events
+    }
+
+    /// Counts of safety actions.
+    pub fn safety_counters(&self) -> SafetyCounters {
+        self.safety.counters.get()
+    }
+
+    /// The damage that stopped this ledger serving, if any.
+    pub fn corruption(&self) -> Option<&CorruptionReport> {
+        self.safety.poisoned.as_ref()
+    }
+
+    /// Run the between-operations work now (reads the clock once): reopen a
+    /// replaced database, poll memory, run due checks.
+    ///
+    /// # Errors
+    /// `Corrupt` when the database is damaged beyond repair; open errors on reopen.
+    pub fn refresh(&mut self) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.between_operations(now)
+    }
+
+    /// Run an integrity check now, repairing what can be repaired.
+    ///
+    /// # Errors
+    /// `Corrupt` (with what was found and done) when the damage is not repaired.
+    pub fn check_integrity(&mut self, level: CheckLevel) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.run_check(level, Some(now))
+    }
+
+    /// After `open_connection`: mmap and cache choice, coherency baseline,
+    /// and a quick check if the last shutdown was unclean.
+    pub(crate) fn after_open(&mut self, unclean: bool) -> Result<()> {
+        if mmap_fallback::this_process_address_space_limited() {
+            self.mmap_off(MmapOffReason::AddressSpaceLimited, None);
+        }
+        self.safety.last_sample = self.safety.probe.sample();
+        self.apply_cache(None);
+        self.capture_coherency()?;
+        if unclean {
+            self.run_check(CheckLevel::Quick, None)?;
+        }
+        Ok(())
+    }
+
+    fn capture_coherency(&mut self) -> Result<()> {
+        let db = Db::new(&self.conn, &self.config.path);
+        self.safety.coherency = Some(
+            Coherency::capture(&self.conn, &self.config.path)
+                .map_err(db.err("read data_version"))?,
+        );
+        Ok(())
+    }
+
+    /// Before a write (the write's clock reading is `now`).
+    pub(crate) fn between_operations(&mut self, now: i64) -> Result<()> {
+        if let Some(report) = &self.safety.poisoned {
+            return Err(corrupt(&self.config.path, report));
+        }
+        self.keep_coherent(now)?;
+        if self.safety.mmap_failed.take() {
+            self.mmap_off(MmapOffReason::IoError, Some(now));
+        }
+        self.poll_memory(now);
+        let due = if self.safety.suspect.take() {
+            Some(CheckLevel::Quick)
+        } else {
+            self.safety.schedule.due(now)
+        };
+        if let Some(level) = due {
+            self.run_check(level, Some(now))?;
+        }
+        Ok(())
+    }
+
+    /// Before a read: refuse a known-corrupt or replaced database.
+    pub(crate) fn read_guard(&self) -> Result<()> {
+        if let Some(report) = &self.safety.poisoned {
+            return Err(corrupt(&self.config.path, report));
+        }
+        if let Some(found) = self
+            .safety
+            .coherency
+            .as_ref()
+            .and_then(|c| c.file_check(&self.config.path))
+        {
+            return Err(LedgerError::Stale {
+                path: self.config.path.clone(),
+                reason: format!("{found:?}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// After any operation: note what a failure implies for the next one.
+    pub(crate) fn after_operation<T>(&self, result: Result<T>, wrote: bool) -> Result<T> {
+        let Err(error) = &result else {
+            return result;
+        };
+        if error.kind() == "corrupt" {
+            self.safety.suspect.set(true);
+        }
+        if error
+            .extended_code()
+            .is_some_and(mmap_fallback::is_mmap_error)
+        {
+            self.safety.mmap_failed.set(true);
+        }
+        if wrote {
+            let db = Db::new(&self.conn, &self.config.path);
+            if let Err(settle) = tx::settle_after_failure(db) {
+                self.safety.suspect.set(true);
+                return Err(settle);
+            }
+            self.safety.count(|c| c.rollbacks_settled += 1);
+        }
+        result
+    }
+
+    fn keep_coherent(&mut self, now: i64) -> Result<()> {
+        let Some(coherency) = self.safety.coherency.as_mut() else {
+            return Ok(());
+        };
+        let db = Db::new(&self.conn, &self.config.path);
+        let found = coherency
+            .check(&self.conn, &self.config.path)
+            .map_err(db.err("check the database is unchanged"))?;
+        match found {
+            None => Ok(()),
+            Some(Incoherence::FileMissing) => Err(LedgerError::Stale {
+                path: self.config.path.clone(),
+                reason: "the database file is gone".to_owned(),
+            }),
+            Some(why) => self.reopen(why, Some(now)),
+        }
+    }
+
+    fn reopen(&mut self, why: Incoherence, now: Option<i64>) -> Result<()> {
+        let fresh = self.reconnect()?;
+        let old = std::mem::replace(&mut self.conn, fresh);
+        let _ = old.close();
+        self.safety.cache_kib = None;
+        self.safety.log(now, SafetyEventKind::Reopened(why));
+        self.safety.count(|c| c.reopens += 1);
+        self.apply_cache(now);
+        self.apply_mmap();
+        self.capture_coherency()
+    }
+
+    fn poll_memory(&mut self, now: i64) {
+        let interval = i64::from(self.config.tuning.memory_poll_interval_ms);
+        if self
+            .safety
+            .last_poll_ms
+            .is_some_and(|last| now - last < interval)
+        {
+            return;
+        }
+        self.safety.last_poll_ms = Some(now);
+        self.safety.last_sample = self.safety.probe.sample();
+        let pressured = self.safety.last_sample.under_pressure();
+        match self.safety.pressure.observe(now, pressured) {
+            Some(PressureChange::Entered) => {
+                self.apply_cache(Some(now));
+                let freed = checksum::release_memory(&self.conn);
+                self.safety.log(
+                    Some(now),
+                    SafetyEventKind::MemoryReleased {
+                        bytes: i64::from(freed),
+                    },
+                );
+                self.mmap_off(MmapOffReason::Pressure, Some(now));
+            }
+            Some(PressureChange::Cleared) | None => self.apply_cache(Some(now)),
+        }
+        let as_limited = mmap_fallback::this_process_address_space_limited();
+        if let Some(change) = self.safety.mmap.maybe_restore(now, pressured, as_limited) {
+            self.apply_mmap();
+            self.safety.log(Some(now), SafetyEventKind::Mmap(change));
+            self.safety.count(|c| c.mmap_restores += 1);
+        }
+    }
+
+    fn cache_choice(&self) -> Option<CacheChoice> {
+        let tuning = &self.config.tuning;
+        if self.safety.pressure.under_pressure() {
+            return Some(CacheChoice {
+                kib: adaptive_cache::FLOOR_KIB,
+                reason: CacheReason::Pressure,
+            });
+        }
+        let pragma = |name: &str| -> i64 {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+                .unwrap_or(0)
+        };
+        let page_size = pragma("page_size").max(512) as u64;
+        let db_bytes = pragma("page_count").max(0) as u64 * page_size;
+        let ceiling_kib = match tuning.cache_size {
+            n if n < 0 => n.unsigned_abs(),
+            n => n as u64 * page_size / 1024,
+        };
+        if !tuning.adaptive_cache {
+            return Some(CacheChoice {
+                kib: ceiling_kib,
+                reason: CacheReason::Configured,
+            });
+        }
+        Some(adaptive_cache::choose(CacheInputs {
+            db_bytes,
+            available_bytes: self.safety.last_sample.available_bytes,
+            connection: ConnectionUse::Reused,
+            ceiling_kib,
+        }))
+    }
+
+    fn apply_cache(&mut self, now: Option<i64>) {
+        let Some(choice) = self.cache_choice() else {
+            return;
+        };
+        let from = self
+            .safety
+            .cache_kib
+            .unwrap_or_else(|| self.config.tuning.cache_size.unsigned_abs());
+        if from == choice.kib {
+            self.safety.cache_kib = Some(choice.kib);
+            return;
+        }
+        let kib = i64::try_from(choice.kib).unwrap_or(i64::MAX);
+        if self.conn.pragma_update(None, "cache_size", -kib).is_err() {
+            return;
+        }
+        self.safety.cache_kib = Some(choice.kib);
+        self.safety.log(
+            now,
+            SafetyEventKind::CacheResized {
+                from_kib: from,
+                to_kib: choice.kib,
+                reason: choice.reason,
+            },
+        );
+        self.safety.count(|c| {
+            c.cache_resizes += 1;
+            if choice.reason == CacheReason::Pressure {
+                c.cache_shrinks += 1;
+            }
+        });
+    }
+
+    fn mmap_off(&mut self, reason: MmapOffReason, now: Option<i64>) {
+        if let Some(change) = self.safety.mmap.disable(reason, now.unwrap_or(0)) {
+            self.apply_mmap();
+            self.safety.log(now, SafetyEventKind::Mmap(change));
+            self.safety.count(|c| c.mmap_fallbacks += 1);
+        }
+    }
+
+    fn apply_mmap(&self) {
+        let _ = self
+            .conn
+            .pragma_update(None, "mmap_size", self.safety.mmap.current());
+    }
+
+    fn run_check(&mut self, level: CheckLevel, now: Option<i64>) -> Result<()> {
+        self.safety.count(|c| c.integrity_checks += 1);
+        let db = Db::new(&self.conn, &self.config.path);
+        let findings = match detect::check(&self.conn, &self.config.path, level) {
+            Ok(None) => {
+                self.safety.log(now, SafetyEventKind::CheckPassed(level));
+                return Ok(());
+            }
+            Ok(Some(findings)) => findings,
+            Err(e) => return Err(db.err("run an integrity check")(e)),
+        };
+        self.safety.count(|c| c.corruptions += 1);
+        let damage = repair::damaged_objects(&self.conn, &findings);
+        let action = match repair::repair(&self.conn, &self.config.path, &damage) {
+            Ok(action) => action,
+            Err(why) => RepairAction::NotRepaired(why),
+        };
+        let unreadable = match action {
+            RepairAction::NotRepaired(_) => repair::unreadable_captures(&self.conn),
+            _ => Vec::new(),
+        };
+        let mut report = CorruptionReport {
+            findings,
+            damage,
+            action,
+            unreadable,
+        };
+        if !report.repaired()
+            && let Some(mut source) = self.safety.restore.take()
+        {
+            report.action = self.restore_from(source.as_mut(), &report);
+            self.safety.restore = Some(source);
+        }
+        self.log_integrity(now, &report);
+        self.safety
+            .log(now, SafetyEventKind::Corruption(Box::new(report.clone())));
+        if report.repaired() {
+            self.safety.count(|c| c.repairs += 1);
+            return Ok(());
+        }
+        let error = corrupt(&self.config.path, &report);
+        self.safety.poisoned = Some(report);
+        Err(error)
+    }
+
+    /// Close the damaged database, let `source` put the newest verified
+    /// backup in place, reopen and check it; names the captures the damaged
+    /// database listed that the backup lacks.
+    fn restore_from(
+        &mut self,
+        source: &mut dyn RestoreSource,
+        report: &CorruptionReport,
+    ) -> RepairAction {
+        let listed = listed_capture_ids(&self.conn);
+        let placeholder = match Connection::open_in_memory() {
+            Ok(conn) => conn,
+            Err(e) => return RepairAction::NotRepaired(format!("restore not attempted: {e}")),
+        };
+        let damaged = std::mem::replace(&mut self.conn, placeholder);
+        let _ = damaged.close();
+        set_aside_sidecars(&self.config.path);
+        let backup = match source.restore_newest(&self.config.path) {
+            Ok(backup) => backup,
+            Err(e) => {
+                return RepairAction::NotRepaired(format!(
+                    "restore failed: {e}; {}",
+                    report.action_text()
+                ));
+            }
+        };
+        match self.reconnect() {
+            Ok(conn) => self.conn = conn,
+            Err(e) => {
+                return RepairAction::NotRepaired(format!("restored backup does not open: {e}"));
+            }
+        }
+        if let Ok(Some(still)) = detect::check(&self.conn, &self.config.path, CheckLevel::Full) {
+            return RepairAction::NotRepaired(format!(
+                "restored backup is damaged: {}",
+                still.messages.join("; ")
+            ));
+        }
+        self.safety.cache_kib = None;
+        self.apply_cache(None);
+        self.apply_mmap();
+        let _ = self.capture_coherency();
+        let present = listed_capture_ids(&self.conn);
+        let missing = listed
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+        RepairAction::Restored { backup, missing }
+    }
+
+    /// `errors_log`, stage `integrity`, when the database can still be written.
+    fn log_integrity(&self, now: Option<i64>, report: &CorruptionReport) {
+        let at = now.unwrap_or_else(|| self.clock.now_ms());
+        let db = Db::new(&self.conn, &self.config.path);
+        let _ = tx::immediate(db, |db| {
+            db.conn
+                .execute(
+                    "INSERT INTO errors_log (capture_id, stage, message, created_at) VALUES (NULL, 'integrity', ?1, ?2)",
+                    (report.to_string(), at),
+                )
+                .map_err(db.err("log an integrity finding"))
+        });
+    }
+}
+
+impl CorruptionReport {
+    fn action_text(&self) -> String {
+        match &self.action {
+            RepairAction::NotRepaired(why) => why.clone(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+/// Capture ids from the primary-key index, read without verification.
+fn listed_capture_ids(conn: &Connection) -> Vec<String> {
+    detect::set_verification(conn, false);
+    let ids = conn
+        .prepare("SELECT id FROM captures INDEXED BY sqlite_autoindex_captures_1 ORDER BY id")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .unwrap_or_default();
+    detect::set_verification(conn, true);
+    ids
+}
+
+/// Move the damaged database's `-wal` aside (kept for forensics) and drop
+/// its `-shm`, so the restored file is not mixed with the old log.
+fn set_aside_sidecars(db_path: &Path) {
+    let with = |suffix: &str| {
+        let mut name = db_path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    let _ = std::fs::rename(with("-wal"), with("-wal.damaged"));
+    let _ = std::fs::remove_file(with("-shm"));
+}
