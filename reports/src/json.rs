@@ -92,7 +92,7 @@ mod tests {
             seed: 2,
             status,
             checks: vec![CheckResult {
-                name: "integrity".into(),
+                name: "acknowledged_durable".into(),
                 passed: status == IterationStatus::Passed,
                 detail: String::new(),
             }],

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{RunEvent, RunStarted, ScenarioInfo};
 
+/// The check whose presence means a scenario promises durability (the name the harness uses).
+pub const DURABILITY_CHECK: &str = "acknowledged_durable";
+
 /// Version of the `results.json` schema written by this crate.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -166,8 +169,13 @@ pub struct Summary {
     pub acknowledged: u64,
     /// Faults injected (fault events in traces).
     pub faults_injected: u64,
-    /// Acknowledged operations whose effect was missing afterwards.
+    /// Acknowledged operations whose effect was missing afterwards, in iterations whose
+    /// scenario promises durability (it runs `acknowledged_durable`): each one is a failure.
     pub lost_acknowledged: u64,
+    /// Acknowledged operations lost where the scenario does not promise durability (e.g. WAL
+    /// with `synchronous=NORMAL` under power loss): measured, documented, not a failure.
+    #[serde(default)]
+    pub lost_where_not_promised: u64,
 }
 
 impl Summary {
@@ -182,7 +190,11 @@ impl Summary {
         self.operations += it.operations;
         self.acknowledged += it.acknowledged;
         self.faults_injected += it.faults_injected;
-        self.lost_acknowledged += it.lost_acknowledged;
+        if it.checks.iter().any(|c| c.name == DURABILITY_CHECK) {
+            self.lost_acknowledged += it.lost_acknowledged;
+        } else {
+            self.lost_where_not_promised += it.lost_acknowledged;
+        }
     }
 
     /// True when nothing failed and nothing errored.

@@ -77,7 +77,8 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot append to the history in {}", dir.display()))?;
     }
     eprintln!(
-        "resilience: {} iterations: {} passed, {} failed, {} errors; {} operations, {} acknowledged, {} lost acknowledged",
+        "resilience: {} iterations: {} passed, {} failed, {} errors; {} operations, {} acknowledged, \
+         {} lost acknowledged ({} more lost where durability is not promised)",
         summary.iterations,
         summary.passed,
         summary.failed,
@@ -85,6 +86,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.operations,
         summary.acknowledged,
         summary.lost_acknowledged,
+        summary.lost_where_not_promised,
     );
     report_paths(&args.out);
     Ok(if control.is_interrupted() {

@@ -55,6 +55,7 @@ pub fn summary(r: &RunResults) -> Markup {
                 (stat("failed", s.failed, s.failed > 0))
                 (stat("errors", s.errors, s.errors > 0))
                 (stat("lost acknowledged writes", s.lost_acknowledged, s.lost_acknowledged > 0))
+                (stat("lost where durability is not promised", s.lost_where_not_promised, false))
                 (stat("faults injected", s.faults_injected, false))
                 (stat("operations", s.operations, false))
                 (stat("acknowledged", s.acknowledged, false))
