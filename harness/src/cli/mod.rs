@@ -88,6 +88,23 @@ struct ScenarioArgs {
     overrides: Vec<Override>,
 }
 
+impl ScenarioArgs {
+    /// What a replay command must repeat to load the same scenarios: `--scenarios` when it is
+    /// not the default, and every `--set`.
+    fn replay_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.scenarios != std::path::Path::new(default_scenarios_dir()) {
+            args.push("--scenarios".to_owned());
+            args.push(self.scenarios.display().to_string());
+        }
+        for o in &self.overrides {
+            args.push("--set".to_owned());
+            args.push(o.text.clone());
+        }
+        args
+    }
+}
+
 fn default_scenarios_dir() -> &'static str {
     concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")
 }

@@ -42,6 +42,7 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         filter: None,
         shard: None,
         revision: super::revision(&args.scenarios.scenarios),
+        replay_args: args.scenarios.replay_args(),
     };
     let (_, outcomes) = run_plan(&plan, &mut [], &RunControl::new())?;
     let outcome = outcomes

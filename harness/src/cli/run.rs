@@ -50,6 +50,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         filter: args.filter.clone(),
         shard: args.shard,
         revision: revision(&args.scenarios.scenarios),
+        replay_args: args.scenarios.replay_args(),
     };
     eprintln!(
         "resilience: {} scenario(s), seed {base_seed}, {jobs} job(s){}, outputs in {}",

@@ -32,6 +32,9 @@ pub struct IterationJob {
     pub vault_dir: PathBuf,
     /// The workload plan.
     pub plan: Vec<Operation>,
+    /// Options the replay command must repeat to rebuild this scenario (`--scenarios`, `--set`).
+    #[serde(default)]
+    pub replay_args: Vec<String>,
 }
 
 /// Input of the check phase: the job and what the drive phase did.

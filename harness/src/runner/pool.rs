@@ -47,6 +47,8 @@ pub struct RunPlan {
     pub shard: Option<Shard>,
     /// Source revision, for the record (and for merging shards).
     pub revision: String,
+    /// Options every replay command must repeat (`--scenarios DIR`, each `--set`).
+    pub replay_args: Vec<String>,
 }
 
 impl RunPlan {
@@ -89,6 +91,7 @@ impl RunPlan {
             db_path: dir.join("ledger.db"),
             vault_dir: dir.join("vault"),
             plan,
+            replay_args: self.replay_args.clone(),
         }
     }
 }

@@ -169,10 +169,27 @@ fn run_worker(
 
 /// The command that re-runs one iteration.
 pub fn replay_command(job: &IterationJob) -> String {
-    format!(
+    let mut command = format!(
         "resilience replay {} --seed {} --iteration {}",
         job.scenario.name, job.base_seed, job.iteration
-    )
+    );
+    for arg in &job.replay_args {
+        command.push(' ');
+        command.push_str(&shell_quote(arg));
+    }
+    command
+}
+
+/// `arg` as one shell word: unchanged when it is plain, single-quoted otherwise.
+fn shell_quote(arg: &str) -> String {
+    let plain = arg
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain && !arg.is_empty() {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// The result of one iteration, with its trace for `replay`.

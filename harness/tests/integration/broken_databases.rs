@@ -36,6 +36,7 @@ fn finished_workload(dir: &Path, seed: u64) -> Finished {
         filter: None,
         shard: None,
         revision: "test".into(),
+        replay_args: Vec::new(),
     };
     let job = plan.job(&scenario, 0, dir);
     std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();

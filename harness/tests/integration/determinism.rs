@@ -20,6 +20,7 @@ fn trace_of(scenario: &Scenario, seed: u64) -> Trace {
         filter: None,
         shard: None,
         revision: "test".into(),
+        replay_args: Vec::new(),
     };
     let (_, mut outcomes) = run(&plan, &mut [], &RunControl::new()).expect("the run runs");
     outcomes.remove(0).trace

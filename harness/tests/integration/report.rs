@@ -275,3 +275,53 @@ fn substitute_variables(word: &str, env: &[(String, String)]) -> String {
     }
     out
 }
+
+/// A run against a configuration SQLite documents as unsafe (rollback journal with
+/// `synchronous=OFF`) fails under power loss; the report's failure section shows the replay
+/// command, and running it reproduces the failure with the same trace digest.
+#[test]
+fn a_reported_failure_replays_with_the_same_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenarios = scenarios_dir();
+    let out = dir.path().join("out");
+    let output = run(&[
+        "run",
+        "--scenarios",
+        scenarios.to_str().unwrap(),
+        "--filter",
+        "power-loss-delete-full",
+        "--set",
+        "target.synchronous=off",
+        "--iterations",
+        "6",
+        "--seed",
+        "31",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let r = results(&out);
+    let failed = r.not_passed()[0].clone();
+    assert!(
+        failed.replay.contains("--set target.synchronous=off"),
+        "{}",
+        failed.replay
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains(&failed.replay),
+        "the report shows the replay command"
+    );
+
+    let args: Vec<&str> = failed.replay.split_whitespace().skip(1).collect();
+    let mut argv = vec![args[0], "--scenarios", scenarios.to_str().unwrap()];
+    argv.extend(&args[1..]);
+    let replay = run(&argv);
+    assert_eq!(replay.status.code(), Some(1), "{}", stderr(&replay));
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        stdout.contains(&format!("trace digest {}", failed.trace_digest)),
+        "replay gives the same digest {}:\n{stdout}",
+        failed.trace_digest
+    );
+}
