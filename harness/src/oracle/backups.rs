@@ -87,10 +87,9 @@ pub fn restore_matches(snapshot: &Path, expected: &Expected, dir: &Path) -> Resu
     std::fs::create_dir_all(dir).map_err(|e| format!("backup {name}: scratch dir: {e}"))?;
     let manifest =
         BackupManifest::load(snapshot).map_err(|e| format!("backup {name}: manifest: {e}"))?;
-    let into = dir.join("restored.db");
     let plan = RestorePlan {
         target: RestoreTarget::Latest,
-        into: into.clone(),
+        into: dir.join("restored.db"),
         snapshot: snapshot.to_path_buf(),
         snapshot_created_at_ms: manifest.created_at_ms,
         snapshot_logical: manifest.logical.clone(),
@@ -102,7 +101,16 @@ pub fn restore_matches(snapshot: &Path, expected: &Expected, dir: &Path) -> Resu
         segments: Vec::new(),
         transactions: 0,
     };
-    ledger::backup::restore(&plan).map_err(|e| format!("backup {name} does not restore: {e}"))?;
+    plan_matches(&plan, expected, dir)
+}
+
+/// Carry out a restore `plan` (its `into` inside `dir`), open the result through the ledger,
+/// and compare its captures with `expected`; `Err` names the snapshot and the differences.
+pub fn plan_matches(plan: &RestorePlan, expected: &Expected, dir: &Path) -> Result<(), String> {
+    let name = plan.snapshot.display();
+    let into = plan.into.clone();
+    std::fs::create_dir_all(dir).map_err(|e| format!("backup {name}: scratch dir: {e}"))?;
+    ledger::backup::restore(plan).map_err(|e| format!("backup {name} does not restore: {e}"))?;
     let vault = dir.join("vault");
     let opened = ledger::Ledger::open(&ledger::Config::new(&into, &vault))
         .map_err(|e| format!("backup {name}: restored copy does not open: {e}"))?;
