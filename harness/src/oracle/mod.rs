@@ -4,6 +4,7 @@
 //! holds; each check in [`checks`] compares them and returns a verdict whose name comes from
 //! [`CheckName`]. The oracle sees operations and outcomes only, never how a fault was caused.
 
+pub mod backups;
 pub mod checks;
 mod model;
 mod snapshot;

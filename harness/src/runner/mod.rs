@@ -6,6 +6,7 @@
 //! reporters as [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result,
 //! never a harness crash.
 
+pub mod backup_drill;
 mod control;
 mod exhaustive;
 mod job;

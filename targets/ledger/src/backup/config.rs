@@ -29,6 +29,10 @@ pub struct BackupConfig {
     pub escalation: EscalationPolicy,
     /// How many hourly, daily and weekly backups rotation keeps.
     pub retention: RetentionPolicy,
+    /// The SQLite VFS the backup file is written through (under the
+    /// checksum shim); `None` = the default VFS. A test harness names its
+    /// fault-injecting VFS here to fail or cut power at the destination.
+    pub dest_vfs: Option<String>,
 }
 
 impl BackupConfig {
@@ -57,6 +61,7 @@ impl Default for BackupConfig {
             archive: false,
             escalation: EscalationPolicy::default(),
             retention: RetentionPolicy::default(),
+            dest_vfs: None,
         }
     }
 }

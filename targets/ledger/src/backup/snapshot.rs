@@ -129,11 +129,12 @@ fn copy_pages(
     }
     // Through the checksum VFS: the backup's own page writes (the journal-mode switch below
     // rewrites page 1) must keep the page checksums the copied pages carry.
-    let vfs = crate::checksum::vfs_name(None).map_err(|e| BackupError::Io {
-        action: "register the checksum VFS for",
-        path: temp.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?;
+    let vfs =
+        crate::checksum::vfs_name(config.dest_vfs.as_deref()).map_err(|e| BackupError::Io {
+            action: "register the checksum VFS for",
+            path: temp.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
     let mut dest = Connection::open_with_flags_and_vfs(temp, OpenFlags::default(), vfs.as_str())
         .map_err(BackupError::sqlite("create the backup file", temp))?;
     dest.pragma_update(None, "synchronous", "OFF")

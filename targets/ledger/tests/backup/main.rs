@@ -2,6 +2,7 @@
 //! point-in-time restore, one module per area. Real files in temp dirs, the
 //! bundled SQLite, the ledger's `StepClock`; no wall-clock assertions.
 
+mod cli;
 mod escalation;
 mod online;
 mod pitr;

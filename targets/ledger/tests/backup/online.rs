@@ -109,3 +109,18 @@ fn backup_is_renamed_into_place_with_its_manifest_and_no_temp_files() {
         Some(report.path.as_path())
     );
 }
+
+#[test]
+fn an_unknown_destination_vfs_fails_the_backup_and_names_it() {
+    let mut env = Env::new();
+    env.stage(1);
+    let mut backups = env.backups.clone();
+    backups.dest_vfs = Some("no-such-vfs".into());
+    let error = env.ledger.backup(&backups).expect_err("no such VFS");
+    assert!(error.to_string().contains("no-such-vfs"), "{error}");
+    let status = env.ledger.backup_status(&backups).expect("status");
+    assert_eq!(
+        status.consecutive_failures, 1,
+        "a failed backup advances escalation"
+    );
+}

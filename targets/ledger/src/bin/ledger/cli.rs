@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging;
 
-/// Operate a staging-ledger database: health, checks, maintenance, statistics.
+/// Operate a staging-ledger database: health, checks, maintenance, statistics,
+/// backups, verification, rotation, WAL archiving and restore.
 ///
 /// Exit codes: 0 success (healthy or degraded); 1 unhealthy, a failed check or
 /// a failed maintenance step; 2 bad usage or input (e.g. a missing database).
@@ -41,6 +42,58 @@ pub struct Location {
     /// The vault directory (default: `vault` beside the database).
     #[arg(long)]
     pub vault: Option<PathBuf>,
+}
+
+/// Where the backups live.
+#[derive(Debug, Clone, Args)]
+pub struct BackupPlace {
+    /// The backup directory (default: `backups` beside the database).
+    #[arg(long)]
+    pub backup_dir: Option<PathBuf>,
+    /// Pin snapshots at a WAL archive position (point-in-time recovery).
+    #[arg(long)]
+    pub archive: bool,
+}
+
+/// What `ledger restore` restores to, and where.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// Restore the newest state the backups and the WAL archive hold.
+    #[arg(long, conflicts_with_all = ["to", "txid"])]
+    pub latest: bool,
+    /// Restore the state after the last transaction archived at or before
+    /// this time: unix milliseconds or UTC `2024-05-01T12:00:00.000Z`.
+    #[arg(long, conflicts_with = "txid")]
+    pub to: Option<String>,
+    /// Restore the state right after archive transaction N.
+    #[arg(long)]
+    pub txid: Option<u64>,
+    /// The new database file to write (must not exist).
+    #[arg(long)]
+    pub into: PathBuf,
+    /// Only print the plan: snapshot, segments, target.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the plan or report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Backup subcommands of `ledger backups`.
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List backups with their verification state and age.
+    List {
+        /// Where the ledger lives.
+        #[command(flatten)]
+        location: Location,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The subcommands.
@@ -85,6 +138,77 @@ pub enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// Take an online backup and verify it; exit 1 when verification failed.
+    Backup {
+        /// Where the ledger lives.
+        #[command(flatten)]
+        location: Location,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect backups.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
+    /// Verify one backup file (integrity, logical hash, restore test); exit 1 when it fails.
+    Verify {
+        /// The backup file (`ledger-<stamp>.db`).
+        path: PathBuf,
+        /// Record the outcome in this ledger (escalation); optional.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup (plus archived WAL) into a new database file.
+    Restore {
+        /// Where the ledger lives (its backups are found beside it).
+        #[command(flatten)]
+        location: Location,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// What to restore and where.
+        #[command(flatten)]
+        args: RestoreArgs,
+    },
+    /// Delete backups the retention policy no longer keeps.
+    Rotate {
+        /// Where the ledger lives.
+        #[command(flatten)]
+        location: Location,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy new WAL frames into the archive (point-in-time recovery).
+    Archive {
+        /// Where the ledger lives.
+        #[command(flatten)]
+        location: Location,
+        /// Where the backups live.
+        #[command(flatten)]
+        place: BackupPlace,
+        /// Checkpoint what was archived afterwards.
+        #[arg(long)]
+        checkpoint: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What a subcommand concluded.
@@ -112,6 +236,42 @@ pub fn main_impl() -> ExitCode {
             json,
         } => crate::maintain::run(&location, dry_run, json),
         Command::Stats { location } => crate::stats::run(&location),
+        Command::Backup {
+            location,
+            place,
+            json,
+        } => crate::backup::run_backup(&location, &place, json),
+        Command::Backups(BackupsCommand::List {
+            location,
+            place,
+            json,
+        }) => crate::backup::run_list(&location, &place, json),
+        Command::Verify {
+            path,
+            db,
+            place,
+            json,
+        } => {
+            let location = db.map(|db| Location { db, vault: None });
+            crate::backup::run_verify(&path, location.as_ref(), &place, json)
+        }
+        Command::Restore {
+            location,
+            place,
+            args,
+        } => crate::restore::run(&location, &place, &args),
+        Command::Rotate {
+            location,
+            place,
+            dry_run,
+            json,
+        } => crate::backup::run_rotate(&location, &place, dry_run, json),
+        Command::Archive {
+            location,
+            place,
+            checkpoint,
+            json,
+        } => crate::backup::run_archive(&location, &place, checkpoint, json),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -1,11 +1,13 @@
-//! `ledger`: health, checks, maintenance and statistics of a staging-ledger database.
+//! `ledger`: health, checks, maintenance, statistics, backups and restore of a staging-ledger database.
 
+mod backup;
 mod check;
 mod cli;
 mod health;
 mod logging;
 mod maintain;
 mod open;
+mod restore;
 mod stats;
 
 fn main() -> std::process::ExitCode {

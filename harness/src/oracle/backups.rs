@@ -1,0 +1,218 @@
+//! The `backups_restorable` check: every backup the ledger reported verified restores (through
+//! `ledger::backup::restore` into a scratch directory, then opened through the ledger) to a
+//! database whose captures equal the model at the backup's snapshot point. Main type:
+//! [`ReportedBackup`]; the check is [`backups_restorable`].
+//!
+//! The check sees what the ledger reported and the model, never how a fault was caused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ledger::backup::{BackupManifest, RestorePlan, RestoreTarget};
+use serde::{Deserialize, Serialize};
+
+use super::model::{AckModel, CaptureState};
+use super::snapshot::LedgerSnapshot;
+
+/// The check's name, as written in results and reports.
+pub const NAME: &str = "backups_restorable";
+
+/// A backup as the workload saw it reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedBackup {
+    /// The snapshot file the ledger named.
+    pub path: PathBuf,
+    /// Whether the ledger reported it verified.
+    pub verified: bool,
+    /// The model instant (acknowledged writes before the backup) its snapshot must equal.
+    pub at: usize,
+}
+
+/// What the check concluded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupsVerdict {
+    /// True when every verified backup restored to the model.
+    pub passed: bool,
+    /// Verified backups restored and compared.
+    pub restored: usize,
+    /// One line per backup that did not restore or did not match.
+    pub problems: Vec<String>,
+}
+
+/// The captures a restore must hold: per id, the states it may be in.
+pub type Expected = BTreeMap<String, Vec<Option<CaptureState>>>;
+
+/// The model at instant `at`, as [`Expected`].
+pub fn expected_at(model: &AckModel, at: usize) -> Expected {
+    model
+        .capture_ids()
+        .map(|id| (id.clone(), model.states_at(id, at)))
+        .collect()
+}
+
+/// Expected content from captures known exactly (no alternatives).
+pub fn expected_exactly(captures: &BTreeMap<String, CaptureState>) -> Expected {
+    captures
+        .iter()
+        .map(|(id, state)| (id.clone(), vec![Some(state.clone())]))
+        .collect()
+}
+
+/// Restore every verified backup into `scratch` and compare it with the model.
+pub fn backups_restorable(
+    backups: &[ReportedBackup],
+    model: &AckModel,
+    scratch: &Path,
+) -> BackupsVerdict {
+    let mut verdict = BackupsVerdict {
+        passed: true,
+        restored: 0,
+        problems: Vec::new(),
+    };
+    for (n, backup) in backups.iter().filter(|b| b.verified).enumerate() {
+        let dir = scratch.join(format!("restore-{n}"));
+        match restore_matches(&backup.path, &expected_at(model, backup.at), &dir) {
+            Ok(()) => verdict.restored += 1,
+            Err(problem) => verdict.problems.push(problem),
+        }
+    }
+    verdict.passed = verdict.problems.is_empty();
+    verdict
+}
+
+/// Restore the backup at `snapshot` into `dir`, open it through the ledger, and compare its
+/// captures with `expected`; `Err` names the backup and the first differences.
+pub fn restore_matches(snapshot: &Path, expected: &Expected, dir: &Path) -> Result<(), String> {
+    let name = snapshot.display();
+    std::fs::create_dir_all(dir).map_err(|e| format!("backup {name}: scratch dir: {e}"))?;
+    let manifest =
+        BackupManifest::load(snapshot).map_err(|e| format!("backup {name}: manifest: {e}"))?;
+    let plan = RestorePlan {
+        target: RestoreTarget::Latest,
+        into: dir.join("restored.db"),
+        snapshot: snapshot.to_path_buf(),
+        snapshot_created_at_ms: manifest.created_at_ms,
+        snapshot_logical: manifest.logical.clone(),
+        page_size: manifest.page_size,
+        lineage: None,
+        snapshot_txid: None,
+        target_txid: None,
+        target_commit_ms: None,
+        segments: Vec::new(),
+        transactions: 0,
+    };
+    plan_matches(&plan, expected, dir)
+}
+
+/// Carry out a restore `plan` (its `into` inside `dir`), open the result through the ledger,
+/// and compare its captures with `expected`; `Err` names the snapshot and the differences.
+pub fn plan_matches(plan: &RestorePlan, expected: &Expected, dir: &Path) -> Result<(), String> {
+    let name = plan.snapshot.display();
+    let into = plan.into.clone();
+    std::fs::create_dir_all(dir).map_err(|e| format!("backup {name}: scratch dir: {e}"))?;
+    ledger::backup::restore(plan).map_err(|e| format!("backup {name} does not restore: {e}"))?;
+    let vault = dir.join("vault");
+    let opened = ledger::Ledger::open(&ledger::Config::new(&into, &vault))
+        .map_err(|e| format!("backup {name}: restored copy does not open: {e}"))?;
+    drop(opened);
+    let found = LedgerSnapshot::read(&into, &vault)
+        .map_err(|e| format!("backup {name}: restored copy unreadable: {e}"))?;
+    let mut differences = Vec::new();
+    for (id, states) in expected {
+        let state = found.captures.get(id).cloned();
+        if !states.contains(&state) {
+            differences.push(format!("{id}: expected one of {states:?}, found {state:?}"));
+        }
+    }
+    for id in found
+        .captures
+        .keys()
+        .filter(|id| !expected.contains_key(*id))
+    {
+        differences.push(format!("{id}: in the backup, not in the model"));
+    }
+    match differences.len() {
+        0 => Ok(()),
+        count => Err(format!(
+            "backup {name} restores to a different state ({count} captures differ): {}",
+            differences
+                .iter()
+                .take(4)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BackupsVerdict, expected_exactly, restore_matches};
+    use crate::oracle::LedgerSnapshot;
+    use ledger::backup::BackupConfig;
+    use ledger::{Config, Ledger, NewCapture, Source};
+    use std::path::Path;
+
+    /// A ledger with 60 captures, one backup (verification on or off), and the captures at
+    /// backup time.
+    fn backed_up(dir: &Path, verify: bool) -> (std::path::PathBuf, super::Expected) {
+        let config = Config::new(dir.join("ledger.db"), dir.join("vault"));
+        let mut ledger = Ledger::open(&config).expect("open");
+        for n in 0..60 {
+            ledger
+                .stage(&NewCapture {
+                    source: Source::Email,
+                    raw_content: format!("body {n} {}", "x".repeat(200)),
+                    channel: Some("imap:inbox".into()),
+                    channel_native_id: Some(format!("m{n}")),
+                })
+                .expect("stage");
+        }
+        let live = LedgerSnapshot::read(&config.path, &config.vault_dir).expect("read live");
+        let mut backups = BackupConfig::new(dir.join("backups"));
+        backups.verify = verify;
+        backups.step_pause = std::time::Duration::ZERO;
+        let report = ledger.backup(&backups).expect("backup");
+        assert_eq!(report.verification.map(|v| v.ok), verify.then_some(true));
+        (report.path, expected_exactly(&live.captures))
+    }
+
+    #[test]
+    fn a_verified_backup_restores_to_the_model() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, expected) = backed_up(dir.path(), true);
+        restore_matches(&path, &expected, &dir.path().join("scratch")).expect("restorable");
+    }
+
+    #[test]
+    fn a_truncated_unverified_backup_fails_the_check() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, expected) = backed_up(dir.path(), false);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open backup");
+        let len = file.metadata().expect("stat").len();
+        file.set_len(len / 2).expect("truncate");
+        let problem = restore_matches(&path, &expected, &dir.path().join("scratch"))
+            .expect_err("a truncated backup must not pass as restorable");
+        assert!(problem.contains(&path.display().to_string()), "{problem}");
+        let verdict = BackupsVerdict {
+            passed: false,
+            restored: 0,
+            problems: vec![problem],
+        };
+        assert!(!verdict.passed);
+    }
+
+    #[test]
+    fn a_backup_that_differs_from_the_model_fails_the_check() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (path, mut expected) = backed_up(dir.path(), true);
+        let first = expected.keys().next().cloned().expect("a capture");
+        expected.remove(&first);
+        let problem = restore_matches(&path, &expected, &dir.path().join("scratch"))
+            .expect_err("an extra capture is a mismatch");
+        assert!(problem.contains("not in the model"), "{problem}");
+    }
+}
