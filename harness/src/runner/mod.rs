@@ -9,6 +9,7 @@
 mod control;
 mod exhaustive;
 mod job;
+mod perf_drive;
 mod pool;
 mod seed;
 mod shard;
@@ -21,6 +22,7 @@ pub mod worker;
 pub use control::RunControl;
 pub use exhaustive::{exhaustive, exhaustive_job};
 pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
+pub use perf_drive::{PerfDriveError, perf_checks, perf_worker};
 pub use pool::{RunPlan, run};
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
