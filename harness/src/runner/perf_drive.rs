@@ -187,6 +187,18 @@ pub fn run_perf_iteration(
         }
     }
     let checks: Vec<CheckResult> = perf.iter().flat_map(perf_checks).collect();
+    for check in &checks {
+        eprintln!(
+            "perf {}: {} {}",
+            job.scenario.name, check.name, check.detail
+        );
+    }
+    for regression in perf.iter().flat_map(|c| &c.regressions) {
+        eprintln!(
+            "perf {}: regression: {}",
+            job.scenario.name, regression.detail
+        );
+    }
     let status = if error.is_some() {
         IterationStatus::Error
     } else if checks.iter().all(|c| c.passed) {
