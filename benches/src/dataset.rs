@@ -1,47 +1,15 @@
-//! Seeded datasets built once and cached on disk: [`Dataset::cached`].
-//!
-//! Files live in `target/bench-data/` (or `BENCH_DATA_DIR`), named by size,
-//! schema variant, generator version and a fingerprint of the schema's DDL,
-//! so a changed ledger schema gets a fresh dataset. A build runs in one
-//! transaction with prepared statements, `journal_mode=OFF` and
-//! `synchronous=OFF`, then `ANALYZE`, then switches to WAL (the ledger's
-//! mode) and is renamed into place, so a half-built file is never used.
+//! Seeded datasets cached on disk, by bench size: [`Dataset::cached`]. The builder and cache
+//! live in `harness::perf::dataset` (the perf scenarios use the same files).
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use rusqlite::Connection;
+use harness::perf::dataset::{Dataset as Built, DatasetSpec};
+pub use harness::perf::dataset::{Variant, data_dir};
 
-use crate::generate::{Generated, Rows};
+use crate::BenchError;
 use crate::settings::Size;
-use crate::{BenchError, before_schema, sql_err};
 
-/// Bumped whenever the generator's output changes.
-const GENERATOR_VERSION: u32 = 1;
-/// The generator's seed (the size is mixed in).
-const SEED: u64 = 0x1ed9_e2b3;
-
-/// Which schema a dataset carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Variant {
-    /// The ledger's own schema, created by `Ledger::open` (composite and partial indexes).
-    Ledger,
-    /// The seed's "before" schema: primary keys and `UNIQUE(content_hash)` only.
-    Before,
-}
-
-impl Variant {
-    /// `"ledger"` or `"before"`.
-    pub fn label(self) -> &'static str {
-        match self {
-            Variant::Ledger => "ledger",
-            Variant::Before => "before",
-        }
-    }
-}
-
-/// A built dataset.
+/// A built dataset of a bench size.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// The database file (WAL mode, analysed).
@@ -52,97 +20,15 @@ pub struct Dataset {
     pub variant: Variant,
 }
 
-/// Where datasets are cached: `BENCH_DATA_DIR`, else `<target>/bench-data`.
-pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BENCH_DATA_DIR") {
-        return PathBuf::from(dir);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("bench-data")
-}
-
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BenchError {
-    let path = path.to_path_buf();
-    move |source| BenchError::Io { what, path, source }
-}
-
-fn remove_db_files(path: &Path) -> Result<(), BenchError> {
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let file = PathBuf::from(format!("{}{suffix}", path.display()));
-        match fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(io_err("remove", &file)(error)),
-        }
-    }
-    Ok(())
-}
-
-/// Creates the ledger's schema in `path` through `Ledger::open` (the real migrations).
-fn create_ledger_schema(path: &Path, scratch: &Path) -> Result<(), BenchError> {
-    let config = ledger::Config::new(path, scratch.join("vault"));
-    ledger::Ledger::open(&config)?.close()?;
-    Ok(())
-}
-
-/// The DDL text of every schema object, in a stable order.
-fn schema_text(conn: &Connection) -> Result<String, BenchError> {
-    conn.query_row(
-        "SELECT group_concat(sql, ';') FROM
-           (SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name)",
-        [],
-        |row| row.get(0),
-    )
-    .map_err(sql_err("read the schema"))
-}
-
-/// A fingerprint of `variant`'s DDL (for the ledger, as its migrations create it now).
-fn fingerprint(variant: Variant, dir: &Path) -> Result<u64, BenchError> {
-    match variant {
-        Variant::Before => Ok(fnv1a(before_schema::DDL)),
-        Variant::Ledger => {
-            let probe = dir.join(format!("schema-probe-{}.db", std::process::id()));
-            remove_db_files(&probe)?;
-            create_ledger_schema(&probe, dir)?;
-            let conn = Connection::open(&probe).map_err(sql_err("open the schema probe"))?;
-            let text = schema_text(&conn)?;
-            drop(conn);
-            remove_db_files(&probe)?;
-            Ok(fnv1a(&text))
-        }
-    }
-}
-
 impl Dataset {
-    /// The dataset of `size` with `variant`'s schema, built now if not cached.
+    /// The dataset of `size` with `variant`'s schema and a 3 % backlog, built now if not cached.
     ///
     /// # Errors
     /// Any I/O or SQLite failure while building.
     pub fn cached(size: Size, variant: Variant) -> Result<Dataset, BenchError> {
-        let dir = data_dir();
-        fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
-        let key = fingerprint(variant, &dir)?;
-        let path = dir.join(format!(
-            "captures-{}-{}-g{GENERATOR_VERSION}-{key:016x}.db",
-            size.label(),
-            variant.label()
-        ));
-        if !path.exists() {
-            let started = Instant::now();
-            eprintln!("building {} ...", path.display());
-            build(&path, &dir, size, variant)?;
-            eprintln!("built in {:.1} s", started.elapsed().as_secs_f64());
-        }
+        let built = Built::cached(DatasetSpec::new(size.captures(), variant))?;
         Ok(Dataset {
-            path,
+            path: built.path,
             size,
             variant,
         })
@@ -154,102 +40,11 @@ impl Dataset {
     /// I/O errors.
     pub fn copy_to(&self, dir: &Path, name: &str) -> Result<PathBuf, BenchError> {
         let target = dir.join(name);
-        fs::copy(&self.path, &target).map_err(io_err("copy the dataset to", &target))?;
+        std::fs::copy(&self.path, &target).map_err(|source| BenchError::Io {
+            what: "copy the dataset to",
+            path: target.clone(),
+            source,
+        })?;
         Ok(target)
     }
-}
-
-fn build(path: &Path, dir: &Path, size: Size, variant: Variant) -> Result<(), BenchError> {
-    let building = PathBuf::from(format!("{}.building", path.display()));
-    remove_db_files(&building)?;
-    match variant {
-        Variant::Ledger => create_ledger_schema(&building, dir)?,
-        Variant::Before => Connection::open(&building)
-            .and_then(|conn| conn.execute_batch(before_schema::DDL))
-            .map_err(sql_err("create the before schema"))?,
-    }
-    let mut conn = Connection::open(&building).map_err(sql_err("open the dataset"))?;
-    conn.execute_batch(
-        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA foreign_keys=OFF;
-         PRAGMA cache_size=-1000000; PRAGMA temp_store=MEMORY;",
-    )
-    .map_err(sql_err("set the build pragmas"))?;
-    fill(&mut conn, size)?;
-    conn.execute_batch("ANALYZE; PRAGMA journal_mode=WAL;")
-        .map_err(sql_err("analyse the dataset"))?;
-    conn.close()
-        .map_err(|(_, source)| sql_err("close the dataset")(source))?;
-    fs::rename(&building, path).map_err(io_err("rename the dataset to", path))
-}
-
-fn fill(conn: &mut Connection, size: Size) -> Result<(), BenchError> {
-    let tx = conn
-        .transaction()
-        .map_err(sql_err("begin the build transaction"))?;
-    {
-        let mut capture = tx
-            .prepare(
-                "INSERT INTO captures
-                   (id, source, raw_content, content_hash, status, meta_json, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .map_err(sql_err("prepare the capture insert"))?;
-        let mut audit = tx
-            .prepare(
-                "INSERT INTO exports_audit
-                   (id, capture_id, vault_path, hash_at_export, exported_at, mode, error_flag)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-            )
-            .map_err(sql_err("prepare the audit insert"))?;
-        let mut error = tx
-            .prepare(
-                "INSERT INTO errors_log (capture_id, stage, message, created_at)
-                 VALUES (?1, 'transcribe', ?2, ?3)",
-            )
-            .map_err(sql_err("prepare the error insert"))?;
-        let seed = SEED ^ size.captures() as u64;
-        for Generated {
-            capture: row,
-            audit: audit_row,
-            error_message,
-        } in Rows::new(size.captures(), seed)
-        {
-            capture
-                .execute((
-                    &row.id,
-                    row.source,
-                    &row.raw_content,
-                    &row.content_hash,
-                    row.status,
-                    &row.meta_json,
-                    row.created_at,
-                    row.updated_at,
-                ))
-                .map_err(sql_err("insert a capture"))?;
-            if let Some(a) = audit_row {
-                audit
-                    .execute((
-                        &a.id,
-                        &row.id,
-                        format!("{}.md", row.id),
-                        &row.content_hash,
-                        a.exported_at,
-                        a.mode,
-                    ))
-                    .map_err(sql_err("insert an audit row"))?;
-            }
-            if let Some(message) = error_message {
-                error
-                    .execute((&row.id, message, row.created_at))
-                    .map_err(sql_err("insert an error row"))?;
-            }
-        }
-        tx.execute(
-            "INSERT INTO sync_state (key, value, updated_at) VALUES
-               ('inbox.cursor', 'n0', ?1), ('phone.cursor', 'n0', ?1)",
-            [crate::generate::START_MS + crate::generate::YEAR_MS],
-        )
-        .map_err(sql_err("insert sync state"))?;
-    }
-    tx.commit().map_err(sql_err("commit the build transaction"))
 }

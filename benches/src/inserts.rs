@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::Connection;
 use ulid::Ulid;
 
-use crate::generate::{START_MS, YEAR_MS};
 use crate::{BenchError, sql_err};
+use harness::perf::{START_MS, YEAR_MS};
 
 /// The ledger's insert, as `ops/stage.rs` runs it.
 pub const INSERT_SQL: &str = "INSERT INTO captures

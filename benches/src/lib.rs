@@ -15,7 +15,6 @@
 pub mod before_schema;
 pub mod connect;
 pub mod dataset;
-mod generate;
 pub mod inserts;
 pub mod plans;
 pub mod queries;
@@ -37,6 +36,9 @@ pub enum BenchError {
     /// The ledger refused to create its schema.
     #[error("failed to create the ledger schema")]
     Ledger(#[from] ledger::LedgerError),
+    /// Building or reading a dataset failed.
+    #[error("failed to prepare a dataset")]
+    Dataset(#[from] harness::perf::PerfError),
     /// A file operation failed.
     #[error("failed to {what} {path}")]
     Io {

@@ -58,7 +58,7 @@ impl HistoryEntry {
             errors: results.summary.errors,
             lost_acknowledged: results.summary.lost_acknowledged,
             wall_time_ms: results.wall_time_ms,
-            figures: BTreeMap::new(),
+            figures: crate::perf::history_figures(results),
         }
     }
 

@@ -23,6 +23,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 pub mod merge;
+pub mod perf;
 pub mod progress;
 pub mod results;
 

@@ -260,6 +260,10 @@ pub struct IterationResult {
     /// measurement for notes, never a gate). Absent for sampled iterations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_states_per_sec: Option<f64>,
+    /// Perf scenarios: each perf check with A, B, the ratio and its interval, the A/A control,
+    /// the target, the verdict, the plan check and regressions. Absent for other scenarios.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perf: Vec<crate::perf::PerfCheck>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

@@ -51,7 +51,7 @@ enum Command {
     /// Internal: one phase of one iteration, run by the supervisor in a child process.
     #[command(name = "__worker", hide = true)]
     Worker {
-        /// `drive`, `check` or `exhaustive`.
+        /// `drive`, `check`, `exhaustive` or `perf`.
         phase: String,
         /// The job file.
         input: PathBuf,
@@ -207,6 +207,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
         "drive" => crate::runner::worker::drive(input)?,
         "check" => crate::runner::worker::check(input)?,
         "exhaustive" => crate::runner::exhaustive(input)?,
+        "perf" => crate::runner::perf_worker(input)?,
         other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
     }
     Ok(exit_codes::OK)
@@ -222,7 +223,11 @@ fn load_registry(args: &ScenarioArgs) -> anyhow::Result<crate::scenario::Registr
 /// without `--filter` leaves them out so the default set passes; a filter naming them runs them.
 pub const EXPECTED_FAIL_TAG: &str = "expected-fail";
 
-/// Selects scenarios with an optional filter (without one: all but `expected-fail`), mapping
+/// Scenarios with this tag take minutes (the `perf/` family builds and measures 100k-capture
+/// datasets): a run without `--filter` leaves them out; `--filter perf` runs them.
+pub const SLOW_TAG: &str = "slow";
+
+/// Selects scenarios with an optional filter (without one: all but `expected-fail` and `slow`), mapping
 /// no-match to a usage error.
 fn select(
     registry: &crate::scenario::Registry,
@@ -232,7 +237,11 @@ fn select(
         return Ok(registry
             .scenarios()
             .iter()
-            .filter(|s| !s.tags.iter().any(|t| t == EXPECTED_FAIL_TAG))
+            .filter(|s| {
+                !s.tags
+                    .iter()
+                    .any(|t| t == EXPECTED_FAIL_TAG || t == SLOW_TAG)
+            })
             .cloned()
             .collect());
     };

@@ -37,6 +37,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot read the history in {}", dir.display()))?,
         None => Vec::new(),
     };
+    crate::perf::regression::attach_history(&mut scenarios, &earlier);
     let plan = RunPlan {
         scenarios,
         base_seed,

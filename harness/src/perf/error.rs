@@ -37,4 +37,33 @@ pub enum PerfError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite failed while building, opening or querying a dataset.
+    #[error("failed to {what}")]
+    Sqlite {
+        /// What was being done.
+        what: String,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The ledger refused to create its schema in a dataset.
+    #[error("failed to create the ledger schema")]
+    Ledger(#[from] ledger::LedgerError),
+    /// A file operation on a dataset failed.
+    #[error("failed to {what} {path}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A closure mapping a rusqlite error to [`PerfError::Sqlite`] saying `what`.
+pub fn sql_err(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> PerfError {
+    let what = what.into();
+    move |source| PerfError::Sqlite { what, source }
 }

@@ -1,7 +1,11 @@
 //! Performance checks as ratios, never absolute times: the A/B runner
 //! ([`run_ab`], [`AbReport`]), the bootstrap interval of the median ratio
 //! ([`RatioEstimate`]), the seed's claims ([`Claim`], [`seed_claims`]) and the
-//! query-plan check ([`check_plan`]).
+//! query-plan check ([`check_plan`]); the seeded datasets they run on
+//! ([`dataset::Dataset`], shared with the benches), the measured queries
+//! ([`queries::Query`]), and the `perf/` scenario family's measurement
+//! ([`scenario::PerfSpec`], [`scenario::measure`]) and regression check
+//! ([`regression`]).
 //!
 //! Both arms run alternately in one process on the same data (ABAB…, so
 //! drift hits both), each pair gives a ratio `baseline / candidate` (above 1:
@@ -22,13 +26,21 @@
 //! ```
 
 mod ab;
+pub mod before_schema;
 mod claim;
+pub mod connect;
+pub mod dataset;
 mod error;
+mod generate;
 mod plan;
+pub mod queries;
+pub mod regression;
+pub mod scenario;
 mod stats;
 
 pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
 pub use claim::{Claim, ClaimTable, Verdict, seed_claims};
-pub use error::PerfError;
+pub use error::{PerfError, sql_err};
+pub use generate::{DEFAULT_BACKLOG_PERMILLE, START_MS, YEAR_MS};
 pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};
 pub use stats::{RatioEstimate, bootstrap_median_interval, median};

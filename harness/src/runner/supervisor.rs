@@ -26,7 +26,7 @@ const STDERR_TAIL: usize = 4096;
 
 /// What one worker process did.
 #[derive(Debug)]
-struct WorkerRun {
+pub(super) struct WorkerRun {
     messages: Vec<WorkerMessage>,
     status: Option<ExitStatus>,
     timed_out: bool,
@@ -39,7 +39,7 @@ struct WorkerRun {
 
 impl WorkerRun {
     /// Why the worker ended abnormally, or `None` when it exited 0 or was killed by the plan.
-    fn failure(&self, phase: &str, timeout: Duration) -> Option<String> {
+    pub(super) fn failure(&self, phase: &str, timeout: Duration) -> Option<String> {
         if self.timed_out {
             return Some(format!(
                 "{phase} worker hung: killed after {}s{}",
@@ -86,7 +86,7 @@ fn describe_status(status: ExitStatus) -> String {
 
 /// Runs one worker: `exe __worker <phase> <input>`, collecting its messages until it exits or
 /// the deadline passes. `signal` says when and how the plan signals the group.
-fn run_worker(
+pub(super) fn run_worker(
     exe: &Path,
     phase: &str,
     input: &Path,
@@ -240,6 +240,9 @@ pub fn run_iteration(
     dir: &Path,
     control: &RunControl,
 ) -> IterationOutcome {
+    if job.scenario.perf.is_some() {
+        return super::perf_drive::run_perf_iteration(exe, job, dir, control);
+    }
     let started = Instant::now();
     let exhaustive = job.scenario.fault.is_exhaustive();
     let timeout = Duration::from_secs(job.scenario.timeout_secs);
@@ -347,6 +350,7 @@ pub fn run_iteration(
                 checked as f64 * 1e6 / us as f64
             }
         }),
+        perf: Vec::new(),
     };
     IterationOutcome { result, trace }
 }

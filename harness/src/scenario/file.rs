@@ -37,12 +37,17 @@ pub struct Scenario {
     /// What is injected.
     #[serde(default)]
     pub fault: FaultPlan,
-    /// Checks run after the workload (and the fault, and a reopen).
+    /// Checks run after the workload (and the fault, and a reopen); may be empty for a perf
+    /// scenario, whose checks are its ratio gate and plan check.
+    #[serde(default)]
     pub checks: Vec<CheckName>,
     /// A fixed case (a regression capsule): this seed and these operations instead of generated
     /// ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capsule: Option<Capsule>,
+    /// A performance check instead of a fault workload (the `perf/` family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf: Option<crate::perf::scenario::PerfSpec>,
     /// Family: the folder the file sits in. Set by the loader, not written in the file.
     #[serde(skip)]
     pub family: String,
@@ -224,7 +229,10 @@ impl Scenario {
         if self.workload.operations == 0 {
             return Err("`workload.operations` must be at least 1".into());
         }
-        if self.checks.is_empty() {
+        if let Some(perf) = &self.perf {
+            perf.validate()?;
+        }
+        if self.checks.is_empty() && self.perf.is_none() {
             return Err("`checks` must name at least one check".into());
         }
         if self

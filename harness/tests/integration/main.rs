@@ -4,6 +4,7 @@
 mod broken_databases;
 mod cli;
 mod determinism;
+mod perf;
 mod power_loss;
 mod report;
 mod runner;

@@ -5,6 +5,7 @@
 //! `maud`, which escapes every interpolated string: text from scenarios, SQLite and errors can
 //! never become markup.
 
+mod perf;
 mod sections;
 mod svg;
 
@@ -67,6 +68,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
                 (sections::summary(results))
                 (sections::matrix(results))
                 (sections::failures(results))
+                (perf::section(results))
                 (sections::trends(results, history))
                 (sections::scenarios(results))
             }
@@ -118,6 +120,7 @@ mod tests {
             timeline: Vec::new(),
             crash_states: None,
             crash_states_per_sec: None,
+            perf: Vec::new(),
         };
         let mut failed = base.clone();
         failed.iteration = 1;

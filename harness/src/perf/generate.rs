@@ -1,8 +1,10 @@
 //! The realistic capture mix, row by row, from a seed: [`Rows`].
 //!
-//! Per 1000 captures: 10 staged, 15 transcribed, 5 failed_transcription (a
-//! 3 % backlog, spread over the year), 30 exported_duplicate, 30
-//! exported_placeholder, 910 exported. 60 % voice, 40 % email; bodies
+//! Per 1000 captures at the default 3 % backlog ([`DEFAULT_BACKLOG_PERMILLE`]):
+//! 10 staged, 15 transcribed, 5 failed_transcription (spread over the year),
+//! 30 exported_duplicate, 30 exported_placeholder, 910 exported. Another
+//! backlog keeps the same proportions within it (1/3 staged, 1/2 transcribed,
+//! 1/6 failed) and takes the difference from `exported`. 60 % voice, 40 % email; bodies
 //! (email text or voice transcript) of 200-2000 bytes; `created_at` spread
 //! over one year, in insertion order.
 
@@ -14,6 +16,8 @@ use ulid::Ulid;
 pub const START_MS: i64 = 1_704_067_200_000;
 /// One year in milliseconds: the span of `created_at`.
 pub const YEAR_MS: i64 = 365 * 24 * 3600 * 1000;
+/// The default backlog: 30 non-terminal captures per 1000 (3 %).
+pub const DEFAULT_BACKLOG_PERMILLE: u32 = 30;
 
 const WORDS: [&str; 32] = [
     "buy", "milk", "call", "mum", "meeting", "notes", "idea", "project", "draft", "review", "the",
@@ -52,14 +56,23 @@ pub(crate) struct Rows {
     rng: ChaCha8Rng,
     n: usize,
     next: usize,
+    backlog_permille: u32,
 }
 
 impl Rows {
+    #[cfg(test)]
     pub(crate) fn new(n: usize, seed: u64) -> Rows {
+        Rows::with_backlog(n, seed, DEFAULT_BACKLOG_PERMILLE)
+    }
+
+    /// `n` captures of which about `backlog_permille` per 1000 are non-terminal
+    /// (at most 900).
+    pub(crate) fn with_backlog(n: usize, seed: u64, backlog_permille: u32) -> Rows {
         Rows {
             rng: ChaCha8Rng::seed_from_u64(seed),
             n,
             next: 0,
+            backlog_permille: backlog_permille.min(900),
         }
     }
 
@@ -75,13 +88,20 @@ impl Rows {
     }
 
     fn status(&mut self) -> &'static str {
-        match self.rng.random_range(0..1000) {
-            0..10 => "staged",
-            10..25 => "transcribed",
-            25..30 => "failed_transcription",
-            30..60 => "exported_duplicate",
-            60..90 => "exported_placeholder",
-            _ => "exported",
+        let backlog = self.backlog_permille;
+        let draw = self.rng.random_range(0..1000);
+        if draw < backlog / 3 {
+            "staged"
+        } else if draw < backlog * 5 / 6 {
+            "transcribed"
+        } else if draw < backlog {
+            "failed_transcription"
+        } else if draw < backlog + 30 {
+            "exported_duplicate"
+        } else if draw < backlog + 60 {
+            "exported_placeholder"
+        } else {
+            "exported"
         }
     }
 
@@ -187,6 +207,13 @@ mod tests {
             .count();
         let share = pending as f64 / rows.len() as f64;
         assert!((0.02..0.04).contains(&share), "backlog share {share}");
+        let ten: Vec<Generated> = Rows::with_backlog(20_000, 7, 100).collect();
+        let pending = ten
+            .iter()
+            .filter(|row| !row.capture.status.starts_with("exported"))
+            .count();
+        let share = pending as f64 / ten.len() as f64;
+        assert!((0.08..0.12).contains(&share), "backlog share {share}");
         assert!(
             rows.iter()
                 .all(|row| row.capture.status.starts_with("exported") == row.audit.is_some())

@@ -1,0 +1,461 @@
+//! A scenario's `[perf]` table ([`PerfSpec`]) and its measurement ([`measure`]): one claim,
+//! both arms on the same seeded data in one process, ABAB… with an A/A control, both arms
+//! with fresh statistics (`ANALYZE`), plus the query-plan check where the claim has an
+//! intended plan.
+//!
+//! ```toml
+//! [perf]
+//! claim = "index-recovery"      # a claim of `seed_claims()`
+//! captures = 100000             # dataset size (tiny in tests)
+//! backlog-percent = 3.0         # non-terminal share of the captures
+//! pairs = 41                    # measured A/B pairs (and as many A/A pairs)
+//! warmup-pairs = 3
+//! target = 5.0                  # the gate ratio; default: the claim's target
+//! gate = true                   # default: false where the claim is known to fail
+//! candidate-schema = "ledger"   # index claims: "before" measures an unindexed candidate
+//! regression-margin = 0.10      # flag figures this far (relative) outside the history's spread
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use reports::perf::{PerfCheck, PerfVerdict, PlanVerdict, RatioInterval};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use super::ab::{AbConfig, AbReport, Arm, run_ab};
+use super::claim::{Claim, Verdict, seed_claims};
+use super::connect::{Tuning, open};
+use super::dataset::{Dataset, DatasetSpec, Variant};
+use super::error::{PerfError, sql_err};
+use super::plan::{PlanExpectation, check_plan, query_plan};
+use super::queries::{Probe, Query};
+use super::stats::RatioEstimate;
+
+/// The claims a perf scenario can measure (the ids of [`seed_claims`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimId {
+    /// Composite and partial indexes vs the before schema, recovery query.
+    IndexRecovery,
+    /// Composite indexes vs the before schema, export-ready `LIMIT 100`.
+    IndexExportReady,
+    /// 64 MB cache vs the default on the recovery query, reused connection.
+    CacheRecoveryReused,
+    /// 64 MB cache vs the default on a full scan larger than the cache (known to fail).
+    CacheScanLargerThanCache,
+    /// 64 MB cache vs the default with a fresh connection per query (known to fail).
+    CacheFreshConnection,
+}
+
+impl ClaimId {
+    /// The claim's id, as in [`seed_claims`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimId::IndexRecovery => "index-recovery",
+            ClaimId::IndexExportReady => "index-export-ready",
+            ClaimId::CacheRecoveryReused => "cache-recovery-reused",
+            ClaimId::CacheScanLargerThanCache => "cache-scan-larger-than-cache",
+            ClaimId::CacheFreshConnection => "cache-fresh-connection",
+        }
+    }
+
+    fn query(self) -> Query {
+        match self {
+            ClaimId::IndexExportReady => Query::ExportReady,
+            ClaimId::CacheScanLargerThanCache => Query::FullScan,
+            _ => Query::Recovery,
+        }
+    }
+
+    /// What the candidate's plan must look like (index claims only). Export-ready is allowed
+    /// its temp B-tree: the benched query merges two status ranges of
+    /// `captures_status_created` (the ledger's own queue query walks the recovery index).
+    fn intended_plan(self) -> Option<PlanExpectation> {
+        let no_scan = vec!["captures".to_owned()];
+        match self {
+            ClaimId::IndexRecovery => Some(PlanExpectation {
+                no_full_scan_of: no_scan,
+                ..PlanExpectation::index_without_sort("captures_recoverable")
+            }),
+            ClaimId::IndexExportReady => Some(PlanExpectation {
+                no_temp_btree: false,
+                no_full_scan_of: no_scan,
+                ..PlanExpectation::index_without_sort("captures_status_created")
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The `[perf]` table of a scenario: which claim, on what data, how many pairs, which gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct PerfSpec {
+    /// The claim measured.
+    pub claim: ClaimId,
+    /// Captures in the dataset.
+    #[serde(default = "default_captures")]
+    pub captures: usize,
+    /// Non-terminal captures, in per cent.
+    #[serde(default = "default_backlog_percent")]
+    pub backlog_percent: f64,
+    /// Measured A/B pairs (the A/A control runs as many).
+    #[serde(default = "default_pairs")]
+    pub pairs: usize,
+    /// Discarded pairs first.
+    #[serde(default = "default_warmup_pairs")]
+    pub warmup_pairs: usize,
+    /// The gate ratio; absent: the claim's own target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
+    /// Whether the ratio gates the iteration; absent: not where the claim is known to fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<bool>,
+    /// Index claims: the candidate's schema (`before` = a deliberately unindexed candidate).
+    #[serde(default = "default_candidate_schema")]
+    pub candidate_schema: Variant,
+    /// Relative margin beyond the history's spread before a figure is flagged.
+    #[serde(default = "default_regression_margin")]
+    pub regression_margin: f64,
+    /// Earlier runs' figures of this scenario (oldest first), attached by the CLI from
+    /// `--history`; never written in files.
+    #[serde(skip)]
+    pub history: Vec<BTreeMap<String, f64>>,
+}
+
+fn default_captures() -> usize {
+    100_000
+}
+fn default_backlog_percent() -> f64 {
+    3.0
+}
+fn default_pairs() -> usize {
+    41
+}
+fn default_warmup_pairs() -> usize {
+    3
+}
+fn default_candidate_schema() -> Variant {
+    Variant::Ledger
+}
+fn default_regression_margin() -> f64 {
+    0.10
+}
+
+impl PerfSpec {
+    /// Checks what serde cannot: sizes and ranges.
+    ///
+    /// # Errors
+    /// A message naming the bad key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.captures < 100 {
+            return Err("`perf.captures` must be at least 100".into());
+        }
+        if !(0.1..=90.0).contains(&self.backlog_percent) {
+            return Err("`perf.backlog-percent` must be between 0.1 and 90".into());
+        }
+        if self.pairs < 3 {
+            return Err("`perf.pairs` must be at least 3".into());
+        }
+        if self.target.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
+            return Err("`perf.target` must be a positive ratio".into());
+        }
+        if !(self.regression_margin.is_finite() && self.regression_margin >= 0.0) {
+            return Err("`perf.regression-margin` must be zero or more".into());
+        }
+        Ok(())
+    }
+
+    fn backlog_permille(&self) -> u32 {
+        (self.backlog_percent * 10.0).round() as u32
+    }
+
+    fn dataset(&self, variant: Variant) -> DatasetSpec {
+        DatasetSpec {
+            captures: self.captures,
+            backlog_permille: self.backlog_permille(),
+            variant,
+        }
+    }
+
+    /// The claim with this spec's condition and target.
+    pub fn claim(&self) -> Claim {
+        let mut claim = seed_claims()
+            .into_iter()
+            .find(|c| c.id == self.claim.as_str())
+            .expect("every ClaimId is a seed claim");
+        let size = self.dataset(Variant::Ledger).size_label();
+        let backlog = format!("{} % backlog", self.backlog_percent);
+        claim.condition = match self.claim {
+            ClaimId::IndexRecovery | ClaimId::IndexExportReady => format!(
+                "{size} captures, {backlog}, ANALYZE on both, warm reused connection{}",
+                if self.candidate_schema == Variant::Before {
+                    " (candidate deliberately unindexed: the before schema)"
+                } else {
+                    ""
+                }
+            ),
+            ClaimId::CacheRecoveryReused => {
+                format!("{size} captures, {backlog}, ledger schema, warm reused connection")
+            }
+            ClaimId::CacheScanLargerThanCache => format!(
+                "full scan of {size} captures (a table larger than 64 MB at 100k), reused connection"
+            ),
+            ClaimId::CacheFreshConnection => {
+                format!("recovery query at {size} captures on a fresh connection per query")
+            }
+        };
+        if let Some(target) = self.target {
+            claim.target_ratio = target;
+        }
+        claim
+    }
+
+    fn ab_config(&self, seed: u64) -> AbConfig {
+        AbConfig {
+            pairs: self.pairs,
+            warmup_pairs: self.warmup_pairs,
+            seed,
+            ..AbConfig::default()
+        }
+    }
+}
+
+fn interval(estimate: &RatioEstimate) -> RatioInterval {
+    RatioInterval {
+        median: estimate.median,
+        low: estimate.low,
+        high: estimate.high,
+        confidence: estimate.confidence,
+        pairs: estimate.pairs,
+    }
+}
+
+fn analyzed(path: &Path, tuning: Tuning) -> Result<Connection, PerfError> {
+    let conn = open(path, tuning)?;
+    conn.execute_batch("ANALYZE")
+        .map_err(sql_err(format!("analyze {}", path.display())))?;
+    Ok(conn)
+}
+
+fn plan_verdict(
+    conn: &Connection,
+    sql: &str,
+    expectation: &PlanExpectation,
+) -> Result<PlanVerdict, PerfError> {
+    let plan = query_plan(conn, sql)?;
+    let problems: Vec<String> = check_plan(&plan, expectation)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(PlanVerdict {
+        expected_index: expectation.uses_index.clone().unwrap_or_default(),
+        passed: problems.is_empty(),
+        plan: plan.into_iter().map(|row| row.detail).collect(),
+        problems,
+    })
+}
+
+/// One arm: a connection and the schema variant its query is written for.
+struct Side<'a> {
+    conn: &'a Connection,
+    variant: Variant,
+}
+
+fn compare(
+    config: &AbConfig,
+    query: Query,
+    baseline: &Side<'_>,
+    candidate: &Side<'_>,
+) -> Result<AbReport, PerfError> {
+    let mut probe = Probe::load(baseline.conn)?;
+    run_ab(config, |arm| {
+        let side = match arm {
+            Arm::Baseline => baseline,
+            Arm::Candidate => candidate,
+        };
+        std::hint::black_box(probe.run(side.conn, query, side.variant)?);
+        Ok::<_, PerfError>(())
+    })
+}
+
+fn compare_fresh(config: &AbConfig, data: &Dataset, query: Query) -> Result<AbReport, PerfError> {
+    let mut probe = Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT)?)?;
+    run_ab(config, |arm| {
+        let tuning = match arm {
+            Arm::Baseline => Tuning::SQLITE_DEFAULT,
+            Arm::Candidate => Tuning::CACHE_64MB,
+        };
+        let conn = open(&data.path, tuning)?;
+        std::hint::black_box(probe.run(&conn, query, Variant::Ledger)?);
+        Ok::<_, PerfError>(())
+    })
+}
+
+/// What was measured, before it becomes a [`PerfCheck`].
+struct Measured {
+    report: AbReport,
+    baseline: String,
+    candidate: String,
+    plan: Option<PlanVerdict>,
+}
+
+const DEFAULT_CACHE: &str = "SQLite's default cache (cache_size=-2000, about 2 MB)";
+const BIG_CACHE: &str = "cache_size=-64000 (64 MB)";
+
+/// Measures `spec`'s claim on datasets cached in `data_dir` (built there if missing), with the
+/// bootstrap seeded by `seed`.
+///
+/// # Errors
+/// A dataset could not be built or opened, a query failed, or the A/B runner refused a timing.
+pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck, PerfError> {
+    let claim = spec.claim();
+    let config = spec.ab_config(seed);
+    let query = spec.claim.query();
+    let ledger = Dataset::cached_in(data_dir, spec.dataset(Variant::Ledger))?;
+    let measured = match spec.claim {
+        ClaimId::IndexRecovery | ClaimId::IndexExportReady => {
+            let before = Dataset::cached_in(data_dir, spec.dataset(Variant::Before))?;
+            let candidate_data = match spec.candidate_schema {
+                Variant::Ledger => &ledger,
+                Variant::Before => &before,
+            };
+            let base = analyzed(&before.path, Tuning::LEDGER)?;
+            let cand = analyzed(&candidate_data.path, Tuning::LEDGER)?;
+            let plan = match spec.claim.intended_plan() {
+                Some(expectation) => Some(plan_verdict(
+                    &cand,
+                    &query.sql(spec.candidate_schema),
+                    &expectation,
+                )?),
+                None => None,
+            };
+            let report = compare(
+                &config,
+                query,
+                &Side {
+                    conn: &base,
+                    variant: Variant::Before,
+                },
+                &Side {
+                    conn: &cand,
+                    variant: spec.candidate_schema,
+                },
+            )?;
+            Measured {
+                report,
+                baseline: "before schema (primary keys + UNIQUE(content_hash)), ANALYZE".into(),
+                candidate: format!("{} schema, ANALYZE", spec.candidate_schema.label()),
+                plan,
+            }
+        }
+        ClaimId::CacheRecoveryReused | ClaimId::CacheScanLargerThanCache => {
+            let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
+            let big = analyzed(&ledger.path, Tuning::CACHE_64MB)?;
+            let side = |conn| Side {
+                conn,
+                variant: Variant::Ledger,
+            };
+            Measured {
+                report: compare(&config, query, &side(&small), &side(&big))?,
+                baseline: DEFAULT_CACHE.into(),
+                candidate: BIG_CACHE.into(),
+                plan: None,
+            }
+        }
+        ClaimId::CacheFreshConnection => {
+            drop(analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?);
+            Measured {
+                report: compare_fresh(&config, &ledger, query)?,
+                baseline: format!("{DEFAULT_CACHE}, new connection per query"),
+                candidate: format!("{BIG_CACHE}, new connection per query"),
+                plan: None,
+            }
+        }
+    };
+    let judged = claim.clone().with_measurement(measured.report.ratio);
+    Ok(PerfCheck {
+        claim: claim.id.clone(),
+        statement: claim.claim.clone(),
+        condition: claim.condition.clone(),
+        query: query.name().to_owned(),
+        baseline: measured.baseline,
+        candidate: measured.candidate,
+        baseline_median_ms: measured.report.baseline_median_s * 1e3,
+        candidate_median_ms: measured.report.candidate_median_s * 1e3,
+        ratio: interval(&measured.report.ratio),
+        control: interval(&measured.report.control),
+        target: claim.target_ratio,
+        gated: spec.gate.unwrap_or(!claim.known_to_fail),
+        known_to_fail: claim.known_to_fail,
+        verdict: match judged.verdict() {
+            Verdict::Holds => PerfVerdict::Holds,
+            Verdict::DoesNotHold => PerfVerdict::DoesNotHold,
+            Verdict::Inconclusive | Verdict::NotMeasured => PerfVerdict::Inconclusive,
+        },
+        plan: measured.plan,
+        regressions: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> PerfSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_the_real_family_and_the_claim_gives_the_target() {
+        let s = spec("claim = \"index-recovery\"");
+        assert_eq!(s.captures, 100_000);
+        assert_eq!(s.backlog_permille(), 30);
+        assert_eq!(s.claim().target_ratio, 5.0);
+        assert!(
+            s.claim()
+                .condition
+                .starts_with("100k captures, 3 % backlog")
+        );
+        let known = spec("claim = \"cache-fresh-connection\"\ntarget = 2.0");
+        assert!(known.claim().known_to_fail);
+        assert_eq!(known.claim().target_ratio, 2.0);
+        assert!(
+            spec("claim = \"index-recovery\"\npairs = 1")
+                .validate()
+                .is_err()
+        );
+        assert!(toml::from_str::<PerfSpec>("claim = \"nope\"").is_err());
+    }
+
+    #[test]
+    fn a_tiny_measurement_records_both_arms_and_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let indexed = PerfSpec {
+            captures: 300,
+            pairs: 3,
+            warmup_pairs: 0,
+            ..spec("claim = \"index-recovery\"")
+        };
+        let check = measure(&indexed, dir.path(), 1).unwrap();
+        assert_eq!(check.claim, "index-recovery");
+        assert_eq!(check.ratio.pairs, 3);
+        assert_eq!(check.control.pairs, 3);
+        assert!(check.baseline_median_ms > 0.0 && check.candidate_median_ms > 0.0);
+        let plan = check.plan.expect("index claims check the plan");
+        assert!(plan.passed, "{plan:?}");
+
+        let unindexed = PerfSpec {
+            candidate_schema: Variant::Before,
+            ..indexed
+        };
+        let plan = measure(&unindexed, dir.path(), 1).unwrap().plan.unwrap();
+        assert!(!plan.passed);
+        assert!(
+            plan.problems
+                .iter()
+                .any(|p| p.contains("captures_recoverable"))
+        );
+    }
+}

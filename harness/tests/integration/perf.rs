@@ -1,0 +1,132 @@
+//! The `perf/` family through the binary on a tiny dataset: the record in results.json, the
+//! index gate failing for a deliberately unindexed candidate (`--set
+//! perf.candidate-schema=before`), the report's claims table, history figures, and the default
+//! run leaving `slow` scenarios out. No assertion depends on how fast anything ran, except
+//! that an unindexed candidate is not five times faster than the same schema.
+
+use std::path::Path;
+use std::process::Output;
+
+use reports::IterationStatus;
+
+use super::support::{resilience, results, stderr, write};
+
+const TINY: &str = r#"
+name = "tiny-index-recovery"
+description = "indexes vs the before schema on a tiny dataset"
+tags = ["perf", "slow"]
+timeout-secs = 300
+
+[perf]
+claim = "index-recovery"
+captures = 400
+pairs = 5
+warmup-pairs = 1
+target = 5.0
+"#;
+
+const BASELINE: &str = r#"
+name = "quick-baseline"
+description = "no fault"
+checks = ["integrity"]
+
+[workload]
+operations = 5
+"#;
+
+/// A scenario tree with the tiny perf scenario and, when asked, a quick baseline (`--set`
+/// applies to every scenario of the tree, so the `--set perf.*` tests leave it out).
+fn tree(with_baseline: bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "scenarios/perf/tiny.toml", TINY);
+    if with_baseline {
+        write(dir.path(), "scenarios/baseline/quick.toml", BASELINE);
+    }
+    dir
+}
+
+fn run_in(dir: &Path, extra: &[&str]) -> Output {
+    let scenarios = dir.join("scenarios");
+    let out = dir.join("out");
+    let mut args = vec![
+        "run",
+        "--scenarios",
+        scenarios.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    resilience()
+        .env("BENCH_DATA_DIR", dir.join("bench-data"))
+        .args(&args)
+        .output()
+        .expect("resilience runs")
+}
+
+#[test]
+fn an_unindexed_candidate_fails_the_index_gate_and_the_plan_check() {
+    let dir = tree(false);
+    let output = run_in(
+        dir.path(),
+        &["--filter", "perf", "--set", "perf.candidate-schema=before"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    assert_eq!(r.iterations.len(), 1);
+    let it = &r.iterations[0];
+    assert_eq!(it.status, IterationStatus::Failed);
+    let check = |name: &str| it.checks.iter().find(|c| c.name == name).unwrap();
+    assert!(!check("perf_gate").passed, "{:?}", it.checks);
+    assert!(!check("query_plan").passed);
+    assert!(check("query_plan").detail.contains("captures_recoverable"));
+    let perf = &it.perf[0];
+    assert_eq!(perf.claim, "index-recovery");
+    assert!(perf.condition.contains("deliberately unindexed"));
+    assert_eq!((perf.ratio.pairs, perf.control.pairs), (5, 5));
+    assert!(perf.ratio.low <= perf.ratio.median && perf.ratio.median <= perf.ratio.high);
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("Performance claims (1)"));
+    assert!(html.contains("gate failed"));
+}
+
+#[test]
+fn the_indexed_schema_passes_its_plan_and_leaves_history_figures() {
+    let dir = tree(false);
+    let history = dir.path().join("history");
+    let args = [
+        "--filter",
+        "tiny-index-recovery",
+        "--set",
+        "perf.gate=false",
+        "--history",
+        history.to_str().unwrap(),
+    ];
+    let output = run_in(dir.path(), &args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let it = &r.iterations[0];
+    let names: Vec<&str> = it.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["perf_recorded", "query_plan"]);
+    assert!(it.checks.iter().all(|c| c.passed), "{:?}", it.checks);
+    assert!(it.perf[0].plan.as_ref().unwrap().passed);
+    let entries = reports::history::read_last(&history, 10).unwrap();
+    let figures = &entries[0].figures;
+    for figure in ["ratio", "baseline-ms", "candidate-ms"] {
+        assert!(
+            figures.contains_key(&format!("perf.tiny-index-recovery.{figure}")),
+            "{figures:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_run_leaves_slow_scenarios_out() {
+    let dir = tree(true);
+    let output = run_in(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let names: Vec<&str> = r.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["quick-baseline"]);
+}
