@@ -5,9 +5,11 @@
 //! [`CheckName`]. The oracle sees operations and outcomes only, never how a fault was caused.
 
 pub mod checks;
+pub mod corruption;
 mod model;
 mod snapshot;
 
 pub use checks::{CheckName, Evidence, Verdict};
+pub use corruption::{CorruptionEvidence, Served};
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use snapshot::{LedgerSnapshot, SnapshotError};

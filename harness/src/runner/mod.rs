@@ -7,6 +7,7 @@
 //! never a harness crash.
 
 mod control;
+mod corruption_drive;
 mod exhaustive;
 mod job;
 mod pool;

@@ -330,6 +330,12 @@ pub fn run_iteration(
                 checked as f64 * 1e6 / us as f64
             }
         }),
+        bit_flips: drive.as_ref().ok().and_then(|run| {
+            run.messages.iter().find_map(|m| match m {
+                WorkerMessage::BitFlips(counts) => Some(*counts),
+                _ => None,
+            })
+        }),
     };
     IterationOutcome { result, trace }
 }

@@ -3,6 +3,7 @@
 
 mod broken_databases;
 mod cli;
+mod corruption;
 mod determinism;
 mod power_loss;
 mod report;
