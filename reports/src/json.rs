@@ -108,6 +108,7 @@ mod tests {
             crash_states: None,
             crash_states_per_sec: None,
             perf: Vec::new(),
+            bit_flips: None,
         }
     }
 

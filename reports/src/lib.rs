@@ -28,7 +28,9 @@ pub mod progress;
 pub mod results;
 
 pub use events::RunEvent;
-pub use results::{CheckResult, IterationResult, IterationStatus, RunResults, Summary};
+pub use results::{
+    BitFlipCounts, CheckResult, IterationResult, IterationStatus, RunResults, Summary,
+};
 
 /// A sink for the run's event stream; one implementation per output format.
 pub trait Reporter {

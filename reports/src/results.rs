@@ -176,6 +176,9 @@ pub struct Summary {
     /// with `synchronous=NORMAL` under power loss): measured, documented, not a failure.
     #[serde(default)]
     pub lost_where_not_promised: u64,
+    /// Bit flips injected and detected, summed over the iterations that report them.
+    #[serde(default)]
+    pub bit_flips: BitFlipCounts,
 }
 
 impl Summary {
@@ -194,6 +197,11 @@ impl Summary {
             self.lost_acknowledged += it.lost_acknowledged;
         } else {
             self.lost_where_not_promised += it.lost_acknowledged;
+        }
+        if let Some(flips) = it.bit_flips {
+            self.bit_flips.injected += flips.injected;
+            self.bit_flips.in_page_reads += flips.in_page_reads;
+            self.bit_flips.detected += flips.detected;
         }
     }
 
@@ -264,6 +272,23 @@ pub struct IterationResult {
     /// the target, the verdict, the plan check and regressions. Absent for other scenarios.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub perf: Vec<crate::perf::PerfCheck>,
+    /// Disk plans with bit flips: flips injected in the drive phase and checksum mismatches
+    /// the ledger detected. Absent for other iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bit_flips: Option<BitFlipCounts>,
+}
+
+/// Bit flips injected on read by the fault VFS, and what the ledger's page checksums caught.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitFlipCounts {
+    /// Reads whose returned data had bits flipped.
+    pub injected: u64,
+    /// Of those, reads of a whole page (512..65536 bytes, a power of two): the reads page
+    /// checksums cover. Flips in shorter reads (the 100-byte header at open, WAL headers) are
+    /// left to SQLite's own checks.
+    pub in_page_reads: u64,
+    /// Page checksum mismatches the ledger recorded (`ledger::checksum::fault_count()`).
+    pub detected: u64,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

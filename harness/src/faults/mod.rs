@@ -13,7 +13,12 @@
 //!   before the Nth mutation, then crash images that drop, keep or tear every write and
 //!   directory change not yet synced. The plans that use it: [`FaultPlan::Disk`] (`disk.rs`)
 //!   and [`FaultPlan::PowerLoss`] (`power.rs`), each documenting what must be survived.
+//! - [`FaultPlan::Corruption`] (`corruption.rs`): damage to an index page, a table page, a WAL
+//!   frame or the header, applied to the files at rest after the workload; index damage must be
+//!   repaired, table damage reported as `corrupt` and never served, and every acknowledged
+//!   capture stays intact or is named missing.
 
+pub mod corruption;
 pub mod disk;
 pub mod power;
 pub mod process;
@@ -21,6 +26,7 @@ pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 
+pub use corruption::{Corruption, CorruptionTarget};
 pub use disk::DiskFaults;
 pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
@@ -41,13 +47,18 @@ pub enum FaultPlan {
     Disk(DiskFaults),
     /// A power cut before a seeded durable mutation; the check runs on the crash images.
     PowerLoss(PowerLoss),
+    /// Damage to the files at rest between the drive and the check phase.
+    Corruption(Corruption),
 }
 
 impl FaultPlan {
     /// True when the same seed always gives the same trace (no timing-dependent fault).
     pub fn is_deterministic(&self) -> bool {
         match self {
-            FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => true,
+            FaultPlan::None
+            | FaultPlan::Disk(_)
+            | FaultPlan::PowerLoss(_)
+            | FaultPlan::Corruption(_) => true,
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
         }
     }
@@ -58,7 +69,10 @@ impl FaultPlan {
         match self {
             FaultPlan::Disk(disk) => Some(disk.vfs_options()),
             FaultPlan::PowerLoss(power) => Some(power.vfs_options()),
-            FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => None,
+            FaultPlan::None
+            | FaultPlan::ProcessKill(_)
+            | FaultPlan::ProcessStop(_)
+            | FaultPlan::Corruption(_) => None,
         }
     }
 
@@ -70,6 +84,7 @@ impl FaultPlan {
         match self {
             FaultPlan::Disk(disk) => disk.validate().map_err(|e| e.to_string()),
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
+            FaultPlan::Corruption(corruption) => corruption.validate(),
             FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
         }
     }
@@ -82,7 +97,10 @@ impl FaultPlan {
     /// The signal the supervisor sends to the drive worker, if the plan has one.
     pub fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
         match self {
-            FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => None,
+            FaultPlan::None
+            | FaultPlan::Disk(_)
+            | FaultPlan::PowerLoss(_)
+            | FaultPlan::Corruption(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
         }

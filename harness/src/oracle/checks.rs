@@ -9,6 +9,7 @@ use std::fmt;
 use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
+use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::model::{AckModel, CaptureState};
 use super::snapshot::LedgerSnapshot;
 
@@ -30,17 +31,25 @@ pub enum CheckName {
     PrefixConsistent,
     /// The recovery query returns exactly the non-terminal captures and resuming them completes.
     RecoveryComplete,
+    /// Every read the workload made (`CheckDuplicate`, `PendingExports`, `Recover`) that
+    /// returned `Ok` answered what the model held at that point: no silent wrong answer.
+    ReadsMatchModel,
+    /// After damage to the files: every acknowledged capture is intact or named missing by the
+    /// ledger, never served wrong or absent ([`super::corruption`]).
+    CorruptionAccounted,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 6] = [
+    pub const ALL: [CheckName; 8] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
         CheckName::NoPartial,
         CheckName::PrefixConsistent,
         CheckName::RecoveryComplete,
+        CheckName::ReadsMatchModel,
+        CheckName::CorruptionAccounted,
     ];
 
     /// The name as written in files and reports.
@@ -52,6 +61,8 @@ impl CheckName {
             CheckName::NoPartial => "no_partial",
             CheckName::PrefixConsistent => "prefix_consistent",
             CheckName::RecoveryComplete => "recovery_complete",
+            CheckName::ReadsMatchModel => "reads_match_model",
+            CheckName::CorruptionAccounted => "corruption_accounted",
         }
     }
 }
@@ -73,6 +84,9 @@ pub struct Evidence {
     pub recovery: RecoveryEvidence,
     /// Whether the ledger reopened after the fault (its recovery ran), or why not.
     pub reopen: Result<(), String>,
+    /// What the ledger said and served after its files were damaged (gathered only for
+    /// scenarios that run `corruption_accounted`).
+    pub corruption: Option<CorruptionEvidence>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -125,6 +139,15 @@ impl Evidence {
     pub fn check(&self, name: CheckName) -> Verdict {
         let snapshot = match &self.snapshot {
             Ok(s) => s,
+            Err(e) if name == CheckName::CorruptionAccounted => {
+                let unreadable = LedgerSnapshot {
+                    integrity: vec![format!("database unreadable: {e}")],
+                    ..LedgerSnapshot::default()
+                };
+                let problems =
+                    corruption_accounted(&unreadable, &self.model, self.corruption.as_ref());
+                return Verdict::from_problems(name, problems);
+            }
             Err(e) => {
                 return Verdict::from_problems(name, vec![format!("database unreadable: {e}")]);
             }
@@ -142,6 +165,10 @@ impl Evidence {
             CheckName::NoPartial => no_partial(snapshot, &self.model),
             CheckName::PrefixConsistent => prefix_consistent(snapshot, &self.model),
             CheckName::RecoveryComplete => recovery_complete(snapshot, &self.recovery),
+            CheckName::ReadsMatchModel => self.model.read_mismatches().to_vec(),
+            CheckName::CorruptionAccounted => {
+                corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
+            }
         };
         Verdict::from_problems(name, problems)
     }
@@ -474,13 +501,16 @@ mod tests {
                 left_after_resume: Vec::new(),
             },
             reopen: Ok(()),
+            corruption: None,
         }
     }
 
+    /// Failing checks, `corruption_accounted` left out (it needs corruption evidence; its
+    /// own tests are in `corruption.rs`).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| !e.check(*c).passed)
+            .filter(|c| *c != CheckName::CorruptionAccounted && !e.check(*c).passed)
             .collect()
     }
 
@@ -772,7 +802,11 @@ mod tests {
     fn an_unreadable_database_fails_every_check() {
         let mut e = evidence(&all_acknowledged(), good_snapshot());
         e.snapshot = Err("file is not a database".into());
-        assert_eq!(failing(&e), CheckName::ALL);
+        assert_eq!(failing(&e), CheckName::ALL[..7]);
+        assert!(
+            !e.check(CheckName::CorruptionAccounted).passed,
+            "no corruption evidence, nothing on disk intact"
+        );
         assert_eq!(
             e.lost_acknowledged(),
             5,

@@ -6,9 +6,11 @@
 
 pub mod backups;
 pub mod checks;
+pub mod corruption;
 mod model;
 mod snapshot;
 
 pub use checks::{CheckName, Evidence, Verdict};
+pub use corruption::{CorruptionEvidence, Served};
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use snapshot::{LedgerSnapshot, SnapshotError};

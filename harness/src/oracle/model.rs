@@ -7,6 +7,8 @@
 //! attempted, and from then on its effect may or may not be present. Acknowledged answers that contradict the state
 //! machine (an illegal transition accepted, a legal one refused) are recorded as anomalies.
 
+mod reads;
+
 use std::collections::BTreeMap;
 
 use ledger::{ExportMode, Source, Status};
@@ -82,6 +84,12 @@ pub struct AckModel {
     anomalies: Vec<String>,
     /// Operations that returned `Ok`.
     acknowledged: usize,
+    /// Read answers (`Ok`) that differed from the model at their point in the sequence.
+    read_mismatches: Vec<String>,
+    /// Reads compared with the model.
+    reads_judged: usize,
+    /// Reads not compared (made after a maybe-applied operation).
+    reads_unjudged: usize,
 }
 
 /// What an operation with an unknown outcome may have done, attempted at instant `at` (after
@@ -285,6 +293,7 @@ impl AckModel {
             return;
         }
         if op.is_read_only() {
+            self.judge_read(index, op, value);
             return;
         }
         self.acknowledged_writes += 1;

@@ -111,6 +111,9 @@ pub enum WorkerMessage {
     },
     /// A crash image the drive worker wrote after a power cut; the check phase judges it.
     CrashImage(CheckedDatabase),
+    /// Bit flips the fault VFS injected in the drive phase and what the ledger's page
+    /// checksums detected (drive phase, disk plans with bit flips).
+    BitFlips(reports::BitFlipCounts),
     /// Exhaustive power loss: crash states checked and the time it took.
     CrashStates {
         /// Crash states (crash point × crash mode) reopened and checked.
@@ -140,6 +143,7 @@ pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execut
             WorkerMessage::Verdict { .. }
             | WorkerMessage::LostAcknowledged { .. }
             | WorkerMessage::CrashImage(_)
+            | WorkerMessage::BitFlips(_)
             | WorkerMessage::CrashStates { .. } => {}
         }
     }

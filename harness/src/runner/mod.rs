@@ -8,6 +8,7 @@
 
 pub mod backup_drill;
 mod control;
+mod corruption_drive;
 mod exhaustive;
 mod job;
 mod perf_drive;

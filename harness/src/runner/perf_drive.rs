@@ -227,6 +227,7 @@ pub fn run_perf_iteration(
         crash_states: None,
         crash_states_per_sec: None,
         perf,
+        bit_flips: None,
     };
     IterationOutcome { result, trace }
 }

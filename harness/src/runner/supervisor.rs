@@ -351,6 +351,12 @@ pub fn run_iteration(
             }
         }),
         perf: Vec::new(),
+        bit_flips: drive.as_ref().ok().and_then(|run| {
+            run.messages.iter().find_map(|m| match m {
+                WorkerMessage::BitFlips(counts) => Some(*counts),
+                _ => None,
+            })
+        }),
     };
     IterationOutcome { result, trace }
 }

@@ -20,7 +20,7 @@ use ledger::{Ledger, LedgerError};
 use super::job::{CheckedDatabase, IterationJob, WorkerMessage};
 use super::worker::{WorkerError, apply_workload_pragmas, drive_options, ledger_config_at};
 use crate::faults::power::mode_label;
-use crate::faults::vfs::{CrashTrigger, FaultVfs, VfsOptions, seed_sqlite_prng};
+use crate::faults::vfs::{CrashTrigger, FaultEventKind, FaultVfs, VfsOptions, seed_sqlite_prng};
 use crate::faults::{DiskFaults, FaultPlan, PowerLoss};
 use crate::workload::{CaptureIds, execute};
 
@@ -47,9 +47,16 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
         FaultPlan::Disk(disk) => {
             vfs.set_seed(job.seed);
             let live = CheckedDatabase::live(job);
-            run_pass(job, &live, &vfs, Some(disk), sink)
+            run_pass(job, &live, &vfs, Some(disk), sink)?;
+            if disk.bit_flips.is_empty() {
+                return Ok(());
+            }
+            sink(WorkerMessage::BitFlips(bit_flip_counts(&vfs)))
         }
-        FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => {
+        FaultPlan::None
+        | FaultPlan::ProcessKill(_)
+        | FaultPlan::ProcessStop(_)
+        | FaultPlan::Corruption(_) => {
             let live = CheckedDatabase::live(job);
             run_pass(job, &live, &vfs, None, sink)
         }
@@ -190,6 +197,24 @@ pub(super) fn run_pass(
             description: format!("closing the ledger failed: {}", e.kind()),
         }),
         other => other.map_err(WorkerError::from),
+    }
+}
+
+/// Flips the VFS injected (all, and those in whole-page reads, which page checksums cover)
+/// and the checksum mismatches the ledger's checksum VFS recorded in this process.
+fn bit_flip_counts(vfs: &FaultVfs) -> reports::BitFlipCounts {
+    let flips: Vec<_> = vfs
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, FaultEventKind::BitFlip { .. }))
+        .collect();
+    let page_sized = |len: Option<i64>| {
+        len.is_some_and(|l| (512..=65536).contains(&l) && (l as u64).is_power_of_two())
+    };
+    reports::BitFlipCounts {
+        injected: flips.len() as u64,
+        in_page_reads: flips.iter().filter(|e| page_sized(e.len)).count() as u64,
+        detected: ledger::checksum::fault_count(),
     }
 }
 

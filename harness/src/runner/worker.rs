@@ -130,6 +130,9 @@ pub fn drive_job(
     job: &IterationJob,
     sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
 ) -> Result<(), WorkerError> {
+    if let crate::faults::FaultPlan::Corruption(corruption) = &job.scenario.fault {
+        return super::corruption_drive::drive(job, corruption, sink);
+    }
     if job.scenario.fault.vfs_options().is_some() {
         return super::vfs_drive::drive(job, sink);
     }
@@ -187,7 +190,15 @@ pub fn evidence_after_reopen_at(
         id_seed: Some(job.seed.wrapping_add(1)),
     };
     let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
-    let reopened = Ledger::open_with(&config, options);
+    let mut reopened = Ledger::open_with(&config, options);
+    let corruption = job
+        .scenario
+        .checks
+        .contains(&CheckName::CorruptionAccounted)
+        .then(|| match &mut reopened {
+            Ok(ledger) => super::corruption_drive::evidence(ledger, &model),
+            Err(e) => super::corruption_drive::refused_at_open(e, &model),
+        });
     let snapshot =
         LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
     let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete);
@@ -210,6 +221,7 @@ pub fn evidence_after_reopen_at(
         model,
         recovery,
         reopen,
+        corruption,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod broken_databases;
 mod cli;
+mod corruption;
 mod determinism;
 mod perf;
 mod power_loss;

@@ -121,6 +121,7 @@ mod tests {
             crash_states: None,
             crash_states_per_sec: None,
             perf: Vec::new(),
+            bit_flips: None,
         };
         let mut failed = base.clone();
         failed.iteration = 1;

@@ -196,6 +196,7 @@ mod tests {
                 crash_states: None,
                 crash_states_per_sec: None,
                 perf: vec![c],
+                bit_flips: None,
             });
         }
         results

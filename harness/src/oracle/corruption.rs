@@ -1,0 +1,205 @@
+//! [`CorruptionEvidence`]: what the ledger said and served after its files were damaged, and the
+//! `corruption_accounted` check that judges it against the model.
+//!
+//! The property: every acknowledged capture is either intact (served with its acknowledged
+//! content, or still intact on disk while the ledger refuses to serve a database it knows is
+//! damaged) or reported missing by name (in the ledger's corruption report); never served with
+//! other content, never served as absent, never refused with an untyped error. A ledger that
+//! says the database is sound (or repaired) must be right: `integrity_check` is then `ok`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{AckModel, CaptureState};
+use super::snapshot::LedgerSnapshot;
+
+/// What a read of one capture through the ledger returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Served {
+    /// `Ok(Some)`: the capture as served (audit rows are not part of a served capture).
+    Found(CaptureState),
+    /// `Ok(None)`: the ledger said no such capture.
+    Absent,
+    /// `Err`: the ledger error's kind (`corrupt`, `sqlite`, ...).
+    Refused(String),
+}
+
+/// The ledger's answers after reopening damaged files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorruptionEvidence {
+    /// The full integrity check through the ledger: `Ok(text)` when it found the database
+    /// sound or repaired it (text says which), `Err(kind: message)` when it refused.
+    pub integrity: Option<Result<String, String>>,
+    /// Capture ids the ledger's corruption report names (unreadable, or missing since a
+    /// restored backup).
+    pub named: Vec<String>,
+    /// Per acknowledged capture id: what `Ledger::capture` returned.
+    pub served: BTreeMap<String, Served>,
+}
+
+fn same_content(a: &CaptureState, b: &CaptureState) -> bool {
+    a.source == b.source
+        && a.raw_content == b.raw_content
+        && a.status == b.status
+        && a.content_hash == b.content_hash
+}
+
+/// The problems `corruption_accounted` reports.
+pub(super) fn corruption_accounted(
+    snapshot: &LedgerSnapshot,
+    model: &AckModel,
+    evidence: Option<&CorruptionEvidence>,
+) -> Vec<String> {
+    let Some(evidence) = evidence else {
+        return vec![
+            "no corruption evidence was gathered (the check phase did not ask the ledger)".into(),
+        ];
+    };
+    let mut problems = Vec::new();
+    if let Some(Ok(said)) = &evidence.integrity
+        && snapshot.integrity != ["ok"]
+    {
+        problems.push(format!(
+            "the ledger said the database is {said}, but integrity_check says {}",
+            snapshot.integrity.join(" | ")
+        ));
+    }
+    for id in model.capture_ids() {
+        let acceptable = model.states_at(id, model.acknowledged_instant());
+        let matches =
+            |found: &CaptureState| acceptable.iter().flatten().any(|a| same_content(a, found));
+        let on_disk_intact = match snapshot.captures.get(id) {
+            Some(on_disk) => matches(on_disk),
+            None => acceptable.contains(&None),
+        };
+        let named = evidence.named.contains(id);
+        match evidence.served.get(id) {
+            None => problems.push(format!("{id}: not asked")),
+            Some(Served::Found(found)) if matches(found) => {}
+            Some(Served::Found(found)) => problems.push(format!(
+                "{id}: served as {} ({} bytes of content), not its acknowledged state (silent wrong answer)",
+                found.status,
+                found.raw_content.len()
+            )),
+            Some(Served::Absent) if acceptable.contains(&None) => {}
+            Some(Served::Absent) => problems.push(format!(
+                "{id}: served as absent{} (silently gone)",
+                if named {
+                    ", though named in the report"
+                } else {
+                    ""
+                }
+            )),
+            Some(Served::Refused(kind)) if kind != "corrupt" => problems.push(format!(
+                "{id}: refused with a `{kind}` error, not a typed corrupt error"
+            )),
+            Some(Served::Refused(_)) if named || on_disk_intact => {}
+            Some(Served::Refused(_)) => problems.push(format!(
+                "{id}: refused as corrupt, damaged on disk, and not named in the ledger's report"
+            )),
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use ledger::Source;
+
+    use super::*;
+    use crate::oracle::{Execution, OpRecord};
+    use crate::workload::{OpOutcome, OpValue, Operation};
+
+    fn model() -> AckModel {
+        AckModel::build(&Execution {
+            operations: vec![Operation::Stage {
+                ordinal: 0,
+                source: Source::Voice,
+                content: "voice/1.m4a".into(),
+                channel: None,
+                channel_native_id: None,
+            }],
+            records: vec![OpRecord::Finished(OpOutcome::Ok(OpValue::Staged(
+                "A".into(),
+            )))],
+        })
+    }
+
+    fn staged(content: &str) -> CaptureState {
+        CaptureState {
+            source: "voice".into(),
+            raw_content: content.into(),
+            status: "staged".into(),
+            content_hash: None,
+            audit: Vec::new(),
+        }
+    }
+
+    fn snapshot(a: Option<CaptureState>, integrity: &str) -> LedgerSnapshot {
+        let mut s = LedgerSnapshot {
+            integrity: vec![integrity.into()],
+            ..LedgerSnapshot::default()
+        };
+        if let Some(a) = a {
+            s.creation_order.push("A".into());
+            s.captures.insert("A".into(), a);
+        }
+        s
+    }
+
+    fn evidence(served: Served, named: bool, integrity: Result<&str, &str>) -> CorruptionEvidence {
+        CorruptionEvidence {
+            integrity: Some(integrity.map(str::to_owned).map_err(str::to_owned)),
+            named: if named { vec!["A".into()] } else { Vec::new() },
+            served: [("A".to_owned(), served)].into(),
+        }
+    }
+
+    #[test]
+    fn intact_or_named_passes() {
+        let good = snapshot(Some(staged("voice/1.m4a")), "ok");
+        let served = evidence(Served::Found(staged("voice/1.m4a")), false, Ok("sound"));
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&served)),
+            [] as [String; 0]
+        );
+        let damaged = snapshot(Some(staged("voice/1.m4q")), "Tree 2 page 2 cell 0: bad");
+        let named = evidence(Served::Refused("corrupt".into()), true, Err("corrupt"));
+        assert_eq!(
+            corruption_accounted(&damaged, &model(), Some(&named)),
+            [] as [String; 0]
+        );
+        let refused_intact = evidence(Served::Refused("corrupt".into()), false, Err("corrupt"));
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&refused_intact)),
+            [] as [String; 0]
+        );
+    }
+
+    #[test]
+    fn silent_wrong_gone_unnamed_or_untyped_fails() {
+        let damaged = snapshot(Some(staged("voice/1.m4q")), "Tree 2 page 2 cell 0: bad");
+        let cases = [
+            evidence(Served::Found(staged("voice/1.m4q")), false, Err("corrupt")),
+            evidence(Served::Absent, true, Err("corrupt")),
+            evidence(Served::Refused("corrupt".into()), false, Err("corrupt")),
+            evidence(Served::Refused("sqlite".into()), true, Err("sqlite")),
+        ];
+        for case in cases {
+            assert_eq!(
+                corruption_accounted(&damaged, &model(), Some(&case)).len(),
+                1,
+                "{case:?}"
+            );
+        }
+        let said_sound = evidence(Served::Found(staged("voice/1.m4a")), false, Ok("repaired"));
+        let broken_index = snapshot(Some(staged("voice/1.m4a")), "row 1 missing from index x");
+        assert_eq!(
+            corruption_accounted(&broken_index, &model(), Some(&said_sound)).len(),
+            1
+        );
+        assert_eq!(corruption_accounted(&damaged, &model(), None).len(), 1);
+    }
+}
