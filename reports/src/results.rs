@@ -260,6 +260,12 @@ pub struct IterationResult {
     /// measurement for notes, never a gate). Absent for sampled iterations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_states_per_sec: Option<f64>,
+    /// Named measurements a fault layer reported for this iteration (measurements for notes,
+    /// never gates): `lock_wait_p50_us`/`p95`/`p99` and `retries` (lock contention),
+    /// `alloc_points_swept` and `alloc_faults_fired` (allocation sweep), `cache_shrinks` and
+    /// `mmap_fallbacks` (memory pressure). Absent when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub figures: std::collections::BTreeMap<String, f64>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

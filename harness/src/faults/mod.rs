@@ -13,15 +13,25 @@
 //!   before the Nth mutation, then crash images that drop, keep or tear every write and
 //!   directory change not yet synced. The plans that use it: [`FaultPlan::Disk`] (`disk.rs`)
 //!   and [`FaultPlan::PowerLoss`] (`power.rs`), each documenting what must be survived.
+//! - [`FaultPlan::Alloc`] (`alloc.rs`, unsafe in `alloc_raw.rs`): SQLite's allocator fails the
+//!   Nth allocation (once or from then on, or every N in a sweep), heap limits, `RLIMIT_AS`;
+//!   every operation succeeds or fails cleanly, nothing acknowledged is lost.
+//! - [`FaultPlan::MemoryPressure`] (`memory.rs`): a fake memory probe raised and lowered at
+//!   fixed operations; the ledger shrinks its cache and leaves mmap, and loses nothing.
 
+pub mod alloc;
+pub mod alloc_raw;
 pub mod disk;
+pub mod memory;
 pub mod power;
 pub mod process;
 pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 
+pub use alloc::AllocFaults;
 pub use disk::DiskFaults;
+pub use memory::MemoryPressure;
 pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
 pub use vfs::VfsOptions;
@@ -41,6 +51,10 @@ pub enum FaultPlan {
     Disk(DiskFaults),
     /// A power cut before a seeded durable mutation; the check runs on the crash images.
     PowerLoss(PowerLoss),
+    /// Allocation failures, heap limits and `RLIMIT_AS` in the drive worker.
+    Alloc(AllocFaults),
+    /// Memory pressure raised and lowered through a fake probe.
+    MemoryPressure(MemoryPressure),
 }
 
 impl FaultPlan {
@@ -48,6 +62,8 @@ impl FaultPlan {
     pub fn is_deterministic(&self) -> bool {
         match self {
             FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => true,
+            FaultPlan::MemoryPressure(_) => true,
+            FaultPlan::Alloc(alloc) => alloc.rlimit_as_headroom.is_none(),
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
         }
     }
@@ -59,6 +75,7 @@ impl FaultPlan {
             FaultPlan::Disk(disk) => Some(disk.vfs_options()),
             FaultPlan::PowerLoss(power) => Some(power.vfs_options()),
             FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => None,
+            FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
         }
     }
 
@@ -71,18 +88,22 @@ impl FaultPlan {
             FaultPlan::Disk(disk) => disk.validate().map_err(|e| e.to_string()),
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
             FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
+            FaultPlan::Alloc(alloc) => alloc.validate(),
+            FaultPlan::MemoryPressure(pressure) => pressure.validate(),
         }
     }
 
     /// True for a power-loss plan asking for every crash point (`--exhaustive`).
     pub fn is_exhaustive(&self) -> bool {
         matches!(self, FaultPlan::PowerLoss(p) if p.exhaustive)
+            || matches!(self, FaultPlan::Alloc(a) if a.sweep)
     }
 
     /// The signal the supervisor sends to the drive worker, if the plan has one.
     pub fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
         match self {
             FaultPlan::None | FaultPlan::Disk(_) | FaultPlan::PowerLoss(_) => None,
+            FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
         }

@@ -30,17 +30,23 @@ pub enum CheckName {
     PrefixConsistent,
     /// The recovery query returns exactly the non-terminal captures and resuming them completes.
     RecoveryComplete,
+    /// The ledger responded to the fault as the fault layer requires (its cache shrank and mmap
+    /// fell back under memory pressure; a writer that gave up reported a clear busy error).
+    /// Judged by the drive worker from what the ledger reported, not from the reopened
+    /// database: a scenario does not list it in `checks`.
+    FaultResponse,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 6] = [
+    pub const ALL: [CheckName; 7] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
         CheckName::NoPartial,
         CheckName::PrefixConsistent,
         CheckName::RecoveryComplete,
+        CheckName::FaultResponse,
     ];
 
     /// The name as written in files and reports.
@@ -52,6 +58,7 @@ impl CheckName {
             CheckName::NoPartial => "no_partial",
             CheckName::PrefixConsistent => "prefix_consistent",
             CheckName::RecoveryComplete => "recovery_complete",
+            CheckName::FaultResponse => "fault_response",
         }
     }
 }
@@ -142,6 +149,7 @@ impl Evidence {
             CheckName::NoPartial => no_partial(snapshot, &self.model),
             CheckName::PrefixConsistent => prefix_consistent(snapshot, &self.model),
             CheckName::RecoveryComplete => recovery_complete(snapshot, &self.recovery),
+            CheckName::FaultResponse => Vec::new(),
         };
         Verdict::from_problems(name, problems)
     }

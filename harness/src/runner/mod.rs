@@ -9,6 +9,7 @@
 mod control;
 mod exhaustive;
 mod job;
+mod mem_drive;
 mod pool;
 mod seed;
 mod shard;

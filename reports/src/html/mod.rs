@@ -118,6 +118,7 @@ mod tests {
             timeline: Vec::new(),
             crash_states: None,
             crash_states_per_sec: None,
+            figures: Default::default(),
         };
         let mut failed = base.clone();
         failed.iteration = 1;
