@@ -73,7 +73,7 @@ impl AllocFaults {
         let nth = match (self.nth, self.max_nth) {
             (Some(n), _) => n,
             (None, Some(max)) => {
-                ChaCha8Rng::seed_from_u64(seed ^ 0x616c_6c6f_63).random_range(1..=max.max(1))
+                ChaCha8Rng::seed_from_u64(seed ^ 0x0061_6c6c_6f63).random_range(1..=max.max(1))
             }
             (None, None) => return None,
         };

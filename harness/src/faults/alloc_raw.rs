@@ -74,10 +74,7 @@ pub fn install() -> Result<(), AllocInstallError> {
     // SAFETY: SQLite copies the struct; the function pointers live for the whole process.
     let code = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &wrapped as *const _) };
     if code != ffi::SQLITE_OK {
-        return Err(AllocInstallError::Config {
-            op: "MALLOC",
-            code,
-        });
+        return Err(AllocInstallError::Config { op: "MALLOC", code });
     }
     Ok(())
 }

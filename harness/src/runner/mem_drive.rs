@@ -70,7 +70,10 @@ fn run_alloc_pass(
     }
     let result = run_plan(job, &mut ledger, sink, |_| {});
     let fired = alloc_raw::disarm();
-    alloc_raw::set_heap_limits(alloc.hard_heap_limit.map(|_| 0), alloc.soft_heap_limit.map(|_| 0));
+    alloc_raw::set_heap_limits(
+        alloc.hard_heap_limit.map(|_| 0),
+        alloc.soft_heap_limit.map(|_| 0),
+    );
     drop(ledger);
     result.map(|()| fired)
 }
@@ -98,7 +101,11 @@ fn describe_alloc(alloc: &AllocFaults, trigger: Option<AllocTrigger>, fired: u64
         parts.push(format!(
             "allocation {} failed{}: {fired} allocation(s) refused",
             t.nth,
-            if t.persistent { " and every one after it" } else { " once" }
+            if t.persistent {
+                " and every one after it"
+            } else {
+                " once"
+            }
         ));
     }
     if let Some(hard) = alloc.hard_heap_limit {
@@ -108,7 +115,9 @@ fn describe_alloc(alloc: &AllocFaults, trigger: Option<AllocTrigger>, fired: u64
         parts.push(format!("soft heap limit {soft} bytes"));
     }
     if let Some(headroom) = alloc.rlimit_as_headroom {
-        parts.push(format!("RLIMIT_AS {headroom} bytes over the opened worker's size"));
+        parts.push(format!(
+            "RLIMIT_AS {headroom} bytes over the opened worker's size"
+        ));
     }
     parts.join("; ")
 }
