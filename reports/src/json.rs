@@ -109,6 +109,7 @@ mod tests {
             crash_states_per_sec: None,
             perf: Vec::new(),
             bit_flips: None,
+            figures: Default::default(),
         }
     }
 

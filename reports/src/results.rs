@@ -276,6 +276,12 @@ pub struct IterationResult {
     /// the ledger detected. Absent for other iterations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bit_flips: Option<BitFlipCounts>,
+    /// Named measurements a fault layer reported for this iteration (measurements for notes,
+    /// never gates): `lock_wait_p50_us`/`p95`/`p99` and `retries` (lock contention),
+    /// `alloc_points_swept` and `alloc_faults_fired` (allocation sweep), `cache_shrinks` and
+    /// `mmap_fallbacks` (memory pressure). Absent when empty.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub figures: std::collections::BTreeMap<String, f64>,
 }
 
 /// Bit flips injected on read by the fault VFS, and what the ledger's page checksums caught.

@@ -203,6 +203,8 @@ pub fn main_impl() -> i32 {
 pub struct UsageError(pub String);
 
 fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
+    // First, before anything initialises SQLite: the counting allocator (disarmed).
+    crate::faults::alloc_raw::install()?;
     match phase {
         "drive" => crate::runner::worker::drive(input)?,
         "check" => crate::runner::worker::check(input)?,

@@ -17,17 +17,27 @@
 //!   frame or the header, applied to the files at rest after the workload; index damage must be
 //!   repaired, table damage reported as `corrupt` and never served, and every acknowledged
 //!   capture stays intact or is named missing.
+//! - [`FaultPlan::Alloc`] (`alloc.rs`, unsafe in `alloc_raw.rs`): SQLite's allocator fails the
+//!   Nth allocation (once or from then on, or every N in a sweep), heap limits, `RLIMIT_AS`;
+//!   every operation succeeds or fails cleanly, nothing acknowledged is lost.
+//! - [`FaultPlan::MemoryPressure`] (`memory.rs`): a fake memory probe raised and lowered at
+//!   fixed operations; the ledger shrinks its cache and leaves mmap, and loses nothing.
 
+pub mod alloc;
+pub mod alloc_raw;
 pub mod corruption;
 pub mod disk;
+pub mod memory;
 pub mod power;
 pub mod process;
 pub mod vfs;
 
 use serde::{Deserialize, Serialize};
 
+pub use alloc::AllocFaults;
 pub use corruption::{Corruption, CorruptionTarget};
 pub use disk::DiskFaults;
+pub use memory::MemoryPressure;
 pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
 pub use vfs::VfsOptions;
@@ -49,6 +59,10 @@ pub enum FaultPlan {
     PowerLoss(PowerLoss),
     /// Damage to the files at rest between the drive and the check phase.
     Corruption(Corruption),
+    /// Allocation failures, heap limits and `RLIMIT_AS` in the drive worker.
+    Alloc(AllocFaults),
+    /// Memory pressure raised and lowered through a fake probe.
+    MemoryPressure(MemoryPressure),
 }
 
 impl FaultPlan {
@@ -59,6 +73,8 @@ impl FaultPlan {
             | FaultPlan::Disk(_)
             | FaultPlan::PowerLoss(_)
             | FaultPlan::Corruption(_) => true,
+            FaultPlan::MemoryPressure(_) => true,
+            FaultPlan::Alloc(alloc) => alloc.rlimit_as_headroom.is_none(),
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
         }
     }
@@ -73,6 +89,7 @@ impl FaultPlan {
             | FaultPlan::ProcessKill(_)
             | FaultPlan::ProcessStop(_)
             | FaultPlan::Corruption(_) => None,
+            FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
         }
     }
 
@@ -86,12 +103,15 @@ impl FaultPlan {
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
             FaultPlan::Corruption(corruption) => corruption.validate(),
             FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
+            FaultPlan::Alloc(alloc) => alloc.validate(),
+            FaultPlan::MemoryPressure(pressure) => pressure.validate(),
         }
     }
 
     /// True for a power-loss plan asking for every crash point (`--exhaustive`).
     pub fn is_exhaustive(&self) -> bool {
         matches!(self, FaultPlan::PowerLoss(p) if p.exhaustive)
+            || matches!(self, FaultPlan::Alloc(a) if a.sweep)
     }
 
     /// The signal the supervisor sends to the drive worker, if the plan has one.
@@ -101,6 +121,7 @@ impl FaultPlan {
             | FaultPlan::Disk(_)
             | FaultPlan::PowerLoss(_)
             | FaultPlan::Corruption(_) => None,
+            FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
         }

@@ -37,11 +37,16 @@ pub enum CheckName {
     /// After damage to the files: every acknowledged capture is intact or named missing by the
     /// ledger, never served wrong or absent ([`super::corruption`]).
     CorruptionAccounted,
+    /// The ledger responded to the fault as the fault layer requires (its cache shrank and mmap
+    /// fell back under memory pressure; a writer that gave up reported a clear busy error).
+    /// Judged by the drive worker from what the ledger reported, not from the reopened
+    /// database: a scenario does not list it in `checks`.
+    FaultResponse,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 8] = [
+    pub const ALL: [CheckName; 9] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -50,6 +55,7 @@ impl CheckName {
         CheckName::RecoveryComplete,
         CheckName::ReadsMatchModel,
         CheckName::CorruptionAccounted,
+        CheckName::FaultResponse,
     ];
 
     /// The name as written in files and reports.
@@ -63,6 +69,7 @@ impl CheckName {
             CheckName::RecoveryComplete => "recovery_complete",
             CheckName::ReadsMatchModel => "reads_match_model",
             CheckName::CorruptionAccounted => "corruption_accounted",
+            CheckName::FaultResponse => "fault_response",
         }
     }
 }
@@ -169,6 +176,7 @@ impl Evidence {
             CheckName::CorruptionAccounted => {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
+            CheckName::FaultResponse => Vec::new(),
         };
         Verdict::from_problems(name, problems)
     }
@@ -507,10 +515,13 @@ mod tests {
 
     /// Failing checks, `corruption_accounted` left out (it needs corruption evidence; its
     /// own tests are in `corruption.rs`).
+    /// The checks judged from evidence that fail (`fault_response` is judged by the drive
+    /// worker, `corruption_accounted` has tests of its own).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| *c != CheckName::CorruptionAccounted && !e.check(*c).passed)
+            .filter(|c| ![CheckName::CorruptionAccounted, CheckName::FaultResponse].contains(c))
+            .filter(|c| !e.check(*c).passed)
             .collect()
     }
 

@@ -33,6 +33,9 @@ pub fn exhaustive_job(
     job: &IterationJob,
     sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
 ) -> Result<(), WorkerError> {
+    if let FaultPlan::Alloc(alloc) = &job.scenario.fault {
+        return super::mem_drive::sweep(job, alloc, sink);
+    }
     let power = match &job.scenario.fault {
         FaultPlan::PowerLoss(power) => power.clone(),
         _ => PowerLoss::default(),

@@ -121,6 +121,14 @@ pub enum WorkerMessage {
         /// Microseconds spent on them (for the rate; never part of the trace).
         elapsed_us: u64,
     },
+    /// A named measurement of the drive (lock waits, retries, allocation points swept); it
+    /// lands in the iteration's `figures` and never in the trace.
+    Figure {
+        /// Its name in `figures`.
+        name: String,
+        /// Its value.
+        value: u64,
+    },
 }
 
 /// Fault events as (operation during which it happened, description).
@@ -144,7 +152,8 @@ pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execut
             | WorkerMessage::LostAcknowledged { .. }
             | WorkerMessage::CrashImage(_)
             | WorkerMessage::BitFlips(_)
-            | WorkerMessage::CrashStates { .. } => {}
+            | WorkerMessage::CrashStates { .. }
+            | WorkerMessage::Figure { .. } => {}
         }
     }
     let execution = Execution {

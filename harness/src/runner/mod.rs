@@ -11,6 +11,7 @@ mod control;
 mod corruption_drive;
 mod exhaustive;
 mod job;
+mod mem_drive;
 mod perf_drive;
 mod pool;
 mod seed;

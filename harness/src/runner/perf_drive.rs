@@ -228,6 +228,7 @@ pub fn run_perf_iteration(
         crash_states_per_sec: None,
         perf,
         bit_flips: None,
+        figures: Default::default(),
     };
     IterationOutcome { result, trace }
 }

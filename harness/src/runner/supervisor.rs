@@ -206,6 +206,7 @@ struct Judged {
     checks: Vec<CheckResult>,
     lost: u64,
     crash_states: Option<(u64, u64)>,
+    figures: std::collections::BTreeMap<String, f64>,
 }
 
 impl Judged {
@@ -226,6 +227,9 @@ impl Judged {
                     checked,
                     elapsed_us,
                 } => self.crash_states = Some((*checked, *elapsed_us)),
+                WorkerMessage::Figure { name, value } => {
+                    self.figures.insert(name.clone(), *value as f64);
+                }
                 _ => {}
             }
         }
@@ -271,9 +275,11 @@ pub fn run_iteration(
     error = error.or(drive_failure);
     let trace = Trace::new(&execution, &faults);
     let mut judged = Judged::default();
-    if let (true, Ok(run)) = (exhaustive, &drive) {
+    if let Ok(run) = &drive {
+        // Exhaustive verdicts, and any drive-phase verdicts (fault_response) and figures.
         judged.take(&run.messages);
-    } else if error.is_none() && !control.is_interrupted() {
+    }
+    if !exhaustive && error.is_none() && !control.is_interrupted() {
         let input_path = dir.join("check.json");
         let images = drive
             .as_ref()
@@ -306,6 +312,7 @@ pub fn run_iteration(
         checks,
         lost,
         crash_states,
+        figures,
     } = judged;
     let status = if error.is_some() {
         IterationStatus::Error
@@ -357,6 +364,7 @@ pub fn run_iteration(
                 _ => None,
             })
         }),
+        figures,
     };
     IterationOutcome { result, trace }
 }

@@ -60,6 +60,9 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
             let live = CheckedDatabase::live(job);
             run_pass(job, &live, &vfs, None, sink)
         }
+        FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => {
+            run_pass(job, &CheckedDatabase::live(job), &vfs, None, sink)
+        }
     }
 }
 

@@ -136,6 +136,12 @@ pub fn drive_job(
     if job.scenario.fault.vfs_options().is_some() {
         return super::vfs_drive::drive(job, sink);
     }
+    if matches!(
+        job.scenario.fault,
+        crate::faults::FaultPlan::Alloc(_) | crate::faults::FaultPlan::MemoryPressure(_)
+    ) {
+        return super::mem_drive::drive(job, sink);
+    }
     let mut ledger = Ledger::open_with(&ledger_config(job), drive_options(job))?;
     apply_workload_pragmas(job, &ledger)?;
     let mut ids = CaptureIds::default();

@@ -122,6 +122,7 @@ mod tests {
             crash_states_per_sec: None,
             perf: Vec::new(),
             bit_flips: None,
+            figures: Default::default(),
         };
         let mut failed = base.clone();
         failed.iteration = 1;

@@ -197,6 +197,7 @@ mod tests {
                 crash_states_per_sec: None,
                 perf: vec![c],
                 bit_flips: None,
+                figures: Default::default(),
             });
         }
         results
