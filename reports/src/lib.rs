@@ -25,6 +25,7 @@ pub mod junit;
 pub mod merge;
 pub mod progress;
 pub mod results;
+pub mod selftest;
 
 pub use events::RunEvent;
 pub use results::{CheckResult, IterationResult, IterationStatus, RunResults, Summary};

@@ -48,6 +48,9 @@ pub struct RunResults {
     pub interrupted: bool,
     /// Wall time of the run, set when it finishes.
     pub wall_time_ms: u64,
+    /// The kill matrix, in the results of `resilience selftest` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selftest: Option<crate::selftest::KillMatrix>,
 }
 
 impl RunResults {
@@ -69,6 +72,7 @@ impl RunResults {
             complete: false,
             interrupted: false,
             wall_time_ms: 0,
+            selftest: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! never become markup.
 
 mod sections;
+mod selftest;
 mod svg;
 
 use std::io;
@@ -65,6 +66,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
             }
             body {
                 (sections::summary(results))
+                @if let Some(kill) = &results.selftest { (selftest::kill_matrix(kill)) }
                 (sections::matrix(results))
                 (sections::failures(results))
                 (sections::trends(results, history))
