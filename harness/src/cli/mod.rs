@@ -8,6 +8,7 @@ mod list;
 mod replay;
 mod report;
 mod run;
+mod selftest;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,10 @@ enum Command {
     Run(RunArgs),
     /// Re-run one iteration and print its trace.
     Replay(ReplayArgs),
+    /// Run the ledger's planted bugs against the families that should catch them, and the real
+    /// ledger over every family; print the kill matrix. Exit 1 if a bug survives or the real
+    /// ledger fails anything.
+    Selftest(SelftestArgs),
     /// Work with the outputs of earlier runs.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -137,6 +142,28 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct SelftestArgs {
+    /// Directory holding one folder per scenario family.
+    #[arg(long, default_value = default_scenarios_dir())]
+    scenarios: PathBuf,
+    /// The quick subset for CI: fewer iterations, the real ledger on the smoke scenarios only.
+    #[arg(long)]
+    quick: bool,
+    /// Base seed of every run [default: 10].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Iterations per scenario, instead of the self-test's own counts.
+    #[arg(long)]
+    iterations: Option<u32>,
+    /// Iterations running at once [default: number of CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory: results.json (with the kill matrix), report.html, each mutant's results.
+    #[arg(long, default_value = "target/resilience/selftest")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 struct ReplayArgs {
     #[command(flatten)]
     scenarios: ScenarioArgs,
@@ -165,6 +192,7 @@ pub fn main_impl() -> i32 {
         Command::List(args) => list::list(&args),
         Command::Run(args) => run::run(&args),
         Command::Replay(args) => replay::replay(&args),
+        Command::Selftest(args) => selftest::selftest(&args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(&args),
         Command::Worker { phase, input } => worker(&phase, &input),
     };

@@ -21,6 +21,6 @@ pub mod worker;
 pub use control::RunControl;
 pub use exhaustive::{exhaustive, exhaustive_job};
 pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
-pub use pool::{RunPlan, run};
+pub use pool::{RunError, RunPlan, run};
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
