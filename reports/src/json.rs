@@ -107,6 +107,7 @@ mod tests {
             timeline: Vec::new(),
             crash_states: None,
             crash_states_per_sec: None,
+            shrunk: None,
         }
     }
 

@@ -28,7 +28,7 @@ pub mod results;
 pub mod selftest;
 
 pub use events::RunEvent;
-pub use results::{CheckResult, IterationResult, IterationStatus, RunResults, Summary};
+pub use results::{CheckResult, IterationResult, IterationStatus, RunResults, ShrunkCase, Summary};
 
 /// A sink for the run's event stream; one implementation per output format.
 pub trait Reporter {

@@ -264,6 +264,31 @@ pub struct IterationResult {
     /// measurement for notes, never a gate). Absent for sampled iterations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_states_per_sec: Option<f64>,
+    /// The minimal failing case found by shrinking this (failing) iteration; the report shows
+    /// it first, with this iteration as the original beside it. Absent when not shrunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<ShrunkCase>,
+}
+
+/// A failing iteration minimised: fewer operations, same seed and fault plan, same first
+/// failing check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShrunkCase {
+    /// Operations in the original plan.
+    pub operations_before: u64,
+    /// Operations in the minimal plan.
+    pub operations: u64,
+    /// Candidates re-run in workers.
+    pub tries: u64,
+    /// True when the try budget ran out before shrinking was finished.
+    pub budget_spent: bool,
+    /// The minimal case's first failing check and its detail.
+    pub failure: CheckResult,
+    /// The minimal case's trace digest.
+    pub trace_digest: String,
+    /// The regression capsule written for it, if any (`resilience replay PATH` re-runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capsule: Option<String>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

@@ -9,6 +9,7 @@ mod replay;
 mod report;
 mod run;
 mod selftest;
+mod shrink;
 
 use std::path::PathBuf;
 
@@ -139,6 +140,14 @@ struct RunArgs {
     /// Results record the crash states checked and the rate. Other scenarios run as usual.
     #[arg(long)]
     exhaustive: bool,
+    /// Shrink the first failing iteration of each deterministic scenario, re-running at most
+    /// this many smaller candidates in workers (0 = no shrinking).
+    #[arg(long, default_value_t = 40)]
+    shrink_budget: usize,
+    /// Write each shrunk case as a regression capsule (a scenario file) into this directory,
+    /// e.g. `scenarios/regressions`.
+    #[arg(long)]
+    capsules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -167,10 +176,11 @@ struct SelftestArgs {
 struct ReplayArgs {
     #[command(flatten)]
     scenarios: ScenarioArgs,
-    /// The scenario's name.
+    /// The scenario's name, or the path of a scenario file (a regression capsule).
     scenario: String,
-    /// The run's base seed (as printed by `run` and in results.json).
-    #[arg(long)]
+    /// The run's base seed (as printed by `run` and in results.json); a capsule's own seed is
+    /// used whatever this says.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Which iteration.
     #[arg(long, default_value_t = 0)]

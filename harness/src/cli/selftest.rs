@@ -54,7 +54,11 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
     )
     .context("cannot write report.html")?;
     print!("{}", render_matrix(&matrix));
-    super::run::report_paths(&args.out);
+    eprintln!(
+        "resilience selftest: {}, {}",
+        args.out.join("results.json").display(),
+        args.out.join("report.html").display()
+    );
     Ok(if control.is_interrupted() {
         exit_codes::INTERRUPTED
     } else if matrix.passed() {

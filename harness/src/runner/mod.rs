@@ -8,11 +8,13 @@
 
 mod control;
 mod exhaustive;
+mod expected;
 mod job;
 mod pool;
 mod seed;
 mod shard;
 pub mod shrink;
+pub mod shrink_run;
 pub mod supervisor;
 mod verdicts;
 mod vfs_drive;

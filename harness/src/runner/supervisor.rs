@@ -283,13 +283,14 @@ pub fn run_iteration(
         }
     }
     let Judged {
-        checks,
+        mut checks,
         lost,
         crash_states,
     } = judged;
+    let expected = super::expected::judge(&job.scenario.expected_failures, &mut checks);
     let status = if error.is_some() {
         IterationStatus::Error
-    } else if checks.iter().all(|c| c.passed) {
+    } else if expected || checks.iter().all(|c| c.passed) {
         IterationStatus::Passed
     } else {
         IterationStatus::Failed
@@ -330,6 +331,7 @@ pub fn run_iteration(
                 checked as f64 * 1e6 / us as f64
             }
         }),
+        shrunk: None,
     };
     IterationOutcome { result, trace }
 }

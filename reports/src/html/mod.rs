@@ -120,6 +120,7 @@ mod tests {
             timeline: Vec::new(),
             crash_states: None,
             crash_states_per_sec: None,
+            shrunk: None,
         };
         let mut failed = base.clone();
         failed.iteration = 1;
