@@ -5,6 +5,7 @@ mod broken_databases;
 mod cli;
 mod determinism;
 mod power_loss;
+mod regressions;
 mod report;
 mod runner;
 mod support;
