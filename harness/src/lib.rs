@@ -12,5 +12,6 @@ pub mod oracle;
 pub mod perf;
 pub mod runner;
 pub mod scenario;
+pub mod selftest;
 pub mod trace;
 pub mod workload;

@@ -110,6 +110,7 @@ mod tests {
             perf: Vec::new(),
             bit_flips: None,
             figures: Default::default(),
+            shrunk: None,
         }
     }
 

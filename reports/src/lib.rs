@@ -26,10 +26,11 @@ pub mod merge;
 pub mod perf;
 pub mod progress;
 pub mod results;
+pub mod selftest;
 
 pub use events::RunEvent;
 pub use results::{
-    BitFlipCounts, CheckResult, IterationResult, IterationStatus, RunResults, Summary,
+    BitFlipCounts, CheckResult, IterationResult, IterationStatus, RunResults, ShrunkCase, Summary,
 };
 
 /// A sink for the run's event stream; one implementation per output format.

@@ -48,6 +48,9 @@ pub struct RunResults {
     pub interrupted: bool,
     /// Wall time of the run, set when it finishes.
     pub wall_time_ms: u64,
+    /// The kill matrix, in the results of `resilience selftest` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selftest: Option<crate::selftest::KillMatrix>,
 }
 
 impl RunResults {
@@ -69,6 +72,7 @@ impl RunResults {
             complete: false,
             interrupted: false,
             wall_time_ms: 0,
+            selftest: None,
         }
     }
 
@@ -193,7 +197,12 @@ impl Summary {
         self.operations += it.operations;
         self.acknowledged += it.acknowledged;
         self.faults_injected += it.faults_injected;
-        if it.checks.iter().any(|c| c.name == DURABILITY_CHECK) {
+        let durability = it.checks.iter().find(|c| c.name == DURABILITY_CHECK);
+        // A passing iteration whose durability check failed is a capsule of a planted bug that
+        // expects the loss (`expected-failures`): durability was not promised there.
+        let expected_loss =
+            it.status == IterationStatus::Passed && durability.is_some_and(|c| !c.passed);
+        if durability.is_some() && !expected_loss {
             self.lost_acknowledged += it.lost_acknowledged;
         } else {
             self.lost_where_not_promised += it.lost_acknowledged;
@@ -282,6 +291,10 @@ pub struct IterationResult {
     /// `mmap_fallbacks` (memory pressure). Absent when empty.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub figures: std::collections::BTreeMap<String, f64>,
+    /// The minimal failing case found by shrinking this (failing) iteration; the report shows
+    /// it first, with this iteration as the original beside it. Absent when not shrunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<ShrunkCase>,
 }
 
 /// Bit flips injected on read by the fault VFS, and what the ledger's page checksums caught.
@@ -295,6 +308,27 @@ pub struct BitFlipCounts {
     pub in_page_reads: u64,
     /// Page checksum mismatches the ledger recorded (`ledger::checksum::fault_count()`).
     pub detected: u64,
+}
+
+/// A failing iteration minimised: fewer operations, same seed and fault plan, same first
+/// failing check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShrunkCase {
+    /// Operations in the original plan.
+    pub operations_before: u64,
+    /// Operations in the minimal plan.
+    pub operations: u64,
+    /// Candidates re-run in workers.
+    pub tries: u64,
+    /// True when the try budget ran out before shrinking was finished.
+    pub budget_spent: bool,
+    /// The minimal case's first failing check and its detail.
+    pub failure: CheckResult,
+    /// The minimal case's trace digest.
+    pub trace_digest: String,
+    /// The regression capsule written for it, if any (`resilience replay PATH` re-runs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capsule: Option<String>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.

@@ -8,6 +8,8 @@ mod list;
 mod replay;
 mod report;
 mod run;
+mod selftest;
+mod shrink;
 
 use std::path::PathBuf;
 
@@ -45,6 +47,10 @@ enum Command {
     Run(RunArgs),
     /// Re-run one iteration and print its trace.
     Replay(ReplayArgs),
+    /// Run the ledger's planted bugs against the families that should catch them, and the real
+    /// ledger over every family; print the kill matrix. Exit 1 if a bug survives or the real
+    /// ledger fails anything.
+    Selftest(SelftestArgs),
     /// Work with the outputs of earlier runs.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -151,16 +157,47 @@ struct RunArgs {
     /// Results record the crash states checked and the rate. Other scenarios run as usual.
     #[arg(long)]
     exhaustive: bool,
+    /// Shrink the first failing iteration of each deterministic scenario, re-running at most
+    /// this many smaller candidates in workers (0 = no shrinking).
+    #[arg(long, default_value_t = 40)]
+    shrink_budget: usize,
+    /// Write each shrunk case as a regression capsule (a scenario file) into this directory,
+    /// e.g. `scenarios/regressions`.
+    #[arg(long)]
+    capsules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct SelftestArgs {
+    /// Directory holding one folder per scenario family.
+    #[arg(long, default_value = default_scenarios_dir())]
+    scenarios: PathBuf,
+    /// The quick subset for CI: fewer iterations, the real ledger on the smoke scenarios only.
+    #[arg(long)]
+    quick: bool,
+    /// Base seed of every run [default: 10].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Iterations per scenario, instead of the self-test's own counts.
+    #[arg(long)]
+    iterations: Option<u32>,
+    /// Iterations running at once [default: number of CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory: results.json (with the kill matrix), report.html, each mutant's results.
+    #[arg(long, default_value = "target/resilience/selftest")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
 struct ReplayArgs {
     #[command(flatten)]
     scenarios: ScenarioArgs,
-    /// The scenario's name.
+    /// The scenario's name, or the path of a scenario file (a regression capsule).
     scenario: String,
-    /// The run's base seed (as printed by `run` and in results.json).
-    #[arg(long)]
+    /// The run's base seed (as printed by `run` and in results.json); a capsule's own seed is
+    /// used whatever this says.
+    #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Which iteration.
     #[arg(long, default_value_t = 0)]
@@ -182,6 +219,7 @@ pub fn main_impl() -> i32 {
         Command::List(args) => list::list(&args),
         Command::Run(args) => run::run(&args),
         Command::Replay(args) => replay::replay(&args),
+        Command::Selftest(args) => selftest::selftest(&args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(&args),
         Command::Worker { phase, input } => worker(&phase, &input),
     };

@@ -7,7 +7,8 @@ use crate::runner::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;
-    let Some(scenario) = registry.get(&args.scenario) else {
+    let from_file = capsule_file(&args.scenario)?;
+    let Some(scenario) = from_file.as_ref().or_else(|| registry.get(&args.scenario)) else {
         let filter = crate::scenario::Filter::parse(&args.scenario)
             .map_err(|e| UsageError(e.to_string()))?;
         let message = match filter.select(registry.scenarios()) {
@@ -71,8 +72,38 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         println!("ERROR {error}");
     }
     println!("lost acknowledged writes: {}", result.lost_acknowledged);
+    if let Some(capsule) = &scenario.capsule {
+        if capsule.digest != result.trace_digest {
+            println!(
+                "DIGEST MISMATCH: the capsule recorded {}, the replay gave {}",
+                capsule.digest, result.trace_digest
+            );
+            return Ok(exit_codes::CHECK_FAILED);
+        }
+        println!("same digest as the capsule ({})", capsule.digest);
+    }
     Ok(match result.status {
         IterationStatus::Passed => exit_codes::OK,
         _ => exit_codes::CHECK_FAILED,
     })
+}
+
+/// A scenario file given by path (`resilience replay scenarios/regressions/x.toml`), or `None`
+/// when the argument is a scenario name.
+fn capsule_file(arg: &str) -> anyhow::Result<Option<crate::scenario::Scenario>> {
+    let path = std::path::Path::new(arg);
+    if !arg.ends_with(".toml") {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", path.display())))?;
+    let family = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or("regressions".to_owned(), |f| {
+            f.to_string_lossy().into_owned()
+        });
+    crate::scenario::Scenario::parse(path, &family, &text)
+        .map(Some)
+        .map_err(|e| UsageError(e.to_string()).into())
 }

@@ -69,11 +69,31 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
     let mut html = HtmlReporter::new(args.out.join("report.html"), earlier);
     let mut progress = ProgressReporter::new();
-    let (summary, _) = run_plan(
+    let (summary, outcomes) = run_plan(
         &plan,
         &mut [&mut progress, &mut json, &mut junit, &mut html],
         &control,
     )?;
+    if summary.failed > 0
+        && args.shrink_budget > 0
+        && let Some(mut results) = json.results().cloned()
+    {
+        super::shrink::shrink_failures(
+            &plan,
+            &outcomes,
+            args.shrink_budget,
+            args.capsules.as_deref(),
+            &mut results,
+            &control,
+        )?;
+        reports::json::write_atomically(&args.out.join("results.json"), &results)
+            .context("cannot write results.json")?;
+        reports::write_file_atomically(
+            &args.out.join("report.html"),
+            reports::html::render(&results, &[]).as_bytes(),
+        )
+        .context("cannot write report.html")?;
+    }
     if let (Some(dir), Some(results)) = (&args.history, json.results()) {
         history::append(dir, &HistoryEntry::from_results(results))
             .with_context(|| format!("cannot append to the history in {}", dir.display()))?;

@@ -281,6 +281,14 @@ impl AckModel {
                         e.message
                     ));
                 }
+                if e.message.contains("constraint failed") {
+                    self.anomalies.push(format!(
+                        "op {index} ({}) hit a constraint the ledger should have checked first \
+                         (no fault excuses it): {}",
+                        op.describe(),
+                        e.message
+                    ));
+                }
                 return;
             }
             OpOutcome::Ok(value) => value,

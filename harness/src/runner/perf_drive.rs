@@ -229,6 +229,7 @@ pub fn run_perf_iteration(
         perf,
         bit_flips: None,
         figures: Default::default(),
+        shrunk: None,
     };
     IterationOutcome { result, trace }
 }

@@ -309,14 +309,15 @@ pub fn run_iteration(
         }
     }
     let Judged {
-        checks,
+        mut checks,
         lost,
         crash_states,
         figures,
     } = judged;
+    let expected = super::expected::judge(&job.scenario.expected_failures, &mut checks);
     let status = if error.is_some() {
         IterationStatus::Error
-    } else if checks.iter().all(|c| c.passed) {
+    } else if expected || checks.iter().all(|c| c.passed) {
         IterationStatus::Passed
     } else {
         IterationStatus::Failed
@@ -365,6 +366,7 @@ pub fn run_iteration(
             })
         }),
         figures,
+        shrunk: None,
     };
     IterationOutcome { result, trace }
 }

@@ -1,5 +1,6 @@
 //! [`write_capsule`]: freezes a failing case into a scenario file under
-//! `scenarios/regressions/`, so it replays with the same digest and runs in every CI run.
+//! `scenarios/regressions/`, so it replays with the same digest and runs in every CI run (it is
+//! tagged `smoke`, and the default run takes every family).
 
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub fn capsule_scenario(source: &CapsuleSource<'_>) -> Scenario {
         source.operations.len(),
         original.description
     );
-    scenario.tags = vec!["regression".to_owned()];
+    scenario.tags = vec!["regression".to_owned(), "smoke".to_owned()];
     scenario.iterations = 1;
     scenario.capsule = Some(Capsule {
         seed: source.seed,
@@ -97,6 +98,6 @@ mod tests {
         assert_eq!(capsule.operations, operations);
         assert_eq!(capsule.seed, 0xdead_beef);
         assert_eq!(back.fault, original.fault);
-        assert_eq!(back.tags, ["regression"]);
+        assert_eq!(back.tags, ["regression", "smoke"]);
     }
 }

@@ -41,6 +41,12 @@ pub struct Scenario {
     /// scenario, whose checks are its ratio gate and plan check.
     #[serde(default)]
     pub checks: Vec<CheckName>,
+    /// The iteration passes when exactly these checks fail (and every other holds); used by
+    /// capsules of planted bugs (`target.mutant`), which prove the harness still catches them.
+    /// Strict: if a listed check holds, the iteration fails. Empty (the default): every check
+    /// must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_failures: Vec<CheckName>,
     /// A fixed case (a regression capsule): this seed and these operations instead of generated
     /// ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,7 +74,9 @@ fn default_timeout_secs() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Capsule {
-    /// The iteration seed, used as is (not derived from a base seed).
+    /// The iteration seed, used as is (not derived from a base seed). Written as a string:
+    /// TOML integers stop at `i64::MAX` and seeds use all 64 bits.
+    #[serde(with = "seed_text")]
     pub seed: u64,
     /// The trace digest the case produced when it was captured.
     pub digest: String,
@@ -76,6 +84,29 @@ pub struct Capsule {
     pub found_in: String,
     /// The (minimised) operations.
     pub operations: Vec<crate::workload::Operation>,
+}
+
+/// A `u64` written as a decimal string, read from a string or an integer.
+mod seed_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(seed: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&seed.to_string())
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Int(u64),
+        Str(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Text::deserialize(d)? {
+            Text::Int(n) => Ok(n),
+            Text::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// The kind and size of the workload.

@@ -7,6 +7,7 @@ mod corruption;
 mod determinism;
 mod perf;
 mod power_loss;
+mod regressions;
 mod report;
 mod runner;
 mod support;

@@ -7,6 +7,7 @@
 
 mod perf;
 mod sections;
+mod selftest;
 mod svg;
 
 use std::io;
@@ -66,6 +67,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
             }
             body {
                 (sections::summary(results))
+                @if let Some(kill) = &results.selftest { (selftest::kill_matrix(kill)) }
                 (sections::matrix(results))
                 (sections::failures(results))
                 (perf::section(results))
@@ -123,6 +125,7 @@ mod tests {
             perf: Vec::new(),
             bit_flips: None,
             figures: Default::default(),
+            shrunk: None,
         };
         let mut failed = base.clone();
         failed.iteration = 1;

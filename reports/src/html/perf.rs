@@ -198,6 +198,7 @@ mod tests {
                 perf: vec![c],
                 bit_flips: None,
                 figures: Default::default(),
+                shrunk: None,
             });
         }
         results

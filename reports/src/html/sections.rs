@@ -145,6 +145,10 @@ fn failure(it: &IterationResult) -> Markup {
     html! {
         article.failure.error[is_error] id={"failure-" (it.scenario) "-" (it.iteration)} {
             h3 { (it.scenario) " #" (it.iteration) " " span.muted { "(" (it.family) ", " @if is_error { "could not be judged" } @else { "check failed" } ")" } }
+            @if let Some(shrunk) = &it.shrunk {
+                (super::selftest::shrunk_case(shrunk))
+                p.muted { "The original case:" }
+            }
             p {
                 "seed " code { (it.seed) } " · trace digest " code { (it.trace_digest) }
                 " · " (it.operations) " operations, " (it.acknowledged) " acknowledged, "

@@ -99,6 +99,10 @@ pub struct Tuning {
     pub quick_check_interval_ms: u32,
     /// `PRAGMA integrity_check` every this many clock ms (0 = never scheduled).
     pub integrity_check_interval_ms: u32,
+    /// A planted bug ([`crate::mutants::CATALOGUE`] name) for the harness's
+    /// self-test; refused at open unless built with the `mutants` feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<String>,
 }
 
 impl Default for Tuning {
@@ -118,6 +122,7 @@ impl Default for Tuning {
             pressure_calm_ms: 60_000,
             quick_check_interval_ms: 3_600_000,
             integrity_check_interval_ms: 86_400_000,
+            mutant: None,
         }
     }
 }

@@ -142,6 +142,14 @@ pub enum LedgerError {
         /// The fail point, e.g. `ledger::export::after_vault_write`.
         name: String,
     },
+    /// The tuning names a mutant ([`crate::mutants`]) this build cannot run.
+    #[error("failed to open with mutant `{name}`: {reason}")]
+    Mutant {
+        /// The name in `target.mutant`.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl LedgerError {
@@ -218,6 +226,9 @@ impl LedgerError {
                 "run `ledger check --full` and restore from the last verified backup"
             }
             LedgerError::FailPoint { .. } => "disable the fail point",
+            LedgerError::Mutant { .. } => {
+                "remove target.mutant, or build the ledger with the `mutants` feature"
+            }
             LedgerError::Backup(_) => {
                 "read the message: it names the backup file and what to do with it"
             }
@@ -242,6 +253,7 @@ impl LedgerError {
             LedgerError::Corrupt { .. } => "corrupt",
             LedgerError::LockTimeout { .. } => "lock_timeout",
             LedgerError::FailPoint { .. } => "fail_point",
+            LedgerError::Mutant { .. } => "mutant",
             LedgerError::Backup(_) => "backup",
             LedgerError::Stale { .. } => "stale",
         }

@@ -60,6 +60,7 @@ pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod mmap_fallback;
+pub mod mutants;
 mod open;
 mod ops;
 pub mod perf;

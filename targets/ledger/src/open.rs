@@ -38,6 +38,7 @@ impl OpenReport {
 /// database, sync the database's directory if the file was just created,
 /// apply the pragmas and migrate.
 pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport)> {
+    crate::mutants::activate(config.tuning.mutant.as_deref())?;
     ensure_dir(&config.vault_dir)?;
     let existed = config.path.exists();
     let (leftover_wal_bytes, leftover_shm) = crate::lock::leftover_files(&config.path);
@@ -107,6 +108,15 @@ fn connect(config: &Config) -> Result<Connection> {
     })
 }
 
+/// The sync level to set: the tuning's, unless the `durability-off` mutant is active.
+fn synchronous(tuning: &crate::config::Tuning) -> &'static str {
+    if crate::mutants::is(crate::mutants::Mutant::DurabilityOff) {
+        crate::config::Synchronous::Off.as_str()
+    } else {
+        tuning.synchronous.as_str()
+    }
+}
+
 /// journal_mode (verified), synchronous, busy_timeout, cache_size, mmap_size, foreign_keys.
 fn apply_pragmas(db: Db<'_>, config: &Config) -> Result<()> {
     let tuning = &config.tuning;
@@ -123,7 +133,7 @@ fn apply_pragmas(db: Db<'_>, config: &Config) -> Result<()> {
         });
     }
     db.conn
-        .pragma_update(None, "synchronous", tuning.synchronous.as_str())
+        .pragma_update(None, "synchronous", synchronous(tuning))
         .map_err(db.err("set synchronous"))?;
     db.conn
         .busy_timeout(Duration::from_millis(u64::from(

@@ -25,9 +25,13 @@ pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -
         .execute_batch("BEGIN IMMEDIATE")
         .map_err(db.err(BEGIN))
         .and_then(|()| body(db))
-        .and_then(|value| {
-            db.conn.execute_batch("COMMIT").map_err(db.err(COMMIT))?;
-            Ok(value)
+        .and_then(|value| match db.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(value),
+            Err(_) if crate::mutants::is(crate::mutants::Mutant::SwallowCommitError) => {
+                roll_back_if_open(db);
+                Ok(value)
+            }
+            Err(error) => Err(db.err(COMMIT)(error)),
         });
     if result.is_err() {
         roll_back_if_open(db);

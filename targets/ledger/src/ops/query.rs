@@ -60,5 +60,9 @@ pub(crate) fn recoverable_sql() -> String {
 
 /// Every non-terminal capture, oldest first (created_at, then id).
 pub(crate) fn recoverable_captures(db: Db<'_>) -> Result<Vec<Capture>> {
-    row::query_captures(db, "list recoverable captures", &recoverable_sql(), [])
+    let mut sql = recoverable_sql();
+    if crate::mutants::is(crate::mutants::Mutant::RecoveryMissesFailedTranscription) {
+        sql = sql.replace("ORDER BY", "AND status <> 'failed_transcription' ORDER BY");
+    }
+    row::query_captures(db, "list recoverable captures", &sql, [])
 }

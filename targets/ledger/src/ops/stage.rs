@@ -25,7 +25,8 @@ pub(crate) fn stage(
         Source::Voice => None,
     };
     tx::immediate(db, |db| {
-        if let Some(existing) = duplicate_of(db, hash.as_deref(), new)? {
+        let dedup = !crate::mutants::is(crate::mutants::Mutant::StageNoDedup);
+        if dedup && let Some(existing) = duplicate_of(db, hash.as_deref(), new)? {
             return Ok(StageOutcome::Duplicate(existing));
         }
         failpoint::hit(failpoint::STAGE_BEFORE_INSERT)?;

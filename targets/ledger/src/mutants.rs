@@ -1,0 +1,226 @@
+//! Broken ledgers for the harness to catch: [`Mutant`] and its [`CATALOGUE`].
+//!
+//! A mutant is a realistic bug planted in the ledger, selected with
+//! [`crate::Tuning::mutant`] (`--set target.mutant=NAME` in the harness). The
+//! bugs are compiled in only with the crate feature `mutants`, which only the
+//! harness enables; without it, opening a ledger whose tuning names a mutant
+//! fails with [`crate::LedgerError::Mutant`], so a normal build can never run
+//! broken.
+//!
+//! The field is an always-present `Option<String>` rather than a field that
+//! exists only with the feature: scenario files are parsed with
+//! `deny_unknown_fields`, and a cfg'd field would make the same file valid or
+//! invalid depending on how the ledger was built, with the serde error saying
+//! "unknown field" instead of why.
+//!
+//! The active mutant is process-global (set when a ledger opens): the harness
+//! opens one ledger per worker process, and the bug sites (inside
+//! transactions and queries) have no handle on the config.
+
+/// One planted bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutant {
+    /// `PRAGMA synchronous=OFF` whatever the tuning says: commits are not synced.
+    DurabilityOff,
+    /// Export commits the audit row, then the status change, in two transactions.
+    ExportSplitTransaction,
+    /// Stage inserts without looking for the capture it duplicates.
+    StageNoDedup,
+    /// A failed `COMMIT` is rolled back and reported as `Ok`.
+    SwallowCommitError,
+    /// The crash-resume query leaves out `failed_transcription` captures.
+    RecoveryMissesFailedTranscription,
+}
+
+/// A catalogue entry: a bug by name, with the family that should catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MutantSpec {
+    /// The name used in `target.mutant`.
+    pub name: &'static str,
+    /// The bug, in one sentence.
+    pub description: &'static str,
+    /// Scenario families (or filters) expected to catch it.
+    pub caught_by: &'static [&'static str],
+    /// The planted bug, or `None` when it is catalogued but not built yet.
+    pub mutant: Option<Mutant>,
+}
+
+/// Every catalogued bug, built or not.
+pub const CATALOGUE: &[MutantSpec] = &[
+    MutantSpec {
+        name: "durability-off",
+        description: "synchronous=OFF forced: acknowledged commits are never synced",
+        caught_by: &["power-loss-wal-full"],
+        mutant: Some(Mutant::DurabilityOff),
+    },
+    MutantSpec {
+        name: "export-split-transaction",
+        description: "export commits the audit row and the status change in separate transactions",
+        caught_by: &["power-loss"],
+        mutant: Some(Mutant::ExportSplitTransaction),
+    },
+    MutantSpec {
+        name: "stage-no-dedup",
+        description: "stage (and its retry) inserts again without looking for the duplicate",
+        caught_by: &["baseline"],
+        mutant: Some(Mutant::StageNoDedup),
+    },
+    MutantSpec {
+        name: "swallow-commit-error",
+        description: "a failed COMMIT (I/O error, NOMEM) is rolled back and reported Ok",
+        caught_by: &["disk-errors"],
+        mutant: Some(Mutant::SwallowCommitError),
+    },
+    MutantSpec {
+        name: "recovery-misses-failed-transcription",
+        description: "the crash-resume query leaves out failed_transcription captures",
+        caught_by: &["baseline"],
+        mutant: Some(Mutant::RecoveryMissesFailedTranscription),
+    },
+    MutantSpec {
+        name: "no-begin-immediate",
+        description: "deferred transactions and no retry: busy errors surface to callers",
+        caught_by: &["lock-contention"],
+        mutant: None,
+    },
+    MutantSpec {
+        name: "cache-never-shrinks",
+        description: "the adaptive cache ignores memory pressure",
+        caught_by: &["memory-pressure"],
+        mutant: None,
+    },
+    MutantSpec {
+        name: "prune-ignores-backup",
+        description: "retention pruning runs without a verified backup",
+        caught_by: &["backup"],
+        mutant: None,
+    },
+    MutantSpec {
+        name: "backup-verified-unchecked",
+        description: "a backup is marked verified without checking it",
+        caught_by: &["backup"],
+        mutant: None,
+    },
+    MutantSpec {
+        name: "checksums-not-verified",
+        description: "page checksums are written but not verified on read",
+        caught_by: &["bit-flips"],
+        mutant: None,
+    },
+    MutantSpec {
+        name: "no-dir-fsync",
+        description: "no directory fsync after creating the database or a vault file",
+        caught_by: &["power-loss"],
+        mutant: None,
+    },
+];
+
+impl Mutant {
+    /// The catalogue entry of a built mutant named `name`.
+    pub fn from_name(name: &str) -> Option<Mutant> {
+        CATALOGUE
+            .iter()
+            .find(|spec| spec.name == name)
+            .and_then(|spec| spec.mutant)
+    }
+}
+
+/// Checks the tuning's mutant at open and makes it the process's active one.
+///
+/// # Errors
+/// [`crate::LedgerError::Mutant`] when a mutant is named but the feature is
+/// off, or the name is not a built mutant.
+pub(crate) fn activate(name: Option<&str>) -> crate::error::Result<()> {
+    let Some(name) = name else {
+        imp::set(None);
+        return Ok(());
+    };
+    if !cfg!(feature = "mutants") {
+        return Err(crate::LedgerError::Mutant {
+            name: name.to_owned(),
+            reason: "this ledger was built without the `mutants` feature",
+        });
+    }
+    match Mutant::from_name(name) {
+        Some(mutant) => {
+            imp::set(Some(mutant));
+            Ok(())
+        }
+        None => Err(crate::LedgerError::Mutant {
+            name: name.to_owned(),
+            reason: "no built mutant has this name (see ledger::mutants::CATALOGUE)",
+        }),
+    }
+}
+
+/// Whether `mutant` is the active one (always false without the feature).
+pub(crate) fn is(mutant: Mutant) -> bool {
+    imp::get() == Some(mutant)
+}
+
+#[cfg(feature = "mutants")]
+mod imp {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::{CATALOGUE, Mutant};
+
+    /// Index + 1 into the catalogue; 0 = none.
+    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+    pub(super) fn set(mutant: Option<Mutant>) {
+        let index = mutant
+            .and_then(|m| CATALOGUE.iter().position(|s| s.mutant == Some(m)))
+            .map_or(0, |i| i + 1);
+        ACTIVE.store(index, Ordering::SeqCst);
+    }
+
+    pub(super) fn get() -> Option<Mutant> {
+        match ACTIVE.load(Ordering::SeqCst) {
+            0 => None,
+            i => CATALOGUE.get(i - 1).and_then(|s| s.mutant),
+        }
+    }
+}
+
+#[cfg(not(feature = "mutants"))]
+mod imp {
+    use super::Mutant;
+
+    pub(super) fn set(_: Option<Mutant>) {}
+
+    pub(super) fn get() -> Option<Mutant> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_kebab_case() {
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|s| s.name).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        );
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+        assert!(CATALOGUE.iter().all(|s| !s.caught_by.is_empty()));
+    }
+
+    #[test]
+    fn no_mutant_is_always_accepted_and_an_unknown_one_never() {
+        assert!(activate(None).is_ok());
+        assert!(activate(Some("no-such-bug")).is_err());
+    }
+
+    #[cfg(not(feature = "mutants"))]
+    #[test]
+    fn without_the_feature_a_named_mutant_is_refused() {
+        let error = activate(Some("durability-off")).unwrap_err();
+        assert!(error.to_string().contains("mutants"), "{error}");
+    }
+}
