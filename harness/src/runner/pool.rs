@@ -52,6 +52,26 @@ pub struct RunPlan {
 }
 
 impl RunPlan {
+    /// A plan over `scenarios` with `base_seed`, run by `worker_exe`, with the defaults of a
+    /// one-off run: one job, every iteration, no time budget, no shard, nothing kept, nothing
+    /// to repeat on replay. Callers set the fields that differ.
+    pub fn new(scenarios: Vec<Scenario>, base_seed: u64, worker_exe: PathBuf) -> RunPlan {
+        RunPlan {
+            scenarios,
+            base_seed,
+            only_iteration: None,
+            jobs: 1,
+            time_budget: None,
+            worker_exe,
+            keep_failures_in: None,
+            command: Vec::new(),
+            filter: None,
+            shard: None,
+            revision: "unknown".to_owned(),
+            replay_args: Vec::new(),
+        }
+    }
+
     /// The (scenario, iteration) pairs of the plan, in order.
     fn slots(&self) -> Vec<(Arc<Scenario>, u32)> {
         let mut slots = Vec::new();

@@ -24,20 +24,11 @@ fn finished_workload(dir: &Path, seed: u64) -> Finished {
         .get("baseline-mixed-pipeline")
         .expect("baseline scenario")
         .clone();
-    let plan = RunPlan {
-        scenarios: vec![scenario.clone()],
-        base_seed: seed,
-        only_iteration: None,
-        jobs: 1,
-        time_budget: None,
-        worker_exe: env!("CARGO_BIN_EXE_resilience").into(),
-        keep_failures_in: None,
-        command: Vec::new(),
-        filter: None,
-        shard: None,
-        revision: "test".into(),
-        replay_args: Vec::new(),
-    };
+    let plan = RunPlan::new(
+        vec![scenario.clone()],
+        seed,
+        env!("CARGO_BIN_EXE_resilience").into(),
+    );
     let job = plan.job(&scenario, 0, dir);
     std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();
     let mut messages = Vec::new();

@@ -9,18 +9,12 @@ use super::support::scenarios_dir;
 
 fn trace_of(scenario: &Scenario, seed: u64) -> Trace {
     let plan = RunPlan {
-        scenarios: vec![scenario.clone()],
-        base_seed: seed,
         only_iteration: Some(0),
-        jobs: 1,
-        time_budget: None,
-        worker_exe: env!("CARGO_BIN_EXE_resilience").into(),
-        keep_failures_in: None,
-        command: Vec::new(),
-        filter: None,
-        shard: None,
-        revision: "test".into(),
-        replay_args: Vec::new(),
+        ..RunPlan::new(
+            vec![scenario.clone()],
+            seed,
+            env!("CARGO_BIN_EXE_resilience").into(),
+        )
     };
     let (_, mut outcomes) = run(&plan, &mut [], &RunControl::new()).expect("the run runs");
     outcomes.remove(0).trace
