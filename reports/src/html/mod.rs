@@ -185,6 +185,16 @@ mod tests {
     }
 
     #[test]
+    fn a_check_that_failed_as_expected_is_not_shown_as_a_failure() {
+        let mut run = small_run("d");
+        let caught = run.iterations.iter_mut().find(|i| i.iteration == 1).unwrap();
+        caught.status = IterationStatus::Passed;
+        let html = render(&run, &[]);
+        assert!(html.contains("1 ✓ · 1 expected ✗"), "the matrix names the expected failure");
+        assert!(!html.contains("td class=\"bad"), "nothing is coloured as a failure");
+    }
+
+    #[test]
     fn text_from_scenarios_and_errors_is_escaped() {
         let html = render(&small_run("<script>alert('x')</script> & <b>bold</b>"), &[]);
         assert!(

@@ -74,7 +74,8 @@ pub fn matrix(r: &RunResults) -> Markup {
         .iter()
         .flat_map(|i| i.checks.iter().map(|c| c.name.as_str()))
         .collect();
-    let mut cells: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+    // (held, failed, failed as the scenario expected: a capsule proving a mutant is still caught)
+    let mut cells: BTreeMap<(&str, &str), (u64, u64, u64)> = BTreeMap::new();
     let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
     let mut lost: BTreeMap<&str, u64> = BTreeMap::new();
     for it in &r.iterations {
@@ -82,7 +83,11 @@ pub fn matrix(r: &RunResults) -> Markup {
             let cell = cells
                 .entry((it.family.as_str(), c.name.as_str()))
                 .or_default();
-            if c.passed { cell.0 += 1 } else { cell.1 += 1 }
+            match (c.passed, it.status) {
+                (true, _) => cell.0 += 1,
+                (false, IterationStatus::Passed) => cell.2 += 1,
+                (false, _) => cell.1 += 1,
+            }
         }
         if it.status == IterationStatus::Error {
             *errors.entry(it.family.as_str()).or_default() += 1;
@@ -91,7 +96,7 @@ pub fn matrix(r: &RunResults) -> Markup {
     }
     let families: BTreeSet<&str> = r.iterations.iter().map(|i| i.family.as_str()).collect();
     html! {
-        section #matrix {
+        section #matrix .scroll {
             h2 { "Fault families × checks" }
             table {
                 tr {
@@ -106,8 +111,11 @@ pub fn matrix(r: &RunResults) -> Markup {
                         @for c in &checks {
                             @match cells.get(&(*f, *c)) {
                                 None => td.none { "–" },
-                                Some((pass, 0)) => td.ok.num { (pass) " ✓" },
-                                Some((pass, fail)) => td.bad.num { (fail) " ✗ / " (pass) " ✓" },
+                                Some((pass, 0, 0)) => td.ok.num { (pass) " ✓" },
+                                Some((pass, 0, expected)) => td.ok.num title="failed as the scenario expects (expected-failures)" {
+                                    (pass) " ✓ · " (expected) " expected ✗"
+                                },
+                                Some((pass, fail, _)) => td.bad.num { (fail) " ✗ / " (pass) " ✓" },
                             }
                         }
                         @let e = errors.get(f).copied().unwrap_or(0);
