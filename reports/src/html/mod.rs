@@ -187,11 +187,21 @@ mod tests {
     #[test]
     fn a_check_that_failed_as_expected_is_not_shown_as_a_failure() {
         let mut run = small_run("d");
-        let caught = run.iterations.iter_mut().find(|i| i.iteration == 1).unwrap();
+        let caught = run
+            .iterations
+            .iter_mut()
+            .find(|i| i.iteration == 1)
+            .unwrap();
         caught.status = IterationStatus::Passed;
         let html = render(&run, &[]);
-        assert!(html.contains("1 ✓ · 1 expected ✗"), "the matrix names the expected failure");
-        assert!(!html.contains("td class=\"bad"), "nothing is coloured as a failure");
+        assert!(
+            html.contains("1 ✓ · 1 expected ✗"),
+            "the matrix names the expected failure"
+        );
+        assert!(
+            !html.contains("td class=\"bad"),
+            "nothing is coloured as a failure"
+        );
     }
 
     #[test]
