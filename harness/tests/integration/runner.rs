@@ -180,3 +180,41 @@ fn ctrl_c_stops_the_run_and_keeps_what_finished() {
     );
     assert!(!r.skipped.is_empty());
 }
+
+/// `fault_response` fails when the ledger cannot react to memory pressure: with the adaptive
+/// cache a small ledger already sits at the cache floor, so nothing shrinks; the scenario as
+/// written (a fixed cache) passes.
+#[test]
+fn fault_response_fails_when_the_cache_cannot_shrink() {
+    let dir = scenarios_dir();
+    let base = [
+        "run",
+        "--scenarios",
+        dir.to_str().unwrap(),
+        "--filter",
+        "pressure-cache-shrink",
+        "--iterations",
+        "1",
+        "--seed",
+        "1",
+    ];
+    let good = tempfile::tempdir().unwrap();
+    let output = run(&[&base[..], &["--out", good.path().to_str().unwrap()]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let broken = tempfile::tempdir().unwrap();
+    let output = run(&[
+        &base[..],
+        &[
+            "--set",
+            "target.adaptive-cache=true",
+            "--out",
+            broken.path().to_str().unwrap(),
+        ],
+    ]
+    .concat());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let r = results(broken.path());
+    let failed = r.iterations[0].first_failure().expect("a check failed");
+    assert_eq!(failed.name, "fault_response");
+    assert!(failed.detail.contains("never shrank"), "{}", failed.detail);
+}
