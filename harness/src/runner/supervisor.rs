@@ -251,12 +251,11 @@ pub fn run_iteration(
     let exhaustive = job.scenario.fault.is_exhaustive();
     let timeout = Duration::from_secs(job.scenario.timeout_secs);
     let signal = job.scenario.fault.signal_plan(job.seed, job.plan.len());
-    let mut error = None;
     let job_path = dir.join("job.json");
     let phase = if exhaustive { "exhaustive" } else { "drive" };
     let drive = write_input(&job_path, job)
         .and_then(|()| run_worker(exe, phase, &job_path, timeout, signal, control));
-    let (execution, mut faults, drive_failure) = match &drive {
+    let (execution, mut faults, mut error) = match &drive {
         Ok(run) => {
             let (execution, faults) = execution_from(&job.plan, &run.messages);
             (execution, faults, run.failure(phase, timeout))
@@ -272,7 +271,6 @@ pub fn run_iteration(
     {
         faults.push((Some(plan.point.operation), description.clone()));
     }
-    error = error.or(drive_failure);
     let trace = Trace::new(&execution, &faults);
     let mut judged = Judged::default();
     if let Ok(run) = &drive {

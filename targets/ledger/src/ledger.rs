@@ -228,6 +228,42 @@ impl Ledger {
         self.after_operation(result, false)
     }
 
+    /// Runs one write: one clock reading and the between-operations work, then `attempt`
+    /// under the retry policy (it gets the connection, the id generator, the vault directory
+    /// and the clock reading). The caller may amend the [`Retried`] before
+    /// [`Ledger::finish_write`] records and settles it.
+    fn attempt_write<T>(
+        &mut self,
+        idempotence: Idempotence,
+        mut attempt: impl FnMut(Db<'_>, &mut IdGenerator, &std::path::Path, i64) -> Result<T>,
+    ) -> Result<AttemptedWrite<T>> {
+        let now = self.begin_write()?;
+        let started = Instant::now();
+        let own = !self.conn.is_autocommit();
+        let db = Db::new(&self.conn, &self.config.path);
+        let ids = &mut self.ids;
+        let vault_dir = &self.config.vault_dir;
+        let retried = Ledger::retried(&self.jitter, &self.config.tuning.retry, idempotence, |_| {
+            attempt(db, ids, vault_dir, now)
+        });
+        Ok(AttemptedWrite {
+            retried,
+            started,
+            own_transaction_open: own,
+        })
+    }
+
+    /// Records a write's attempts in the metrics and settles the connection after a failure.
+    fn finish_write<T>(&self, operation: Operation, write: AttemptedWrite<T>) -> Result<T> {
+        let result = self.finish(
+            operation,
+            write.started,
+            write.own_transaction_open,
+            write.retried,
+        );
+        self.after_operation(result, true)
+    }
+
     /// Stage a capture, or return the existing capture it duplicates (same
     /// email content hash, or same channel and native id), which makes a
     /// retried stage idempotent. When a retry finds the capture an earlier
@@ -237,26 +273,17 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout` (nothing stored).
     pub fn stage(&mut self, new: &NewCapture) -> Result<StageOutcome> {
-        let now = self.begin_write()?;
-        let started = Instant::now();
-        let own = !self.conn.is_autocommit();
         let mut attempted: Vec<CaptureId> = Vec::new();
-        let db = Db::new(&self.conn, &self.config.path);
-        let ids = &mut self.ids;
-        let mut retried = Ledger::retried(
-            &self.jitter,
-            &self.config.tuning.retry,
-            Idempotence::Idempotent,
-            |_| ops::stage::stage(db, ids, now, new, &mut attempted),
-        );
-        if retried.earlier_commit_failure
-            && let Ok(StageOutcome::Duplicate(existing)) = &retried.result
+        let mut write = self.attempt_write(Idempotence::Idempotent, |db, ids, _, now| {
+            ops::stage::stage(db, ids, now, new, &mut attempted)
+        })?;
+        if write.retried.earlier_commit_failure
+            && let Ok(StageOutcome::Duplicate(existing)) = &write.retried.result
             && attempted.contains(existing)
         {
-            retried.result = Ok(StageOutcome::Staged(existing.clone()));
+            write.retried.result = Ok(StageOutcome::Staged(existing.clone()));
         }
-        let result = self.finish(Operation::Stage, started, own, retried);
-        self.after_operation(result, true)
+        self.finish_write(Operation::Stage, write)
     }
 
     /// `staged → transcribed`, storing the transcript (and, for voice, its hash).
@@ -267,17 +294,10 @@ impl Ledger {
     /// whose hash another capture has), `Sqlite`, `LockTimeout`; nothing
     /// changed on error.
     pub fn record_transcription(&mut self, id: &str, transcript: &str) -> Result<()> {
-        let now = self.begin_write()?;
-        let started = Instant::now();
-        let own = !self.conn.is_autocommit();
-        let retried = Ledger::retried(
-            &self.jitter,
-            &self.config.tuning.retry,
-            Idempotence::OnlyIfNotCommitted,
-            |_| ops::transcribe::record_transcription(self.db(), now, id, transcript),
-        );
-        let result = self.finish(Operation::RecordTranscription, started, own, retried);
-        self.after_operation(result, true)
+        let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
+            ops::transcribe::record_transcription(db, now, id, transcript)
+        })?;
+        self.finish_write(Operation::RecordTranscription, write)
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
@@ -286,17 +306,10 @@ impl Ledger {
     /// # Errors
     /// `NotFound`, `IllegalTransition`, `Sqlite`, `LockTimeout`; nothing changed on error.
     pub fn mark_transcription_failed(&mut self, id: &str, message: &str) -> Result<()> {
-        let now = self.begin_write()?;
-        let started = Instant::now();
-        let own = !self.conn.is_autocommit();
-        let retried = Ledger::retried(
-            &self.jitter,
-            &self.config.tuning.retry,
-            Idempotence::OnlyIfNotCommitted,
-            |_| ops::transcribe::mark_transcription_failed(self.db(), now, id, message),
-        );
-        let result = self.finish(Operation::MarkTranscriptionFailed, started, own, retried);
-        self.after_operation(result, true)
+        let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
+            ops::transcribe::mark_transcription_failed(db, now, id, message)
+        })?;
+        self.finish_write(Operation::MarkTranscriptionFailed, write)
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for
@@ -311,25 +324,16 @@ impl Ledger {
     /// `LockTimeout`. On error the database is unchanged, but the vault file
     /// may already be written.
     pub fn record_export(&mut self, id: &str, mode: ExportMode) -> Result<ExportOutcome> {
-        let now = self.begin_write()?;
-        let started = Instant::now();
-        let own = !self.conn.is_autocommit();
-        let db = Db::new(&self.conn, &self.config.path);
-        let ids = &mut self.ids;
-        let vault_dir = &self.config.vault_dir;
-        let mut retried = Ledger::retried(
-            &self.jitter,
-            &self.config.tuning.retry,
-            Idempotence::Idempotent,
-            |_| ops::export::record_export(db, ids, now, vault_dir, id, mode),
-        );
-        if retried.earlier_commit_failure
-            && matches!(retried.result, Ok(ExportOutcome::AlreadyExported))
+        let mut write = self
+            .attempt_write(Idempotence::Idempotent, |db, ids, vault_dir, now| {
+                ops::export::record_export(db, ids, now, vault_dir, id, mode)
+            })?;
+        if write.retried.earlier_commit_failure
+            && matches!(write.retried.result, Ok(ExportOutcome::AlreadyExported))
         {
-            retried.result = Ok(ExportOutcome::Exported);
+            write.retried.result = Ok(ExportOutcome::Exported);
         }
-        let result = self.finish(Operation::RecordExport, started, own, retried);
-        self.after_operation(result, true)
+        self.finish_write(Operation::RecordExport, write)
     }
 
     /// The capture whose content hash is `content_hash`, if any.
@@ -381,17 +385,10 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
-        let now = self.begin_write()?;
-        let started = Instant::now();
-        let own = !self.conn.is_autocommit();
-        let retried = Ledger::retried(
-            &self.jitter,
-            &self.config.tuning.retry,
-            Idempotence::Idempotent,
-            |_| ops::prune::prune_exported_older_than(self.db(), now, days),
-        );
-        let result = self.finish(Operation::Prune, started, own, retried);
-        self.after_operation(result, true)
+        let write = self.attempt_write(Idempotence::Idempotent, |db, _, _, now| {
+            ops::prune::prune_exported_older_than(db, now, days)
+        })?;
+        self.finish_write(Operation::Prune, write)
     }
 
     /// Record a backup taken at `at_ms` and whether it passed verification,
@@ -554,6 +551,14 @@ impl Ledger {
                 source,
             })
     }
+}
+
+/// A write's attempts, before they are recorded: what the retry loop returned, when the write
+/// started, and whether the caller already had a transaction open.
+struct AttemptedWrite<T> {
+    retried: Retried<T>,
+    started: Instant,
+    own_transaction_open: bool,
 }
 
 /// Opens the connection and installs the ledger's busy handler (deadline = `busy-timeout-ms`,
