@@ -18,7 +18,7 @@ use super::vfs_drive::{
     count_mutations, fresh_dir, iteration_dir, register_vfs, run_pass, scratch_target, write_images,
 };
 use super::worker::{WorkerError, evidence_after_reopen_at, read_json, report};
-use crate::faults::vfs::CrashTrigger;
+use crate::faults::vfs::{CrashTrigger, FaultVfs};
 use crate::faults::{FaultPlan, PowerLoss};
 
 /// Exhaustive phase: reads the job, checks every crash state, reports on stdout.
@@ -36,57 +36,19 @@ pub fn exhaustive_job(
     if let FaultPlan::Alloc(alloc) = &job.scenario.fault {
         return super::mem_drive::sweep(job, alloc, sink);
     }
-    let power = match &job.scenario.fault {
-        FaultPlan::PowerLoss(power) => power.clone(),
-        _ => PowerLoss::default(),
-    };
-    let vfs = register_vfs(power.vfs_options())?;
-    let dir = iteration_dir(job);
-    let uncut = dir.join("uncut");
-    fresh_dir(&uncut)?;
-    vfs.reset();
-    vfs.set_seed(job.seed);
-    run_pass(job, &scratch_target(job, &uncut), &vfs, None, sink)?;
-    let _ = std::fs::remove_dir_all(&uncut);
-    let mutations = count_mutations(job, &vfs, &dir.join("counting-pass"))?;
+    let mut cycles = CrashCycles::prepare(job, sink)?;
     let started = Instant::now();
-    let mut verdicts = Verdicts::new(&job.scenario.checks);
     let mut lost_total = 0;
-    let scratch = fast_scratch(&dir)?;
-    let state = scratch.path().join("crash-state");
-    for point in 1..=mutations {
-        fresh_dir(&state)?;
-        vfs.reset();
-        vfs.set_seed(job.seed);
-        vfs.arm_power_loss(CrashTrigger::BeforeNthMutation(point));
-        let mut messages = Vec::new();
-        let target = scratch_target(job, &state);
-        run_pass(job, &target, &vfs, None, &mut |m| {
-            messages.push(m);
-            Ok(())
-        })?;
-        if !vfs.has_crashed() {
-            vfs.power_cut_now();
-        }
-        let (execution, _) = execution_from(&job.plan, &messages);
-        let images = write_images(
-            job,
-            &power,
-            &vfs,
-            &state,
-            &target.vault_dir,
-            &mut |_| Ok(()),
-        )?;
-        let mut lost_here = 0;
-        for image in &images {
-            let evidence = evidence_after_reopen_at(job, &execution, image);
-            let label = format!("cut before mutation {point}, {}", image.label);
-            lost_here = lost_here.max(verdicts.add(&label, &evidence));
-        }
-        lost_total += lost_here;
+    for point in 1..=cycles.mutations() {
+        lost_total += cycles.check(point)?;
     }
-    drop(scratch);
     let elapsed_us = started.elapsed().as_micros() as u64;
+    let CrashCycles {
+        power,
+        mutations,
+        mut verdicts,
+        ..
+    } = cycles;
     sink(WorkerMessage::Fault {
         during_operation: None,
         description: format!(
@@ -103,6 +65,119 @@ pub fn exhaustive_job(
         checked: verdicts.states(),
         elapsed_us,
     })
+}
+
+/// A power-loss workload made ready for crash cycles: the fault VFS registered, the uncut run
+/// reported, the durable mutations counted. Each [`CrashCycles::check`] is one crash point:
+/// rerun the workload cut before that mutation, write one image per crash mode, reopen and
+/// judge each. The crash-cycle bench times exactly this.
+pub struct CrashCycles {
+    job: IterationJob,
+    power: PowerLoss,
+    vfs: FaultVfs,
+    mutations: u64,
+    verdicts: Verdicts,
+    scratch: tempfile::TempDir,
+}
+
+impl CrashCycles {
+    /// Registers the VFS, runs the workload uncut (its messages go to `sink`: they are the
+    /// iteration's trace) and counts its durable mutations.
+    ///
+    /// # Errors
+    /// [`WorkerError`] when the VFS cannot be registered, a scratch directory cannot be made or
+    /// a pass cannot report.
+    pub fn prepare(
+        job: &IterationJob,
+        sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
+    ) -> Result<CrashCycles, WorkerError> {
+        let power = match &job.scenario.fault {
+            FaultPlan::PowerLoss(power) => power.clone(),
+            _ => PowerLoss::default(),
+        };
+        let vfs = register_vfs(power.vfs_options())?;
+        let dir = iteration_dir(job);
+        let uncut = dir.join("uncut");
+        fresh_dir(&uncut)?;
+        vfs.reset();
+        vfs.set_seed(job.seed);
+        run_pass(job, &scratch_target(job, &uncut), &vfs, None, sink)?;
+        let _ = std::fs::remove_dir_all(&uncut);
+        let mutations = count_mutations(job, &vfs, &dir.join("counting-pass"))?;
+        Ok(CrashCycles {
+            job: job.clone(),
+            power,
+            vfs,
+            mutations,
+            verdicts: Verdicts::new(&job.scenario.checks),
+            scratch: fast_scratch(&dir)?,
+        })
+    }
+
+    /// Durable mutations of the uncut workload: crash points are `1..=mutations()`.
+    pub fn mutations(&self) -> u64 {
+        self.mutations
+    }
+
+    /// Crash states judged so far (points × modes).
+    pub fn states(&self) -> u64 {
+        self.verdicts.states()
+    }
+
+    /// Checks crash point `point`: cut before that durable mutation, one image per crash mode,
+    /// each reopened through the ledger's normal open and judged against the model of what the
+    /// cut pass acknowledged. The images are independent files, so they are judged on one
+    /// thread each. Returns the most acknowledged writes any image lost.
+    ///
+    /// # Errors
+    /// [`WorkerError`] when the scratch directory or an image cannot be written.
+    pub fn check(&mut self, point: u64) -> Result<u64, WorkerError> {
+        let job = &self.job;
+        let state = self.scratch.path().join("crash-state");
+        fresh_dir(&state)?;
+        self.vfs.reset();
+        self.vfs.set_seed(job.seed);
+        self.vfs
+            .arm_power_loss(CrashTrigger::BeforeNthMutation(point));
+        let mut messages = Vec::new();
+        let target = scratch_target(job, &state);
+        run_pass(job, &target, &self.vfs, None, &mut |m| {
+            messages.push(m);
+            Ok(())
+        })?;
+        if !self.vfs.has_crashed() {
+            self.vfs.power_cut_now();
+        }
+        let (execution, _) = execution_from(&job.plan, &messages);
+        let images = write_images(
+            job,
+            &self.power,
+            &self.vfs,
+            &state,
+            &target.vault_dir,
+            &mut |_| Ok(()),
+        )?;
+        let judged = std::thread::scope(|scope| {
+            let reopening: Vec<_> = images
+                .iter()
+                .map(|image| scope.spawn(|| evidence_after_reopen_at(job, &execution, image)))
+                .collect();
+            reopening
+                .into_iter()
+                .map(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut lost_here = 0;
+        for (image, evidence) in images.iter().zip(judged) {
+            let label = format!("cut before mutation {point}, {}", image.label);
+            lost_here = lost_here.max(self.verdicts.add(&label, &evidence));
+        }
+        Ok(lost_here)
+    }
 }
 
 /// A scratch directory for crash states: on tmpfs (`/dev/shm`) when the machine has one, so the

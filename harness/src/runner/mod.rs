@@ -25,7 +25,7 @@ mod vfs_drive;
 pub mod worker;
 
 pub use control::RunControl;
-pub use exhaustive::{exhaustive, exhaustive_job};
+pub use exhaustive::{CrashCycles, exhaustive, exhaustive_job};
 pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
 pub use perf_drive::{PerfDriveError, perf_checks, perf_worker};
 pub use pool::{RunError, RunPlan, run};

@@ -4,6 +4,12 @@
 
 use std::fs;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long one reading of `/proc` serves every ledger in the process. PSI `avg10` is itself a
+/// ten-second average, so a reading this fresh loses nothing, and a process that opens many
+/// ledgers (the harness reopening crash images, a CLI) reads five files once, not per open.
+const PROC_READING_TTL: Duration = Duration::from_millis(100);
 
 /// One reading of the machine's memory state; `None` = unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -36,27 +42,42 @@ pub trait MemoryProbe: Send {
 }
 
 /// Reads `/proc/pressure/memory`, `/proc/meminfo` and the cgroup v2
-/// `memory.max`/`memory.current` of this process.
+/// `memory.max`/`memory.current` of this process (one reading serves the whole process for
+/// 100 ms).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ProcMemoryProbe;
 
 impl MemoryProbe for ProcMemoryProbe {
     fn sample(&mut self) -> MemorySample {
-        let psi = fs::read_to_string("/proc/pressure/memory")
-            .ok()
-            .and_then(|text| parse_psi_some_avg10(&text));
-        let mem_available = fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| parse_mem_available(&text));
-        let cgroup = cgroup_headroom();
-        let available_bytes = match (mem_available, cgroup) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        MemorySample {
-            psi_some_avg10: psi,
-            available_bytes,
+        static LAST: Mutex<Option<(Instant, MemorySample)>> = Mutex::new(None);
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, sample)) = *last
+            && at.elapsed() < PROC_READING_TTL
+        {
+            return sample;
         }
+        let sample = read_proc();
+        *last = Some((Instant::now(), sample));
+        sample
+    }
+}
+
+/// One fresh reading of `/proc` and the cgroup files.
+fn read_proc() -> MemorySample {
+    let psi = fs::read_to_string("/proc/pressure/memory")
+        .ok()
+        .and_then(|text| parse_psi_some_avg10(&text));
+    let mem_available = fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| parse_mem_available(&text));
+    let cgroup = cgroup_headroom();
+    let available_bytes = match (mem_available, cgroup) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    MemorySample {
+        psi_some_avg10: psi,
+        available_bytes,
     }
 }
 
