@@ -18,7 +18,7 @@ use super::control::RunControl;
 use super::job::{CheckInput, IterationJob, WorkerMessage, execution_from};
 use crate::faults::SignalPlan;
 use crate::faults::process::{SignalAction, kill_group};
-use crate::oracle::{Execution, OpRecord};
+use crate::oracle::{CheckName, Execution, OpRecord};
 use crate::trace::Trace;
 
 /// Bytes of a worker's stderr kept for the report.
@@ -236,6 +236,22 @@ impl Judged {
     }
 }
 
+/// An error naming each check the scenario lists that no worker gave a verdict on: a listed
+/// check that was silently not run must not count as passed.
+fn missing_verdicts(listed: &[CheckName], judged: &[CheckResult]) -> Option<String> {
+    let missing: Vec<&str> = listed
+        .iter()
+        .map(|name| name.as_str())
+        .filter(|name| !judged.iter().any(|check| check.name == *name))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "no verdict for the listed check(s) {}: the workers ended without judging them",
+            missing.join(", ")
+        )
+    })
+}
+
 /// Runs one iteration: drive worker, then check worker, both from `exe`. A power-loss job
 /// marked exhaustive runs as one `exhaustive` worker that drives and checks every crash point.
 pub fn run_iteration(
@@ -312,6 +328,9 @@ pub fn run_iteration(
         crash_states,
         figures,
     } = judged;
+    if error.is_none() && !control.is_interrupted() {
+        error = missing_verdicts(&job.scenario.checks, &checks);
+    }
     let expected = super::expected::judge(&job.scenario.expected_failures, &mut checks);
     let status = if error.is_some() {
         IterationStatus::Error
@@ -374,4 +393,32 @@ fn write_input(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()
         path,
         serde_json::to_vec(value).map_err(std::io::Error::other)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(name: CheckName) -> CheckResult {
+        CheckResult {
+            name: name.as_str().to_owned(),
+            passed: true,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_listed_check_without_a_verdict_is_an_error() {
+        let listed = [CheckName::Integrity, CheckName::NoPartial];
+        let error = missing_verdicts(&listed, &[verdict(CheckName::Integrity)])
+            .expect("no_partial was never judged");
+        assert!(error.contains("no_partial"), "{error}");
+        assert_eq!(
+            missing_verdicts(
+                &listed,
+                &[verdict(CheckName::Integrity), verdict(CheckName::NoPartial)]
+            ),
+            None
+        );
+    }
 }

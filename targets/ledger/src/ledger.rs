@@ -27,7 +27,7 @@ use crate::retry::{self, Idempotence, RealTime, Retried};
 use crate::safety::Safety;
 use crate::status::ExportMode;
 use crate::sync_state::{self, keys};
-use crate::{open, ops, tx};
+use crate::{mutants, open, ops, tx};
 
 /// Mixed into the id seed to seed the retry jitter, so the two streams differ.
 const JITTER_SEED_SALT: u64 = 0x6a69_7474_6572_0001;
@@ -297,7 +297,7 @@ impl Ledger {
         let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
             ops::transcribe::record_transcription(db, now, id, transcript)
         })?;
-        self.finish_write(Operation::RecordTranscription, write)
+        mutants::swallow_nomem(self.finish_write(Operation::RecordTranscription, write))
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
@@ -309,7 +309,7 @@ impl Ledger {
         let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
             ops::transcribe::mark_transcription_failed(db, now, id, message)
         })?;
-        self.finish_write(Operation::MarkTranscriptionFailed, write)
+        mutants::swallow_nomem(self.finish_write(Operation::MarkTranscriptionFailed, write))
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for

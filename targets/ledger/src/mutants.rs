@@ -30,6 +30,9 @@ pub enum Mutant {
     SwallowCommitError,
     /// The crash-resume query leaves out `failed_transcription` captures.
     RecoveryMissesFailedTranscription,
+    /// A transcription write that failed with `SQLITE_NOMEM` (rolled back, by SQLite or the
+    /// ledger) is reported `Ok`.
+    NomemSwallowed,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -76,6 +79,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "the crash-resume query leaves out failed_transcription captures",
         caught_by: &["baseline"],
         mutant: Some(Mutant::RecoveryMissesFailedTranscription),
+    },
+    MutantSpec {
+        name: "nomem-swallowed",
+        description: "a transcription write that failed with SQLITE_NOMEM (rolled back) is reported Ok",
+        caught_by: &["nth-alloc-persistent"],
+        mutant: Some(Mutant::NomemSwallowed),
     },
     MutantSpec {
         name: "no-begin-immediate",
@@ -150,6 +159,20 @@ pub(crate) fn activate(name: Option<&str>) -> crate::error::Result<()> {
             name: name.to_owned(),
             reason: "no built mutant has this name (see ledger::mutants::CATALOGUE)",
         }),
+    }
+}
+
+/// The `nomem-swallowed` bug site: a unit write's result, with `SQLITE_NOMEM` turned into
+/// `Ok` when that mutant is active (unchanged otherwise).
+pub(crate) fn swallow_nomem(result: crate::error::Result<()>) -> crate::error::Result<()> {
+    match result {
+        Err(error)
+            if error.sqlite_code() == Some(rusqlite::ErrorCode::OutOfMemory)
+                && is(Mutant::NomemSwallowed) =>
+        {
+            Ok(())
+        }
+        other => other,
     }
 }
 
