@@ -30,6 +30,9 @@ pub enum Mutant {
     SwallowCommitError,
     /// The crash-resume query leaves out `failed_transcription` captures.
     RecoveryMissesFailedTranscription,
+    /// Writes open with a deferred `BEGIN`, the busy deadline is 0 and nothing is retried:
+    /// lock contention surfaces to callers as `SQLITE_BUSY`.
+    NoBeginImmediate,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -81,7 +84,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
         name: "no-begin-immediate",
         description: "deferred transactions and no retry: busy errors surface to callers",
         caught_by: &["lock-contention"],
-        mutant: None,
+        mutant: Some(Mutant::NoBeginImmediate),
     },
     MutantSpec {
         name: "cache-never-shrinks",
