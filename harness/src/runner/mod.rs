@@ -12,6 +12,9 @@ mod corruption_drive;
 mod exhaustive;
 mod expected;
 mod job;
+mod lock_actors;
+mod lock_drive;
+mod lock_hang;
 mod mem_drive;
 mod perf_drive;
 mod pool;
@@ -26,6 +29,7 @@ pub mod worker;
 
 pub use control::RunControl;
 pub use exhaustive::{exhaustive, exhaustive_job};
+pub use lock_actors::{holder_worker, writer_worker};
 pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
 pub use perf_drive::{PerfDriveError, perf_checks, perf_worker};
 pub use pool::{RunError, RunPlan, run};
