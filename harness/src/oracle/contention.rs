@@ -165,8 +165,14 @@ mod tests {
 
     #[test]
     fn holds_when_nothing_surfaced_and_everyone_finished() {
+        let not_found = OpOutcome::Err(OpError {
+            kind: "not_found".into(),
+            sqlite_code: None,
+            message: "no capture unstaged-3".into(),
+            outcome_unknown: false,
+        });
         let e = evidence(
-            vec![OpOutcome::Ok(OpValue::Done), busy("not_found")],
+            vec![OpOutcome::Ok(OpValue::Done), not_found],
             LockBudget::Within,
         );
         assert!(contention_absorbed(&e).is_empty());

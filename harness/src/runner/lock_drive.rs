@@ -70,6 +70,9 @@ pub(super) fn drive(
     drop(tx);
     let deadline = started + Duration::from_millis(locks.writer_bound_ms);
     run.collect(&rx, deadline, &mut children, sink)?;
+    if let Some(holder) = run.holder.as_mut().filter(|h| !h.resumed) {
+        holder.resume();
+    }
     run.hangs(job, &children);
     for k in 0..run.writers.len() {
         if run.writers[k].hang.is_some() {

@@ -84,7 +84,10 @@ pub(super) fn file_locks(db: &Path, labels: &[(Pid, String)]) -> String {
                     })
             },
         );
-        held.push(format!("{holder} {access} {file}[{start}..{end}]"));
+        held.push(format!(
+            "{holder} {access} {file}[{start}..{end}]{}",
+            meaning(file, start)
+        ));
     }
     if held.is_empty() {
         return "none".to_owned();
@@ -96,6 +99,33 @@ pub(super) fn file_locks(db: &Path, labels: &[(Pid, String)]) -> String {
         text.push_str(&format!(", and {more} more"));
     }
     text
+}
+
+/// What SQLite uses the locked byte at `start` of `file` for (unix VFS, WAL mode).
+fn meaning(file: &str, start: &str) -> &'static str {
+    const PENDING: u64 = 0x4000_0000;
+    let Ok(start) = start.parse::<u64>() else {
+        return "";
+    };
+    if file.ends_with("-shm") {
+        match start {
+            120 => " (WAL write lock)",
+            121 => " (checkpoint lock)",
+            122 => " (recovery lock)",
+            123..=127 => " (read mark)",
+            128 => " (shm in use)",
+            _ => "",
+        }
+    } else if file.ends_with("-wal") {
+        ""
+    } else {
+        match start {
+            PENDING => " (pending)",
+            s if s == PENDING + 1 => " (reserved)",
+            s if s >= PENDING + 2 => " (shared)",
+            _ => "",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -111,7 +141,7 @@ mod tests {
             .unwrap();
         let seen = file_locks(&db, &[]);
         assert!(seen.contains("drive worker"), "{seen}");
-        assert!(seen.contains("l.db-shm"), "{seen}");
+        assert!(seen.contains("l.db-shm[120..120] (WAL write lock)"), "{seen}");
         assert!(process_state(Pid::this()).contains("state"));
     }
 }
