@@ -82,7 +82,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     },
     MutantSpec {
         name: "no-begin-immediate",
-        description: "deferred transactions and no retry: busy errors surface to callers",
+        description: "deferred BEGIN, busy timeout 0 and no retry: busy errors surface to callers",
         caught_by: &["lock-contention"],
         mutant: Some(Mutant::NoBeginImmediate),
     },
