@@ -111,8 +111,14 @@ impl LockContention {
         if self.writer_bound_ms == 0 {
             return Err("lock-contention `writer-bound-ms` must be at least 1".into());
         }
-        if self.long_reader.as_ref().is_some_and(|r| r.checkpoint_every_ms == 0) {
-            return Err("lock-contention `long-reader.checkpoint-every-ms` must be at least 1".into());
+        if self
+            .long_reader
+            .as_ref()
+            .is_some_and(|r| r.checkpoint_every_ms == 0)
+        {
+            return Err(
+                "lock-contention `long-reader.checkpoint-every-ms` must be at least 1".into(),
+            );
         }
         Ok(())
     }

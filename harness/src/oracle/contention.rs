@@ -75,7 +75,10 @@ pub fn contention_absorbed(evidence: &ContentionEvidence) -> Vec<String> {
         } else if let Some(end) = &writer.abnormal_end {
             problems.push(format!("{} ended abnormally: {end}", writer.label));
         } else if !writer.finished && writer.open_error.is_none() {
-            problems.push(format!("{} stopped before its last operation", writer.label));
+            problems.push(format!(
+                "{} stopped before its last operation",
+                writer.label
+            ));
         }
         if let Some(error) = &writer.open_error
             && let Some(why) = unacceptable(error, evidence.budget)
@@ -87,7 +90,13 @@ pub fn contention_absorbed(evidence: &ContentionEvidence) -> Vec<String> {
         }
     }
     let records = &evidence.execution.records;
-    for (index, (op, record)) in evidence.execution.operations.iter().zip(records).enumerate() {
+    for (index, (op, record)) in evidence
+        .execution
+        .operations
+        .iter()
+        .zip(records)
+        .enumerate()
+    {
         if let OpRecord::Finished(OpOutcome::Err(error)) = record
             && let Some(why) = unacceptable(error, evidence.budget)
         {
@@ -100,7 +109,9 @@ pub fn contention_absorbed(evidence: &ContentionEvidence) -> Vec<String> {
     }
     for (holder, released) in evidence.holders.iter().enumerate() {
         if released.is_none() {
-            problems.push(format!("lock holder {holder} never released the write lock"));
+            problems.push(format!(
+                "lock holder {holder} never released the write lock"
+            ));
         }
     }
     problems.extend(evidence.reader_problems.iter().cloned());

@@ -96,7 +96,10 @@ pub(super) fn run_writer(
             after.busy_waited_us.saturating_sub(before.busy_waited_us)
                 + after.retry_slept_us.saturating_sub(before.retry_slept_us),
         );
-        if !send(ActorReport::Op(WorkerMessage::OpFinished { index, outcome })) {
+        if !send(ActorReport::Op(WorkerMessage::OpFinished {
+            index,
+            outcome,
+        })) {
             return;
         }
     }
@@ -206,8 +209,7 @@ impl LongReaderRun {
         let flag = Arc::clone(&stop);
         let thread = thread::spawn(move || {
             let mut report = ReaderReport::default();
-            if let Err(problem) = read_and_checkpoint(&path, every, &flag, &ready_tx, &mut report)
-            {
+            if let Err(problem) = read_and_checkpoint(&path, every, &flag, &ready_tx, &mut report) {
                 report.problems.push(problem);
             }
             let _ = ready_tx.send(());
@@ -244,7 +246,9 @@ fn read_and_checkpoint(
     let reader = Connection::open(path).map_err(fail("open"))?;
     reader.execute_batch("BEGIN").map_err(fail("begin"))?;
     let snapshot = |conn: &Connection| -> rusqlite::Result<Snapshot> {
-        conn.query_row(SNAPSHOT_QUERY, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        conn.query_row(SNAPSHOT_QUERY, [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
     };
     let first = snapshot(&reader).map_err(fail("read its snapshot"))?;
     let checkpointer = Connection::open(path).map_err(fail("open the checkpointer"))?;
@@ -274,7 +278,9 @@ fn read_and_checkpoint(
             "the long reader's snapshot moved while its transaction was open: {first:?} then {last:?}"
         ));
     }
-    reader.execute_batch("COMMIT").map_err(fail("end its transaction"))?;
+    reader
+        .execute_batch("COMMIT")
+        .map_err(fail("end its transaction"))?;
     let (busy, log, done) = checkpoint("TRUNCATE").map_err(fail("run the final checkpoint"))?;
     let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
     if busy != 0 || left != 0 {

@@ -62,11 +62,19 @@ pub(super) fn drive(
     if let Some(holder) = &locks.stopped_holder {
         run.holder = start_holder(job, &tx, &rx, &mut children, holder.stop_ms)?;
     }
-    let reader = locks.long_reader.as_ref().map(|r| {
-        LongReaderRun::start(&job.db_path, Duration::from_millis(r.checkpoint_every_ms))
-    });
+    let reader = locks
+        .long_reader
+        .as_ref()
+        .map(|r| LongReaderRun::start(&job.db_path, Duration::from_millis(r.checkpoint_every_ms)));
     let started = Instant::now();
-    let threads = start_writers(job, locks.writer_kind, &ranges, &tx, &mut children, &mut run)?;
+    let threads = start_writers(
+        job,
+        locks.writer_kind,
+        &ranges,
+        &tx,
+        &mut children,
+        &mut run,
+    )?;
     drop(tx);
     let deadline = started + Duration::from_millis(locks.writer_bound_ms);
     run.collect(&rx, deadline, &mut children, sink)?;
@@ -156,7 +164,8 @@ fn start_writers(
                     writer: k,
                     range: range.clone(),
                 };
-                let mut child = spawn_actor(job, "lock-writer", &format!("writer-{k}"), &actor, false)?;
+                let mut child =
+                    spawn_actor(job, "lock-writer", &format!("writer-{k}"), &actor, false)?;
                 run.writers[k].label = format!("writer {k} (process {})", child.id());
                 forward(&mut child, Actor::Writer(k), tx);
                 children.push(Actor::Writer(k), child);
@@ -365,9 +374,10 @@ impl Contention {
             if self.ended[k] {
                 continue;
             }
-            let state = children
-                .pid(Actor::Writer(k))
-                .map_or("a thread of the drive worker".to_owned(), super::lock_hang::process_state);
+            let state = children.pid(Actor::Writer(k)).map_or(
+                "a thread of the drive worker".to_owned(),
+                super::lock_hang::process_state,
+            );
             self.writers[k].hang = Some(format!("{state}; locks on the database files: {held}"));
         }
     }
@@ -465,7 +475,12 @@ impl Contention {
             reader_problems,
         };
         let problems = contention_absorbed(&evidence);
-        let mut detail = problems.iter().take(6).cloned().collect::<Vec<_>>().join("; ");
+        let mut detail = problems
+            .iter()
+            .take(6)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
         if problems.len() > 6 {
             detail.push_str(&format!("; and {} more", problems.len() - 6));
         }
@@ -493,7 +508,10 @@ fn lock_wait_figures(waits: &[u64]) -> Vec<(&'static str, u64)> {
         ("lock_wait_p95_us", rank(0.95)),
         ("lock_wait_p99_us", rank(0.99)),
         ("lock_wait_max_us", sorted.last().copied().unwrap_or(0)),
-        ("lock_waited_ops", sorted.iter().filter(|w| **w > 0).count() as u64),
+        (
+            "lock_waited_ops",
+            sorted.iter().filter(|w| **w > 0).count() as u64,
+        ),
         ("write_ops", sorted.len() as u64),
     ]
 }
@@ -520,7 +538,12 @@ impl Children {
     fn pids(&self) -> Vec<(Pid, String)> {
         self.running
             .iter()
-            .map(|(a, c)| (Pid::from_raw(c.id() as i32), format!("{a:?}").to_lowercase()))
+            .map(|(a, c)| {
+                (
+                    Pid::from_raw(c.id() as i32),
+                    format!("{a:?}").to_lowercase(),
+                )
+            })
             .collect()
     }
 

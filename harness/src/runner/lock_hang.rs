@@ -141,7 +141,10 @@ mod tests {
             .unwrap();
         let seen = file_locks(&db, &[]);
         assert!(seen.contains("drive worker"), "{seen}");
-        assert!(seen.contains("l.db-shm[120..120] (WAL write lock)"), "{seen}");
+        assert!(
+            seen.contains("l.db-shm[120..120] (WAL write lock)"),
+            "{seen}"
+        );
         assert!(process_state(Pid::this()).contains("state"));
     }
 }

@@ -29,8 +29,8 @@ pub mod worker;
 
 pub use control::RunControl;
 pub use exhaustive::{exhaustive, exhaustive_job};
-pub use lock_actors::{holder_worker, writer_worker};
 pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
+pub use lock_actors::{holder_worker, writer_worker};
 pub use perf_drive::{PerfDriveError, perf_checks, perf_worker};
 pub use pool::{RunError, RunPlan, run};
 pub use seed::iteration_seed;

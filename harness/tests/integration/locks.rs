@@ -6,7 +6,7 @@ use std::path::Path;
 
 use reports::IterationStatus;
 
-use crate::support::{results, resilience, scenarios_dir, stderr, write};
+use crate::support::{resilience, results, scenarios_dir, stderr, write};
 
 /// Runs `resilience run` over the repository's scenarios with `args`, its temporary files
 /// under `tmp` (so the processes it starts can be found by their paths).
@@ -51,13 +51,21 @@ fn the_family_holds_on_the_real_ledger_with_lock_wait_figures() {
     assert_eq!(r.summary.lost_acknowledged, 0);
     for it in &r.iterations {
         assert_eq!(it.checks[0].name, "contention_absorbed", "{}", it.scenario);
-        for figure in ["lock_wait_p50_us", "lock_wait_p95_us", "lock_wait_p99_us", "retries"] {
+        for figure in [
+            "lock_wait_p50_us",
+            "lock_wait_p95_us",
+            "lock_wait_p99_us",
+            "retries",
+        ] {
             assert!(it.figures.contains_key(figure), "{}: {figure}", it.scenario);
         }
     }
     let by_name = |name: &str| r.iterations.iter().find(|i| i.scenario == name).unwrap();
     let stopped = by_name("lock-holder-stopped");
-    assert!(stopped.figures["retries"] > 0.0, "retries absorbed the stop");
+    assert!(
+        stopped.figures["retries"] > 0.0,
+        "retries absorbed the stop"
+    );
     assert!(stopped.figures["holder_held_ms"] >= 400.0);
     let past = by_name("lock-holder-stopped-past-budget");
     assert!(
@@ -65,8 +73,15 @@ fn the_family_holds_on_the_real_ledger_with_lock_wait_figures() {
         "past the budget writers gave up, cleanly"
     );
     let reader = by_name("lock-long-reader-checkpoint");
-    assert!(reader.figures["checkpoints_blocked"] > 0.0, "the reader pinned the WAL");
-    assert!(left_running(tmp.path()).is_empty(), "{:?}", left_running(tmp.path()));
+    assert!(
+        reader.figures["checkpoints_blocked"] > 0.0,
+        "the reader pinned the WAL"
+    );
+    assert!(
+        left_running(tmp.path()).is_empty(),
+        "{:?}",
+        left_running(tmp.path())
+    );
 }
 
 #[test]
@@ -93,7 +108,10 @@ fn no_begin_immediate_is_caught_by_contention_absorbed() {
         assert_eq!(failed.name, "contention_absorbed", "{}", it.scenario);
         assert!(failed.detail.contains("lock_timeout"), "{}", failed.detail);
     }
-    assert_eq!(r.summary.lost_acknowledged, 0, "busy errors, not lost writes");
+    assert_eq!(
+        r.summary.lost_acknowledged, 0,
+        "busy errors, not lost writes"
+    );
 }
 
 #[test]
@@ -116,7 +134,11 @@ fn disabling_retry_alone_fails_the_stopped_holder() {
     let it = &r.iterations[0];
     let failed = it.first_failure().expect("a check failed");
     assert_eq!(failed.name, "contention_absorbed");
-    assert!(failed.detail.contains("begin transaction"), "{}", failed.detail);
+    assert!(
+        failed.detail.contains("begin transaction"),
+        "{}",
+        failed.detail
+    );
     assert_eq!(it.figures["retries"], 0.0);
 }
 
@@ -159,5 +181,9 @@ writer-bound-ms = 1500
     assert_eq!(failed.name, "contention_absorbed");
     assert!(failed.detail.contains("hung"), "{}", failed.detail);
     assert!(failed.detail.contains("holder"), "{}", failed.detail);
-    assert!(left_running(tmp.path()).is_empty(), "{:?}", left_running(tmp.path()));
+    assert!(
+        left_running(tmp.path()).is_empty(),
+        "{:?}",
+        left_running(tmp.path())
+    );
 }

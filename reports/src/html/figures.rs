@@ -107,12 +107,22 @@ mod tests {
     #[test]
     fn figures_show_least_median_and_largest_per_scenario() {
         let mut r = RunResults::new(&RunStarted::example());
-        assert!(section(&r).into_string().is_empty(), "no figures, no section");
-        r.iterations = vec![iteration(0, 300.0), iteration(1, 100.0), iteration(2, 2500.0)];
+        assert!(
+            section(&r).into_string().is_empty(),
+            "no figures, no section"
+        );
+        r.iterations = vec![
+            iteration(0, 300.0),
+            iteration(1, 100.0),
+            iteration(2, 2500.0),
+        ];
         let page = section(&r).into_string();
         assert!(page.contains("lock_wait_p99_us"), "{page}");
         for value in ["100", "300", "2500"] {
-            assert!(page.contains(&format!("<td class=\"num\">{value}</td>")), "{page}");
+            assert!(
+                page.contains(&format!("<td class=\"num\">{value}</td>")),
+                "{page}"
+            );
         }
     }
 }
