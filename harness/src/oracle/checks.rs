@@ -528,7 +528,14 @@ mod tests {
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| ![CheckName::CorruptionAccounted, CheckName::FaultResponse].contains(c))
+            .filter(|c| {
+                ![
+                    CheckName::CorruptionAccounted,
+                    CheckName::FaultResponse,
+                    CheckName::ContentionAbsorbed,
+                ]
+                .contains(c)
+            })
             .filter(|c| !e.check(*c).passed)
             .collect()
     }

@@ -97,7 +97,8 @@ pub(super) fn drive(
         }
     }
     for (k, handle) in threads {
-        if handle.is_finished() && handle.join().is_err() {
+        // A thread whose stream ended is returning (or unwinding): joining it does not block.
+        if run.ended[k] && handle.join().is_err() {
             run.writers[k].abnormal_end = Some("writer thread panicked".into());
         }
     }
@@ -176,10 +177,10 @@ fn start_writers(
                 threads.push((
                     k,
                     thread::spawn(move || {
+                        let end = EndNotice(Actor::Writer(k), tx);
                         run_writer(&job, k, range, &mut |report| {
-                            tx.send((Actor::Writer(k), Some(report))).is_ok()
+                            end.1.send((Actor::Writer(k), Some(report))).is_ok()
                         });
-                        let _ = tx.send((Actor::Writer(k), None));
                     }),
                 ));
             }
@@ -235,6 +236,15 @@ fn forward(child: &mut Child, actor: Actor, tx: &Sender<Report>) {
         }
         let _ = tx.send((actor, None));
     });
+}
+
+/// Says a writer thread's stream ended when dropped, also when the writer panicked.
+struct EndNotice(Actor, Sender<Report>);
+
+impl Drop for EndNotice {
+    fn drop(&mut self) {
+        let _ = self.1.send((self.0, None));
+    }
 }
 
 /// The stopped holder while the writers run.
