@@ -57,7 +57,7 @@ enum Command {
     /// Internal: one phase of one iteration, run by the supervisor in a child process.
     #[command(name = "__worker", hide = true)]
     Worker {
-        /// `drive`, `check`, `exhaustive` or `perf`.
+        /// `drive`, `check`, `exhaustive`, `perf`, `lock-writer` or `lock-holder`.
         phase: String,
         /// The job file.
         input: PathBuf,
@@ -248,6 +248,8 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
         "check" => crate::runner::worker::check(input)?,
         "exhaustive" => crate::runner::exhaustive(input)?,
         "perf" => crate::runner::perf_worker(input)?,
+        "lock-writer" => crate::runner::writer_worker(input)?,
+        "lock-holder" => crate::runner::holder_worker(input)?,
         other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
     }
     Ok(exit_codes::OK)

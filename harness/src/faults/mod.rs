@@ -22,11 +22,15 @@
 //!   every operation succeeds or fails cleanly, nothing acknowledged is lost.
 //! - [`FaultPlan::MemoryPressure`] (`memory.rs`): a fake memory probe raised and lowered at
 //!   fixed operations; the ledger shrinks its cache and leaves mmap, and loses nothing.
+//! - [`FaultPlan::LockContention`] (`locks.rs`): writer processes or threads on one database,
+//!   a lock holder stopped with `SIGSTOP`, a long reader during checkpoints; nothing
+//!   acknowledged is lost, and contention within the budget never surfaces as a busy error.
 
 pub mod alloc;
 pub mod alloc_raw;
 pub mod corruption;
 pub mod disk;
+pub mod locks;
 pub mod memory;
 pub mod power;
 pub mod process;
@@ -37,6 +41,7 @@ use serde::{Deserialize, Serialize};
 pub use alloc::AllocFaults;
 pub use corruption::{Corruption, CorruptionTarget};
 pub use disk::DiskFaults;
+pub use locks::LockContention;
 pub use memory::MemoryPressure;
 pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
@@ -63,6 +68,8 @@ pub enum FaultPlan {
     Alloc(AllocFaults),
     /// Memory pressure raised and lowered through a fake probe.
     MemoryPressure(MemoryPressure),
+    /// Several writers on one database, a stopped lock holder, a long reader.
+    LockContention(LockContention),
 }
 
 impl FaultPlan {
@@ -76,6 +83,7 @@ impl FaultPlan {
             FaultPlan::MemoryPressure(_) => true,
             FaultPlan::Alloc(alloc) => alloc.rlimit_as_headroom.is_none(),
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
+            FaultPlan::LockContention(_) => false,
         }
     }
 
@@ -90,6 +98,7 @@ impl FaultPlan {
             | FaultPlan::ProcessStop(_)
             | FaultPlan::Corruption(_) => None,
             FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
+            FaultPlan::LockContention(_) => None,
         }
     }
 
@@ -105,6 +114,7 @@ impl FaultPlan {
             FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
             FaultPlan::Alloc(alloc) => alloc.validate(),
             FaultPlan::MemoryPressure(pressure) => pressure.validate(),
+            FaultPlan::LockContention(locks) => locks.validate(),
         }
     }
 
@@ -124,6 +134,20 @@ impl FaultPlan {
             FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
+            FaultPlan::LockContention(_) => None,
+        }
+    }
+
+    /// The iteration's plan when the fault shapes it (lock contention: every writer's plan),
+    /// or `None` for the generated workload as is.
+    pub fn workload_plan(
+        &self,
+        spec: &crate::scenario::WorkloadSpec,
+        seed: u64,
+    ) -> Option<Vec<crate::workload::Operation>> {
+        match self {
+            FaultPlan::LockContention(locks) => Some(locks.plan(spec, seed)),
+            _ => None,
         }
     }
 }

@@ -42,11 +42,17 @@ pub enum CheckName {
     /// Judged by the drive worker from what the ledger reported, not from the reopened
     /// database: a scenario does not list it in `checks`.
     FaultResponse,
+    /// Under lock contention every writer finished within its bound (no deadlock, no hang)
+    /// and, while every lock holder released within what the scenario says the ledger must
+    /// absorb, no operation surfaced `SQLITE_BUSY`/`SQLITE_LOCKED`; past it, only the ledger's
+    /// typed `lock_timeout` error ([`super::contention`]). Judged by the drive worker from what
+    /// the writers reported: a scenario does not list it in `checks`.
+    ContentionAbsorbed,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 9] = [
+    pub const ALL: [CheckName; 10] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -56,6 +62,7 @@ impl CheckName {
         CheckName::ReadsMatchModel,
         CheckName::CorruptionAccounted,
         CheckName::FaultResponse,
+        CheckName::ContentionAbsorbed,
     ];
 
     /// The name as written in files and reports.
@@ -70,6 +77,7 @@ impl CheckName {
             CheckName::ReadsMatchModel => "reads_match_model",
             CheckName::CorruptionAccounted => "corruption_accounted",
             CheckName::FaultResponse => "fault_response",
+            CheckName::ContentionAbsorbed => "contention_absorbed",
         }
     }
 }
@@ -176,7 +184,7 @@ impl Evidence {
             CheckName::CorruptionAccounted => {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
-            CheckName::FaultResponse => Vec::new(),
+            CheckName::FaultResponse | CheckName::ContentionAbsorbed => Vec::new(),
         };
         Verdict::from_problems(name, problems)
     }
@@ -520,7 +528,14 @@ mod tests {
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| ![CheckName::CorruptionAccounted, CheckName::FaultResponse].contains(c))
+            .filter(|c| {
+                ![
+                    CheckName::CorruptionAccounted,
+                    CheckName::FaultResponse,
+                    CheckName::ContentionAbsorbed,
+                ]
+                .contains(c)
+            })
             .filter(|c| !e.check(*c).passed)
             .collect()
     }

@@ -6,6 +6,7 @@
 
 pub mod backups;
 pub mod checks;
+pub mod contention;
 pub mod corruption;
 mod model;
 mod snapshot;

@@ -98,7 +98,11 @@ impl RunPlan {
             Some(capsule) => (capsule.seed, capsule.operations.clone()),
             None => {
                 let seed = iteration_seed(self.base_seed, &scenario.name, iteration);
-                (seed, generate(&scenario.workload, seed))
+                let plan = scenario
+                    .fault
+                    .workload_plan(&scenario.workload, seed)
+                    .unwrap_or_else(|| generate(&scenario.workload, seed));
+                (seed, plan)
             }
         };
         let dir = work_root.join(format!("{}-{iteration}", scenario.name));

@@ -63,6 +63,9 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
         FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => {
             run_pass(job, &CheckedDatabase::live(job), &vfs, None, sink)
         }
+        FaultPlan::LockContention(_) => {
+            run_pass(job, &CheckedDatabase::live(job), &vfs, None, sink)
+        }
     }
 }
 

@@ -136,6 +136,9 @@ pub fn drive_job(
     if job.scenario.fault.vfs_options().is_some() {
         return super::vfs_drive::drive(job, sink);
     }
+    if let crate::faults::FaultPlan::LockContention(locks) = &job.scenario.fault {
+        return super::lock_drive::drive(job, locks, sink);
+    }
     if matches!(
         job.scenario.fault,
         crate::faults::FaultPlan::Alloc(_) | crate::faults::FaultPlan::MemoryPressure(_)

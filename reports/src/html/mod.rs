@@ -5,6 +5,7 @@
 //! `maud`, which escapes every interpolated string: text from scenarios, SQLite and errors can
 //! never become markup.
 
+mod figures;
 mod perf;
 mod sections;
 mod selftest;
@@ -71,6 +72,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
                 (sections::matrix(results))
                 (sections::failures(results))
                 (perf::section(results))
+                (figures::section(results))
                 (sections::trends(results, history))
                 (sections::scenarios(results))
             }

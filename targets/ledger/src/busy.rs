@@ -25,6 +25,23 @@ pub(crate) struct BusyStats {
     pub(crate) waited_us: AtomicU64,
     /// Times the deadline passed and the handler gave up.
     pub(crate) gave_up: AtomicU64,
+    /// Microseconds the retry loop slept between attempts (backoff after busy or I/O errors).
+    pub(crate) retry_slept_us: AtomicU64,
+}
+
+/// How long this ledger has waited for locks since it opened: what the harness turns into
+/// per-operation lock-wait figures (differences around each call).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockWaits {
+    /// Times the busy handler waited for a lock.
+    pub busy_waits: u64,
+    /// Microseconds the busy handler slept (an upper bound of the time spent waiting for a
+    /// lock: each sleep ends at the next probe).
+    pub busy_waited_us: u64,
+    /// Times the busy deadline passed and SQLite's `SQLITE_BUSY` went to the retry loop.
+    pub busy_gave_up: u64,
+    /// Microseconds slept between retried attempts.
+    pub retry_slept_us: u64,
 }
 
 impl BusyStats {
@@ -35,6 +52,17 @@ impl BusyStats {
             self.waited_us.load(Ordering::Relaxed),
             self.gave_up.load(Ordering::Relaxed),
         )
+    }
+
+    /// Every counter, the retry sleeps included.
+    pub(crate) fn lock_waits(&self) -> LockWaits {
+        let (busy_waits, busy_waited_us, busy_gave_up) = self.read();
+        LockWaits {
+            busy_waits,
+            busy_waited_us,
+            busy_gave_up,
+            retry_slept_us: self.retry_slept_us.load(Ordering::Relaxed),
+        }
     }
 }
 

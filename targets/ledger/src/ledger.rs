@@ -150,8 +150,15 @@ impl Ledger {
         retried: Retried<T>,
     ) -> Result<T> {
         let Retried {
-            result, attempts, ..
+            result,
+            attempts,
+            slept,
+            ..
         } = retried;
+        self.busy.retry_slept_us.fetch_add(
+            u64::try_from(slept.as_micros()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let elapsed = started.elapsed();
         self.recorder.borrow_mut().record(
             operation,
@@ -216,7 +223,7 @@ impl Ledger {
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
             &self.jitter,
-            &self.config.tuning.retry,
+            &retry_policy(&self.config),
             Idempotence::Idempotent,
             |_| {
                 let db = self.db();
@@ -243,7 +250,8 @@ impl Ledger {
         let db = Db::new(&self.conn, &self.config.path);
         let ids = &mut self.ids;
         let vault_dir = &self.config.vault_dir;
-        let retried = Ledger::retried(&self.jitter, &self.config.tuning.retry, idempotence, |_| {
+        let policy = retry_policy(&self.config);
+        let retried = Ledger::retried(&self.jitter, &policy, idempotence, |_| {
             attempt(db, ids, vault_dir, now)
         });
         Ok(AttemptedWrite {
@@ -426,6 +434,12 @@ impl Ledger {
         self.recorder.borrow().total_retries()
     }
 
+    /// Time spent waiting for locks since open: busy-handler waits and retry sleeps. Cheap:
+    /// touches no database.
+    pub fn lock_waits(&self) -> crate::busy::LockWaits {
+        self.busy.lock_waits()
+    }
+
     fn busy_metrics(&self) -> BusyMetrics {
         let (waits, waited_us, gave_up) = self.busy.read();
         BusyMetrics {
@@ -565,11 +579,24 @@ struct AttemptedWrite<T> {
 /// waits counted in `busy`).
 fn connect(config: &Config, busy: &Arc<BusyStats>) -> Result<(Connection, OpenReport)> {
     let (mut conn, report) = open::open_connection(config)?;
-    let deadline = Duration::from_millis(u64::from(config.tuning.busy_timeout_ms));
+    let deadline = if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(u64::from(config.tuning.busy_timeout_ms))
+    };
     busy::install(&mut conn, deadline, Arc::clone(busy)).map_err(|source| LedgerError::Sqlite {
         operation: "install the busy handler",
         path: config.path.clone(),
         source,
     })?;
     Ok((conn, report))
+}
+
+/// The tuning's retry policy, or none at all under the `no-begin-immediate` mutant.
+fn retry_policy(config: &Config) -> retry::RetryPolicy {
+    if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
+        retry::RetryPolicy::disabled()
+    } else {
+        config.tuning.retry.clone()
+    }
 }

@@ -75,6 +75,7 @@ mod tx;
 mod vault;
 
 pub use backup::{BackupConfig, BackupError};
+pub use busy::LockWaits;
 pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
 pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};

@@ -33,6 +33,9 @@ pub enum Mutant {
     /// A transcription write that failed with `SQLITE_NOMEM` (rolled back, by SQLite or the
     /// ledger) is reported `Ok`.
     NomemSwallowed,
+    /// Writes open with a deferred `BEGIN`, the busy deadline is 0 and nothing is retried:
+    /// lock contention surfaces to callers as `SQLITE_BUSY`.
+    NoBeginImmediate,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -88,9 +91,9 @@ pub const CATALOGUE: &[MutantSpec] = &[
     },
     MutantSpec {
         name: "no-begin-immediate",
-        description: "deferred transactions and no retry: busy errors surface to callers",
+        description: "deferred BEGIN, busy timeout 0 and no retry: busy errors surface to callers",
         caught_by: &["lock-contention"],
-        mutant: None,
+        mutant: Some(Mutant::NoBeginImmediate),
     },
     MutantSpec {
         name: "cache-never-shrinks",

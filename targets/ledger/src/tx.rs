@@ -22,7 +22,7 @@ pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -
     discard_stale_transaction(db)?;
     let result = db
         .conn
-        .execute_batch("BEGIN IMMEDIATE")
+        .execute_batch(begin_statement())
         .map_err(db.err(BEGIN))
         .and_then(|()| body(db))
         .and_then(|value| match db.conn.execute_batch("COMMIT") {
@@ -37,6 +37,15 @@ pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -
         roll_back_if_open(db);
     }
     result
+}
+
+/// `BEGIN IMMEDIATE`, or a deferred `BEGIN` under the `no-begin-immediate` mutant.
+fn begin_statement() -> &'static str {
+    if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
+        "BEGIN"
+    } else {
+        "BEGIN IMMEDIATE"
+    }
 }
 
 /// Roll back a transaction a failed rollback left open, so nothing
