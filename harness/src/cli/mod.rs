@@ -248,6 +248,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
         "check" => crate::runner::worker::check(input)?,
         "exhaustive" => crate::runner::exhaustive(input)?,
         "perf" => crate::runner::perf_worker(input)?,
+        "backup-step" => crate::runner::backup_step::backup_step(input)?,
         other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
     }
     Ok(exit_codes::OK)

@@ -42,11 +42,16 @@ pub enum CheckName {
     /// Judged by the drive worker from what the ledger reported, not from the reopened
     /// database: a scenario does not list it in `checks`.
     FaultResponse,
+    /// Every backup the ledger reported (or lists) verified restores to a database whose
+    /// captures equal the model at the backup's snapshot point, and every capture a guarded
+    /// prune removed is held by a verified backup ([`super::backups`]). Judged by the backup
+    /// drive worker: a scenario does not list it in `checks`.
+    BackupsRestorable,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 9] = [
+    pub const ALL: [CheckName; 10] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -56,6 +61,7 @@ impl CheckName {
         CheckName::ReadsMatchModel,
         CheckName::CorruptionAccounted,
         CheckName::FaultResponse,
+        CheckName::BackupsRestorable,
     ];
 
     /// The name as written in files and reports.
@@ -70,6 +76,7 @@ impl CheckName {
             CheckName::ReadsMatchModel => "reads_match_model",
             CheckName::CorruptionAccounted => "corruption_accounted",
             CheckName::FaultResponse => "fault_response",
+            CheckName::BackupsRestorable => "backups_restorable",
         }
     }
 }
@@ -176,7 +183,7 @@ impl Evidence {
             CheckName::CorruptionAccounted => {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
-            CheckName::FaultResponse => Vec::new(),
+            CheckName::FaultResponse | CheckName::BackupsRestorable => Vec::new(),
         };
         Verdict::from_problems(name, problems)
     }
