@@ -44,7 +44,7 @@ fn build(dir: &Path) -> BackupConfig {
     );
     for n in CAPTURES..CAPTURES + ARCHIVED {
         ledger.stage(&capture(n)).expect("stage");
-        if (n + 1 - CAPTURES) % PER_SEGMENT == 0 {
+        if (n + 1 - CAPTURES).is_multiple_of(PER_SEGMENT) {
             ledger.archive_wal(&backups).expect("archive");
         }
     }
