@@ -238,7 +238,7 @@ fn compare(
 
 #[cfg(test)]
 mod tests {
-    use super::{BackupsVerdict, expected_exactly, restore_matches};
+    use super::{expected_exactly, restore_matches};
     use crate::oracle::LedgerSnapshot;
     use ledger::backup::BackupConfig;
     use ledger::{Config, Ledger, NewCapture, Source};
@@ -275,25 +275,67 @@ mod tests {
         restore_matches(&path, &expected, &dir.path().join("scratch")).expect("restorable");
     }
 
+    /// The Done-when test of the backup issue: a ledger that skips verification (here
+    /// `verify = false`, reported as verified the way a broken ledger would) of a backup that is
+    /// then truncated fails `backups_restorable`, judged against the model built from what the
+    /// workload was told; the same backup intact passes.
     #[test]
-    fn a_truncated_unverified_backup_fails_the_check() {
+    fn a_truncated_backup_whose_verification_was_skipped_fails_the_check() {
+        use super::{ReportedBackup, backups_restorable};
+        use crate::oracle::{AckModel, Execution, OpRecord};
+        use crate::workload::{CaptureIds, Operation, execute};
+
         let dir = tempfile::tempdir().expect("temp dir");
-        let (path, expected) = backed_up(dir.path(), false);
+        let config = Config::new(dir.path().join("ledger.db"), dir.path().join("vault"));
+        let mut ledger = Ledger::open(&config).expect("open");
+        let operations: Vec<Operation> = (0..60)
+            .map(|n| Operation::Stage {
+                ordinal: n,
+                source: Source::Email,
+                content: format!("body {n} {}", "x".repeat(200)),
+                channel: Some("imap:inbox".into()),
+                channel_native_id: Some(format!("m{n}")),
+            })
+            .collect();
+        let mut ids = CaptureIds::default();
+        let records = operations
+            .iter()
+            .map(|op| OpRecord::Finished(execute(&mut ledger, op, &mut ids)))
+            .collect();
+        let model = AckModel::build(&Execution {
+            operations,
+            records,
+        });
+        let mut backups = BackupConfig::new(dir.path().join("backups"));
+        backups.verify = false;
+        backups.step_pause = std::time::Duration::ZERO;
+        let report = ledger.backup(&backups).expect("backup");
+        assert!(report.verification.is_none(), "verification was skipped");
+        let at = model.acknowledged_instant();
+        let reported = [ReportedBackup {
+            path: report.path.clone(),
+            verified: true,
+            at,
+            until: at,
+        }];
+        let intact = backups_restorable(&reported, &model, &dir.path().join("intact"));
+        assert!(intact.passed, "{:?}", intact.problems);
+        assert_eq!(intact.restored, 1);
+
         let file = std::fs::OpenOptions::new()
             .write(true)
-            .open(&path)
+            .open(&report.path)
             .expect("open backup");
         let len = file.metadata().expect("stat").len();
         file.set_len(len / 2).expect("truncate");
-        let problem = restore_matches(&path, &expected, &dir.path().join("scratch"))
-            .expect_err("a truncated backup must not pass as restorable");
-        assert!(problem.contains(&path.display().to_string()), "{problem}");
-        let verdict = BackupsVerdict {
-            passed: false,
-            restored: 0,
-            problems: vec![problem],
-        };
-        assert!(!verdict.passed);
+        let verdict = backups_restorable(&reported, &model, &dir.path().join("truncated"));
+        assert!(!verdict.passed, "a truncated backup must not pass as restorable");
+        assert_eq!(verdict.restored, 0);
+        assert!(
+            verdict.problems[0].contains(&report.path.display().to_string()),
+            "{:?}",
+            verdict.problems
+        );
     }
 
     #[test]
