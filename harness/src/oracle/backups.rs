@@ -329,7 +329,10 @@ mod tests {
         let len = file.metadata().expect("stat").len();
         file.set_len(len / 2).expect("truncate");
         let verdict = backups_restorable(&reported, &model, &dir.path().join("truncated"));
-        assert!(!verdict.passed, "a truncated backup must not pass as restorable");
+        assert!(
+            !verdict.passed,
+            "a truncated backup must not pass as restorable"
+        );
         assert_eq!(verdict.restored, 0);
         assert!(
             verdict.problems[0].contains(&report.path.display().to_string()),

@@ -10,7 +10,6 @@ use ledger::backup::{
 use ledger::{Clock, Ledger};
 use rand::RngExt;
 
-use super::backup_drill::{DrillSize, run_drill};
 use super::backup_drive::BackupRun;
 use super::backup_step::{StepInput, run_and_kill};
 use super::vfs_drive::{fresh_dir, register_vfs};
@@ -473,38 +472,98 @@ fn locked_by_restore(snapshot: &Path) -> bool {
     Flock::lock(file, FlockArg::LockExclusiveNonblock).is_err()
 }
 
-/// The disaster-recovery drill ([`run_drill`]): its own seeded workload of the plan's length,
-/// archived op by op, then destroyed and restored to random timestamps and to the latest state.
+/// The disaster-recovery drill on the plan: every operation is archived as it is acknowledged
+/// (the last `unarchived` ones are not), a snapshot is taken every `every` operations; then the
+/// live database is destroyed, restored to `timestamps` random times T (each must equal the
+/// model after the last operation archived at or before T, and so hold nothing after it), and
+/// restored to the latest state into the live path, where the check worker judges it
+/// (`prefix_consistent`: the model minus at most the unarchived operations).
 pub(super) fn drill(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
-    let size = DrillSize {
-        operations: run.job.plan.len(),
-        unarchived: run.spec.unarchived,
-        timestamps: run.spec.timestamps,
-        snapshot_every: run.spec.every,
-    };
-    let dir = scratch.join("drill");
-    fresh_dir(&dir)?;
-    let report = run_drill(&dir, run.job.seed, size);
-    if let Some(error) = report.harness_error {
-        return Err(WorkerError::Backup(error));
-    }
-    run.restore_problems
-        .extend(report.mismatches.iter().cloned());
-    match report.latest_missing_ops {
-        Some(missing) if missing > report.unarchived_ops => run.restore_problems.push(format!(
-            "a restore to the latest state lacks {missing} operations, more than the {} not archived",
-            report.unarchived_ops
-        )),
-        Some(missing) => {
-            run.figures.insert("latest_missing_ops".into(), missing as u64);
+    let config = run.config.clone();
+    let plan_len = run.job.plan.len();
+    let archived_ops = plan_len.saturating_sub(run.spec.unarchived);
+    let mut ledger = run.open()?;
+    // (archive or snapshot time, model instant then), in time order.
+    let mut history: Vec<(i64, usize)> = Vec::new();
+    for index in 0..plan_len {
+        if index % run.spec.every == 0 && index < archived_ops {
+            let at = run.instant();
+            let report = run
+                .backup(&mut ledger, &config)
+                .map_err(|e| WorkerError::Backup(format!("snapshot: {e}")))?;
+            history.push((report.manifest.created_at_ms, at));
         }
-        None => {}
+        run.op(&mut ledger, index)?;
+        if index < archived_ops {
+            let report = ledger
+                .archive_wal(&config)
+                .map_err(|e| WorkerError::Backup(format!("archive: {e}")))?;
+            match report.step {
+                Some(step) => history.push((step.at_ms, run.instant())),
+                None => run.problems.push("archiving broke its lineage".into()),
+            }
+        }
     }
+    let final_instant = run.instant();
+    let archived_instant = history.last().map_or(0, |(_, at)| *at);
+    drop(ledger);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", run.job.db_path.display()));
+    }
+    run.note("live database destroyed".into())?;
+    let (Some(first), Some(last)) = (history.first().copied(), history.last().copied()) else {
+        return Err(WorkerError::Backup("the drill archived nothing".into()));
+    };
+    let model = run.model();
+    let mut restored = 0u64;
+    for n in 0..run.spec.timestamps {
+        let t = run.rng.random_range(first.0..=last.0 + 1_000);
+        let Some((_, at)) = history.iter().rev().find(|(when, _)| *when <= t).copied() else {
+            continue;
+        };
+        let dir = scratch.join(format!("drill-{n}"));
+        let outcome = plan_restore(
+            &config,
+            RestoreTarget::Timestamp { ms: t },
+            &dir.join("restored.db"),
+        )
+        .map_err(|e| format!("no plan: {e}"))
+        .and_then(|plan| plan_matches(&plan, &expected_at(&model, at), &dir));
+        match outcome {
+            Ok(()) => restored += 1,
+            Err(problem) => run
+                .restore_problems
+                .push(format!("T={t} (after {at} acknowledged writes): {problem}")),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let dir = scratch.join("drill-latest");
+    let exact = plan_restore(&config, RestoreTarget::Latest, &dir.join("restored.db"))
+        .map_err(|e| format!("no plan: {e}"))
+        .and_then(|plan| plan_matches(&plan, &expected_at(&model, archived_instant), &dir));
+    match exact {
+        Ok(()) => run.figures.insert(
+            "latest_missing_writes".into(),
+            (final_instant - archived_instant) as u64,
+        ),
+        Err(problem) => {
+            run.restore_problems.push(format!(
+                "latest (the model after {archived_instant} of {final_instant} acknowledged writes): {problem}"
+            ));
+            None
+        }
+    };
+    let latest = plan_restore(&config, RestoreTarget::Latest, &run.job.db_path)
+        .map_err(|e| format!("no plan for the latest state: {e}"))
+        .and_then(|plan| ledger::backup::restore(&plan).map_err(|e| e.to_string()));
+    if let Err(problem) = latest {
+        run.restore_problems
+            .push(format!("restore to the latest state failed: {problem}"));
+    }
+    run.figures.insert("drill_restores".into(), restored);
     run.figures
-        .insert("drill_restores".into(), report.restored as u64);
+        .insert("drill_mismatches".into(), run.restore_problems.len() as u64);
     run.figures
-        .insert("drill_mismatches".into(), report.mismatches.len() as u64);
-    run.figures
-        .insert("unarchived_ops".into(), report.unarchived_ops as u64);
+        .insert("unarchived_ops".into(), (plan_len - archived_ops) as u64);
     run.finish(false)
 }

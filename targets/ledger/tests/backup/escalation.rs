@@ -181,7 +181,10 @@ fn a_damaged_newest_verified_backup_no_longer_licenses_pruning() {
         .prune_after_verified_backup(&env.backups, 0)
         .expect_err("no trusted backup: pruning refused");
     assert!(
-        matches!(refused, LedgerError::Backup(BackupError::PruneRefused { .. })),
+        matches!(
+            refused,
+            LedgerError::Backup(BackupError::PruneRefused { .. })
+        ),
         "{refused}"
     );
     assert_eq!(count(&env, "SELECT count(*) FROM captures"), 1);
