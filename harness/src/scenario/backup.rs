@@ -103,6 +103,18 @@ pub enum BackupDrill {
 }
 
 impl BackupDrill {
+    /// Whether the same seed gives the same trace: false for the drills whose outcome depends
+    /// on timing (a writer thread, a kill after a delay, rotations racing a restore).
+    pub fn is_deterministic(self) -> bool {
+        matches!(
+            self,
+            BackupDrill::DestFaults
+                | BackupDrill::PowerLossBackup
+                | BackupDrill::CorruptBackup
+                | BackupDrill::Drill
+        )
+    }
+
     /// Whether the drill runs the ledger with WAL archiving on.
     pub fn archives(self) -> bool {
         matches!(

@@ -241,6 +241,16 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// True when the same seed always gives the same trace: the fault plan and the backup drill
+    /// (if any) are both free of timing.
+    pub fn is_deterministic(&self) -> bool {
+        self.fault.is_deterministic()
+            && self
+                .backup
+                .as_ref()
+                .is_none_or(|b| b.drill.is_deterministic())
+    }
+
     /// Checks what serde cannot: sizes, names, non-empty lists.
     fn validate(&self) -> Result<(), String> {
         let name_ok = !self.name.is_empty()
