@@ -527,7 +527,14 @@ mod tests {
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| ![CheckName::CorruptionAccounted, CheckName::FaultResponse].contains(c))
+            .filter(|c| {
+                ![
+                    CheckName::CorruptionAccounted,
+                    CheckName::FaultResponse,
+                    CheckName::BackupsRestorable,
+                ]
+                .contains(c)
+            })
             .filter(|c| !e.check(*c).passed)
             .collect()
     }

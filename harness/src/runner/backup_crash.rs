@@ -439,6 +439,7 @@ pub(super) fn retention_during_restore(
                     .problems
                     .push(format!("rotation during a restore failed: {e}")),
             }
+            std::thread::sleep(std::time::Duration::from_micros(200));
         }
         match restore.join() {
             Ok(Ok(())) => {
