@@ -250,6 +250,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
         "perf" => crate::runner::perf_worker(input)?,
         "lock-writer" => crate::runner::writer_worker(input)?,
         "lock-holder" => crate::runner::holder_worker(input)?,
+        "backup-step" => crate::runner::backup_step::backup_step(input)?,
         other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
     }
     Ok(exit_codes::OK)

@@ -25,7 +25,7 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         };
         return Err(UsageError(message).into());
     };
-    if !scenario.fault.is_deterministic() {
+    if !scenario.is_deterministic() {
         eprintln!(
             "note: {} injects a timing-dependent fault; the replay uses the same seed and plan but may not hit the same instant",
             scenario.name

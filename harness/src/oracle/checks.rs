@@ -48,11 +48,16 @@ pub enum CheckName {
     /// typed `lock_timeout` error ([`super::contention`]). Judged by the drive worker from what
     /// the writers reported: a scenario does not list it in `checks`.
     ContentionAbsorbed,
+    /// Every backup the ledger reported (or lists) verified restores to a database whose
+    /// captures equal the model at the backup's snapshot point, and every capture a guarded
+    /// prune removed is held by a verified backup ([`super::backups`]). Judged by the backup
+    /// drive worker: a scenario does not list it in `checks`.
+    BackupsRestorable,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 10] = [
+    pub const ALL: [CheckName; 11] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -63,6 +68,7 @@ impl CheckName {
         CheckName::CorruptionAccounted,
         CheckName::FaultResponse,
         CheckName::ContentionAbsorbed,
+        CheckName::BackupsRestorable,
     ];
 
     /// The name as written in files and reports.
@@ -78,6 +84,7 @@ impl CheckName {
             CheckName::CorruptionAccounted => "corruption_accounted",
             CheckName::FaultResponse => "fault_response",
             CheckName::ContentionAbsorbed => "contention_absorbed",
+            CheckName::BackupsRestorable => "backups_restorable",
         }
     }
 }
@@ -184,7 +191,9 @@ impl Evidence {
             CheckName::CorruptionAccounted => {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
-            CheckName::FaultResponse | CheckName::ContentionAbsorbed => Vec::new(),
+            CheckName::FaultResponse
+            | CheckName::ContentionAbsorbed
+            | CheckName::BackupsRestorable => Vec::new(),
         };
         Verdict::from_problems(name, problems)
     }
@@ -533,6 +542,7 @@ mod tests {
                     CheckName::CorruptionAccounted,
                     CheckName::FaultResponse,
                     CheckName::ContentionAbsorbed,
+                    CheckName::BackupsRestorable,
                 ]
                 .contains(c)
             })

@@ -6,7 +6,10 @@
 //! reporters as [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result,
 //! never a harness crash.
 
+mod backup_crash;
 pub mod backup_drill;
+mod backup_drive;
+pub mod backup_step;
 mod control;
 mod corruption_drive;
 mod exhaustive;

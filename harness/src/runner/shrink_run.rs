@@ -40,9 +40,7 @@ pub fn shrink_failure(
     control: &RunControl,
 ) -> Option<Shrunk> {
     let first = original.first_failure()?.name.clone();
-    if budget == 0
-        || original.status != IterationStatus::Failed
-        || !job.scenario.fault.is_deterministic()
+    if budget == 0 || original.status != IterationStatus::Failed || !job.scenario.is_deterministic()
     {
         return None;
     }

@@ -58,6 +58,10 @@ pub enum WorkerError {
         #[source]
         source: io::Error,
     },
+    /// A backup drill's own step (a child's archive, restore or rotation, or the drill's set-up)
+    /// failed where it had to succeed.
+    #[error("backup drill: {0}")]
+    Backup(String),
 }
 
 /// The ledger configuration of a job.
@@ -130,6 +134,9 @@ pub fn drive_job(
     job: &IterationJob,
     sink: &mut dyn FnMut(WorkerMessage) -> Result<(), WorkerError>,
 ) -> Result<(), WorkerError> {
+    if let Some(backup) = &job.scenario.backup {
+        return super::backup_drive::drive(job, backup, sink);
+    }
     if let crate::faults::FaultPlan::Corruption(corruption) = &job.scenario.fault {
         return super::corruption_drive::drive(job, corruption, sink);
     }

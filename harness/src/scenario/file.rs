@@ -54,6 +54,9 @@ pub struct Scenario {
     /// A performance check instead of a fault workload (the `perf/` family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perf: Option<crate::perf::scenario::PerfSpec>,
+    /// A backup drill run around the workload (the `backup/` family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::backup::BackupSpec>,
     /// Family: the folder the file sits in. Set by the loader, not written in the file.
     #[serde(skip)]
     pub family: String,
@@ -238,6 +241,16 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// True when the same seed always gives the same trace: the fault plan and the backup drill
+    /// (if any) are both free of timing.
+    pub fn is_deterministic(&self) -> bool {
+        self.fault.is_deterministic()
+            && self
+                .backup
+                .as_ref()
+                .is_none_or(|b| b.drill.is_deterministic())
+    }
+
     /// Checks what serde cannot: sizes, names, non-empty lists.
     fn validate(&self) -> Result<(), String> {
         let name_ok = !self.name.is_empty()
@@ -262,6 +275,9 @@ impl Scenario {
         }
         if let Some(perf) = &self.perf {
             perf.validate()?;
+        }
+        if let Some(backup) = &self.backup {
+            backup.validate()?;
         }
         if self.checks.is_empty() && self.perf.is_none() {
             return Err("`checks` must name at least one check".into());

@@ -43,6 +43,24 @@ pub fn execute(ledger: &mut Ledger, op: &Operation, ids: &mut CaptureIds) -> OpO
     outcome
 }
 
+/// Runs `op` like [`execute`], except that a prune is the backup-guarded one
+/// ([`Ledger::prune_after_verified_backup`]): it refuses without a verified backup or while
+/// escalation pauses pruning, and never prunes past the newest verified backup.
+pub fn execute_guarded(
+    ledger: &mut Ledger,
+    op: &Operation,
+    ids: &mut CaptureIds,
+    backups: &ledger::backup::BackupConfig,
+) -> OpOutcome {
+    let Operation::Prune { days } = op else {
+        return execute(ledger, op, ids);
+    };
+    match ledger.prune_after_verified_backup(backups, *days) {
+        Ok(guarded) => OpOutcome::Ok(OpValue::Pruned(guarded.pruned)),
+        Err(e) => OpOutcome::Err(classify(&e, &ledger.config().path)),
+    }
+}
+
 fn run(ledger: &mut Ledger, op: &Operation, ids: &CaptureIds) -> Result<OpValue, LedgerError> {
     Ok(match op {
         Operation::Stage {

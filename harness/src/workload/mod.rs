@@ -8,7 +8,7 @@
 mod execute;
 mod generate;
 
-pub use execute::{CaptureIds, execute};
+pub use execute::{CaptureIds, execute, execute_guarded};
 pub use generate::generate;
 
 use ledger::{ExportMode, Source};

@@ -36,7 +36,7 @@ fn deterministic_scenarios_give_identical_traces_for_one_seed() {
     let deterministic: Vec<&Scenario> = registry
         .scenarios()
         .iter()
-        .filter(|s| s.fault.is_deterministic() && s.perf.is_none())
+        .filter(|s| s.is_deterministic() && s.perf.is_none())
         .collect();
     assert!(deterministic.len() >= 3, "the baseline family at least");
     for scenario in deterministic {

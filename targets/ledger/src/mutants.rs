@@ -36,6 +36,12 @@ pub enum Mutant {
     /// Writes open with a deferred `BEGIN`, the busy deadline is 0 and nothing is retried:
     /// lock contention surfaces to callers as `SQLITE_BUSY`.
     NoBeginImmediate,
+    /// Backup verification reads the manifest and reports the backup verified without checking
+    /// the file (hash, integrity, logical content, restore test).
+    BackupVerifiedUnchecked,
+    /// Backup-guarded pruning ignores the backup status: it prunes without a verified backup,
+    /// while escalation has paused pruning, and past the newest verified backup.
+    PruneIgnoresBackup,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -105,13 +111,13 @@ pub const CATALOGUE: &[MutantSpec] = &[
         name: "prune-ignores-backup",
         description: "retention pruning runs without a verified backup",
         caught_by: &["backup"],
-        mutant: None,
+        mutant: Some(Mutant::PruneIgnoresBackup),
     },
     MutantSpec {
         name: "backup-verified-unchecked",
         description: "a backup is marked verified without checking it",
         caught_by: &["backup"],
-        mutant: None,
+        mutant: Some(Mutant::BackupVerifiedUnchecked),
     },
     MutantSpec {
         name: "checksums-not-verified",

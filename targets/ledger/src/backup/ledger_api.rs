@@ -402,6 +402,17 @@ impl Ledger {
     ) -> Result<GuardedPrune> {
         let status = self.backup_status(config)?;
         let path = self.config().path.clone();
+        if crate::mutants::is(crate::mutants::Mutant::PruneIgnoresBackup) {
+            let now = self.now_ms();
+            let pruned = ops::prune::prune_exported_older_than(self.backup_db(), now, days)?;
+            let cutoff = now.saturating_sub(i64::from(days) * MS_PER_DAY);
+            return Ok(GuardedPrune {
+                requested_cutoff_ms: cutoff,
+                effective_cutoff_ms: cutoff,
+                verified_backup_at_ms: status.last_verified_snapshot_at_ms.unwrap_or(cutoff),
+                pruned,
+            });
+        }
         if status.health == super::BackupHealth::PruningPaused {
             return Err(BackupError::PruneRefused {
                 path,

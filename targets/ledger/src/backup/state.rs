@@ -73,6 +73,21 @@ fn set(db: Db<'_>, key: &str, value: &str, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// Drop the record of the last verified backup.
+fn forget_last_verified(db: Db<'_>) -> Result<()> {
+    db.conn
+        .prepare_cached("DELETE FROM sync_state WHERE key IN (?1, ?2, ?3)")
+        .and_then(|mut stmt| {
+            stmt.execute((
+                KEY_LAST_VERIFIED_AT,
+                KEY_LAST_VERIFIED_PATH,
+                KEY_LAST_VERIFIED_SNAPSHOT_AT,
+            ))
+        })
+        .map_err(db.err("forget the last verified backup"))?;
+    Ok(())
+}
+
 /// Read the recorded status.
 pub(crate) fn read_status(db: Db<'_>, policy: &EscalationPolicy) -> Result<BackupStatus> {
     tx::discard_stale_transaction(db)?;
@@ -131,6 +146,11 @@ pub(crate) fn record_outcome(
             Outcome::Failed { path, message } => {
                 set(db, KEY_LAST_FAILURE_AT, &now_ms.to_string(), now_ms)?;
                 set(db, KEY_LAST_FAILURE_PATH, &path.to_string_lossy(), now_ms)?;
+                if get(db, KEY_LAST_VERIFIED_PATH)?.as_deref() == Some(&*path.to_string_lossy()) {
+                    // The newest verified backup just failed re-verification: guarded pruning
+                    // must not trust it any more (until another backup verifies).
+                    forget_last_verified(db)?;
+                }
                 db.conn
                     .prepare_cached(
                         "INSERT INTO errors_log (capture_id, stage, message, created_at)

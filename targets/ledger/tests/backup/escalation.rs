@@ -150,3 +150,42 @@ fn pruning_waits_for_a_verified_backup_and_never_passes_it() {
     assert!(pruned.effective_cutoff_ms < pruned.requested_cutoff_ms);
     assert!(env.ledger.capture(&late).expect("read").is_some());
 }
+
+/// Found by the harness (`backup-corrupt-file`): the newest verified backup failing its
+/// re-verification must stop guarded pruning from trusting it, or pruning removes captures
+/// whose only copy is the damaged backup.
+#[test]
+fn a_damaged_newest_verified_backup_no_longer_licenses_pruning() {
+    let mut env = Env::new();
+    let id = env.stage(1);
+    env.ledger
+        .record_transcription(&id, "hello")
+        .expect("transcribe");
+    env.ledger
+        .record_export(&id, ExportMode::Initial)
+        .expect("export");
+    let path = env.ledger.backup(&env.backups).expect("backup").path;
+    let status = env.ledger.backup_status(&env.backups).expect("status");
+    assert!(status.last_verified_snapshot_at_ms.is_some());
+    truncate_half(&path);
+    let report = env
+        .ledger
+        .verify_backup(&env.backups, &path)
+        .expect("verify runs");
+    assert!(!report.ok);
+    let status = env.ledger.backup_status(&env.backups).expect("status");
+    assert_eq!(status.last_verified_snapshot_at_ms, None);
+    assert_eq!(status.last_verified_path, None);
+    let refused = env
+        .ledger
+        .prune_after_verified_backup(&env.backups, 0)
+        .expect_err("no trusted backup: pruning refused");
+    assert!(
+        matches!(
+            refused,
+            LedgerError::Backup(BackupError::PruneRefused { .. })
+        ),
+        "{refused}"
+    );
+    assert_eq!(count(&env, "SELECT count(*) FROM captures"), 1);
+}
