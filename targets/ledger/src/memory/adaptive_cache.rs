@@ -1,38 +1,44 @@
 //! The cache-size rule ([`choose`], fed by [`read_inputs`]) and
 //! memory-pressure hysteresis ([`PressureTracker`]).
 //!
-//! Measured on this kind of machine (benches/RESULTS.md, interleaved A/B at
-//! 100k captures, a 200 MB database with a 3 % backlog): a 64 MB page cache
-//! makes the recovery query 3.2x faster than SQLite's 2 MB default (13.2 ms
-//! → 4.1 ms) and export-ready 9.3x, because their working set, the ~3 000
-//! non-terminal rows each on a page of their own plus two small indexes, is
+//! Measured on this kind of machine (benches/RESULTS.md; 100k captures is a
+//! 200 MB database with a 3 % backlog): a 64 MB page cache makes the
+//! recovery query about 2-3x faster than SQLite's 2 MB default (13.2 ms →
+//! 4.1 ms) and export-ready 3-9x, because their working set, the ~3 000
+//! non-terminal rows each on a page of its own plus two small indexes, is
 //! about 13.5 MB: more than 2 MB, less than 64 MB. The same 64 MB cache is
-//! 23 % slower on a full scan of the 200 MB table (0.77x: every page misses
-//! anyway, and a bigger cache recycles colder buffers), 1.9x slower on the
-//! recovery query with a fresh connection per query (0.52x: the cache is never
-//! warm, and a large cache costs more to set up and tear down), and 25 %
-//! slower on recovery at 1M captures, whose working set (~123 MB) no longer
-//! fits. So the rule sizes the cache to what the hot queries touch, not to
-//! the database:
+//! 14-23 % slower on a full scan of the 200 MB table (every page misses
+//! anyway; most likely the bigger cache recycles colder buffers), up to 2x
+//! slower on the recovery query with a fresh connection per query (the
+//! cache is never warm), and 25 % slower on recovery at 1M captures, whose
+//! working set (~123 MB) no longer fits. So the rule sizes the cache to what
+//! the hot queries touch, not to the database:
 //!
 //! 1. a connection opened per query gets the floor (2 MB);
 //! 2. a database no larger than the floor gets the floor (it already fits);
 //! 3. a database no larger than the ceiling (`cache-size`, 64 MB by default)
-//!    is cached whole: scans fit too (10k: full scan 1.48x at 20 MB);
+//!    is cached whole: scans fit too (10k, 20 MB: full scan 1.3-1.5x);
 //! 4. a larger database is cached to the hot queries' working set
 //!    ([`super::working_set`]: recovery and export-ready), when that is
-//!    measured and lies between the floor and the ceiling: about 13.5 MB at
-//!    100k, so 17 MiB;
+//!    measured and lies between the floor and the ceiling: 12.9 MiB at 100k,
+//!    so 17 MiB (in one scratch sweep a 14 MiB cache gave recovery 1.94x
+//!    against 2.89x at 17 MiB: headroom matters near the working set);
 //! 5. otherwise the floor: the working set is unknown, already fits the
 //!    floor, or exceeds the ceiling (1M), where a big cache only loses.
 //!
 //! The size wanted in 3 and 4 gets 25 % headroom, is rounded up to a MiB,
 //! and is capped by the ceiling and by a memory budget of 1/8 of the
 //! available memory (cgroup headroom or `MemAvailable`), never below the
-//! floor. Keeping the cache at the hot set rather than at 64 MB is also what
-//! keeps the scan loss small: a 17 MiB cache recycles far fewer buffers than
-//! a 64 MB one. The measured effect of this rule is in benches/RESULTS.md
-//! (rows `adaptive`).
+//! floor.
+//!
+//! What it buys at 100k (interleaved A/B against the default, 41 pairs,
+//! `resilience run --filter adaptive`): recovery 1.81x [1.69, 2.07] on a
+//! reused connection (goal 1.6x), no change on a fresh connection per query
+//! (0.99x [0.93, 1.09]: the floor). Its limit: a full scan larger than the
+//! cache on the same reused connection is still about 7 % slower (0.90-0.97x
+//! over twelve runs, against 0.77-0.86x with 64 MB): a cache big enough for
+//! the hot set costs the scan something, and the A/A noise on an idle
+//! machine is smaller than that.
 //!
 //! Under memory pressure the ledger drops to the floor and releases what
 //! SQLite can spare; it restores the chosen size only after the pressure has
