@@ -2,15 +2,17 @@
 //! A/B runner (`harness::perf::run_ab`: ABAB… on the same data in one
 //! process, median of per-pair ratios, bootstrap interval, A/A control) at
 //! each selected size, printed as claims tables. Not a criterion bench: it
-//! prints ratios, it does not gate.
+//! prints ratios, it does not gate. The adaptive-cache goals
+//! (`harness::perf::goal_claims`) compare SQLite's default cache with the
+//! cache the ledger's own rule chooses for the dataset.
 
 use std::convert::Infallible;
 
-use benches::connect::{Tuning, open};
+use benches::connect::{ConnectionUse, Tuning, describe_choice, open, open_adaptive};
 use benches::dataset::{Dataset, Variant};
 use benches::queries::{Probe, Query};
 use benches::settings::{self, Size};
-use harness::perf::{AbConfig, AbReport, Arm, Claim, ClaimTable, run_ab, seed_claims};
+use harness::perf::{AbConfig, AbReport, Arm, Claim, ClaimTable, goal_claims, run_ab, seed_claims};
 use rusqlite::Connection;
 
 struct Side<'a> {
@@ -31,15 +33,20 @@ fn compare(config: &AbConfig, query: Query, baseline: &Side<'_>, candidate: &Sid
     .expect("interleaved A/B")
 }
 
-fn compare_fresh(config: &AbConfig, data: &Dataset, query: Query) -> AbReport {
+/// Default vs `candidate` (which opens a new connection) on a fresh connection per query.
+fn compare_fresh(
+    config: &AbConfig,
+    data: &Dataset,
+    query: Query,
+    candidate: impl Fn() -> Connection,
+) -> AbReport {
     let mut probe =
         Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT).expect("open")).expect("probe");
     run_ab(config, |arm| {
-        let tuning = match arm {
-            Arm::Baseline => Tuning::SQLITE_DEFAULT,
-            Arm::Candidate => Tuning::CACHE_64MB,
+        let conn = match arm {
+            Arm::Baseline => open(&data.path, Tuning::SQLITE_DEFAULT).expect("open dataset"),
+            Arm::Candidate => candidate(),
         };
-        let conn = open(&data.path, tuning).expect("open dataset");
         std::hint::black_box(probe.run(&conn, query, Variant::Ledger).expect("query"));
         Ok::<_, Infallible>(())
     })
@@ -58,10 +65,14 @@ fn claims_at(size: Size) {
     let indexed = open(&ledger_data.path, Tuning::LEDGER).expect("open");
     let default_cache = open(&ledger_data.path, Tuning::SQLITE_DEFAULT).expect("open");
     let big_cache = open(&ledger_data.path, Tuning::CACHE_64MB).expect("open");
+    let (adaptive, choice) =
+        open_adaptive(&ledger_data.path, ConnectionUse::Reused).expect("open adaptive");
+    let (_, fresh_choice) =
+        open_adaptive(&ledger_data.path, ConnectionUse::PerQuery).expect("open adaptive");
     let side = |conn, variant| Side { conn, variant };
 
     let mut table = ClaimTable {
-        claims: seed_claims(),
+        claims: seed_claims().into_iter().chain(goal_claims()).collect(),
     };
     for claim in &mut table.claims {
         claim.condition = claim
@@ -113,7 +124,35 @@ fn claims_at(size: Size) {
         ),
         (
             "cache-fresh-connection",
-            compare_fresh(&config, &ledger_data, Query::Recovery),
+            compare_fresh(&config, &ledger_data, Query::Recovery, || {
+                open(&ledger_data.path, Tuning::CACHE_64MB).expect("open dataset")
+            }),
+        ),
+        (
+            "adaptive-recovery-reused",
+            compare(
+                &config,
+                Query::Recovery,
+                &side(&default_cache, Variant::Ledger),
+                &side(&adaptive, Variant::Ledger),
+            ),
+        ),
+        (
+            "adaptive-scan-larger-than-cache",
+            compare(
+                &config,
+                Query::FullScan,
+                &side(&default_cache, Variant::Ledger),
+                &side(&adaptive, Variant::Ledger),
+            ),
+        ),
+        (
+            "adaptive-fresh-connection",
+            compare_fresh(&config, &ledger_data, Query::Recovery, || {
+                open_adaptive(&ledger_data.path, ConnectionUse::PerQuery)
+                    .expect("open dataset")
+                    .0
+            }),
         ),
     ];
     println!(
@@ -121,9 +160,14 @@ fn claims_at(size: Size) {
         size.label(),
         config.pairs
     );
+    println!(
+        "adaptive arm: reused connection {}; fresh connection {}\n",
+        describe_choice(&choice),
+        describe_choice(&fresh_choice)
+    );
     for (id, report) in &measured {
         println!("- {id}: {report}");
-        table.record(id, report.ratio);
+        table.record_with_control(id, report.ratio, &report.control);
     }
     table.record("goal-index-recovery", measured[0].1.ratio);
     println!("\n{table}");

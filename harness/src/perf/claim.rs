@@ -1,5 +1,8 @@
 //! The claims table: each performance claim, the condition it was measured
-//! under, its target ratio and what was measured: [`Claim`], [`ClaimTable`].
+//! under, its target ratio and what was measured: [`Claim`], [`ClaimTable`];
+//! the seed's claims ([`seed_claims`]) and our adaptive-cache goals
+//! ([`goal_claims`]), some of which are "no loss beyond the A/A noise"
+//! ([`ClaimGate::NoLossBeyondNoise`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +34,24 @@ impl Verdict {
     }
 }
 
+/// What a claim's ratio is held to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimGate {
+    /// At least `target_ratio` (a speed-up claim).
+    #[default]
+    AtLeastTarget,
+    /// No loss beyond the A/A noise: `target_ratio` is set from the A/A
+    /// control when measured ([`Claim::with_noise_threshold`]) to the lower
+    /// bound of the control's interval (capped at 1): the lowest median ratio
+    /// the baseline reaches against itself, alternated the same way, so the
+    /// lowest an equally fast candidate would plausibly show. It holds when
+    /// the A/B median ratio is at or above that threshold, does not hold when
+    /// the whole A/B interval is below it, and is inconclusive when the median
+    /// is below but the interval reaches it.
+    NoLossBeyondNoise,
+}
+
 /// One row of the claims table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
@@ -47,6 +68,9 @@ pub struct Claim {
     pub known_to_fail: bool,
     /// The measured ratio, once measured.
     pub measured: Option<RatioEstimate>,
+    /// What the ratio is held to.
+    #[serde(default)]
+    pub gate: ClaimGate,
 }
 
 impl Claim {
@@ -59,7 +83,26 @@ impl Claim {
             target_ratio,
             known_to_fail: false,
             measured: None,
+            gate: ClaimGate::AtLeastTarget,
         }
+    }
+
+    /// A "no loss beyond the A/A noise" claim ([`ClaimGate::NoLossBeyondNoise`]);
+    /// its target is 1 until [`Claim::with_noise_threshold`] sets it.
+    pub fn no_loss(id: &str, claim: &str, condition: &str) -> Claim {
+        Claim {
+            gate: ClaimGate::NoLossBeyondNoise,
+            ..Claim::new(id, claim, condition, 1.0)
+        }
+    }
+
+    /// For a no-loss claim, sets the target from the A/A `control`: its
+    /// interval's lower bound, capped at 1; other claims are returned unchanged.
+    pub fn with_noise_threshold(mut self, control: &RatioEstimate) -> Claim {
+        if self.gate == ClaimGate::NoLossBeyondNoise {
+            self.target_ratio = control.low.min(1.0);
+        }
+        self
     }
 
     /// Marks the condition as one where the claim is known to fail.
@@ -78,6 +121,15 @@ impl Claim {
     pub fn verdict(&self) -> Verdict {
         match &self.measured {
             None => Verdict::NotMeasured,
+            Some(m) if self.gate == ClaimGate::NoLossBeyondNoise => {
+                if m.median >= self.target_ratio {
+                    Verdict::Holds
+                } else if m.high < self.target_ratio {
+                    Verdict::DoesNotHold
+                } else {
+                    Verdict::Inconclusive
+                }
+            }
             Some(m) if m.low >= self.target_ratio => Verdict::Holds,
             Some(m) if m.high < self.target_ratio => Verdict::DoesNotHold,
             Some(_) => Verdict::Inconclusive,
@@ -127,6 +179,30 @@ pub fn seed_claims() -> Vec<Claim> {
     ]
 }
 
+/// Our goals for the ledger's adaptive cache (`ledger::memory::adaptive_cache`)
+/// against SQLite's default 2 MB: the gain where the big cache helps, and no
+/// loss beyond the A/A noise where it backfires.
+pub fn goal_claims() -> Vec<Claim> {
+    vec![
+        Claim::new(
+            "adaptive-recovery-reused",
+            "the adaptive cache makes the recovery query >= 1.6x faster than the default 2 MB",
+            "100k captures, 3 % backlog, ledger schema, warm reused connection",
+            1.6,
+        ),
+        Claim::no_loss(
+            "adaptive-scan-larger-than-cache",
+            "the adaptive cache loses no more than the A/A noise against the default 2 MB",
+            "full scan of a table larger than 64 MB, reused connection",
+        ),
+        Claim::no_loss(
+            "adaptive-fresh-connection",
+            "the adaptive cache loses no more than the A/A noise against the default 2 MB",
+            "recovery query on a fresh connection per query (cold page cache)",
+        ),
+    ]
+}
+
 /// Claims in a stable order, rendered as a Markdown table by `Display`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClaimTable {
@@ -140,6 +216,27 @@ impl ClaimTable {
         match self.claims.iter_mut().find(|claim| claim.id == id) {
             Some(claim) => {
                 claim.measured = Some(measured);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records `measured` for the claim `id` with the A/A `control` it was
+    /// measured alongside (which sets a no-loss claim's threshold); `false`
+    /// when no claim has that id.
+    pub fn record_with_control(
+        &mut self,
+        id: &str,
+        measured: RatioEstimate,
+        control: &RatioEstimate,
+    ) -> bool {
+        match self.claims.iter_mut().find(|claim| claim.id == id) {
+            Some(claim) => {
+                *claim = claim
+                    .clone()
+                    .with_noise_threshold(control)
+                    .with_measurement(measured);
                 true
             }
             None => false,
@@ -172,12 +269,19 @@ impl std::fmt::Display for ClaimTable {
             } else {
                 ""
             };
+            let target = match claim.gate {
+                ClaimGate::AtLeastTarget => format!(">= {:.1}x", claim.target_ratio),
+                ClaimGate::NoLossBeyondNoise if claim.measured.is_some() => {
+                    format!(">= {:.2}x (A/A noise)", claim.target_ratio)
+                }
+                ClaimGate::NoLossBeyondNoise => "no loss beyond A/A noise".into(),
+            };
             writeln!(
                 f,
-                "| {} | {} | >= {:.1}x | {} | {}{} |",
+                "| {} | {} | {} | {} | {}{} |",
                 claim.id,
                 claim.condition,
-                claim.target_ratio,
+                target,
                 measured,
                 claim.verdict().as_str(),
                 note
@@ -228,6 +332,35 @@ mod tests {
             ]
         );
         assert_eq!(claims.iter().filter(|claim| claim.known_to_fail).count(), 2);
+    }
+
+    #[test]
+    fn a_no_loss_claim_is_judged_against_the_control_noise() {
+        let claims = goal_claims();
+        let no_loss = claims
+            .iter()
+            .find(|c| c.id == "adaptive-fresh-connection")
+            .unwrap()
+            .clone()
+            .with_noise_threshold(&estimate(1.01, 0.94, 1.03));
+        assert_eq!(no_loss.target_ratio, 0.94);
+        let biased = no_loss
+            .clone()
+            .with_noise_threshold(&estimate(1.05, 1.02, 1.08));
+        assert_eq!(biased.target_ratio, 1.0, "never asks for a speed-up");
+        let within = no_loss.clone().with_measurement(estimate(0.96, 0.90, 1.0));
+        assert_eq!(within.verdict(), Verdict::Holds);
+        let beyond = no_loss.clone().with_measurement(estimate(0.80, 0.75, 0.85));
+        assert_eq!(beyond.verdict(), Verdict::DoesNotHold);
+        let unclear = no_loss.clone().with_measurement(estimate(0.92, 0.88, 0.97));
+        assert_eq!(unclear.verdict(), Verdict::Inconclusive);
+        let speed_up = claims[0]
+            .clone()
+            .with_noise_threshold(&estimate(1.0, 0.5, 1.5));
+        assert_eq!(
+            speed_up.target_ratio, 1.6,
+            "only no-loss claims take the noise"
+        );
     }
 
     #[test]

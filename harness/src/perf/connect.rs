@@ -1,7 +1,10 @@
-//! Opening a dataset with a cache and mmap setting: [`Tuning`], [`open`].
+//! Opening a dataset with a cache and mmap setting: [`Tuning`], [`open`];
+//! and with the ledger's own adaptive cache rule: [`open_adaptive`].
 
 use std::path::Path;
 
+use ledger::memory::adaptive_cache::{self, CacheChoice, ConnectionUse};
+use ledger::memory::{MemoryProbe, ProcMemoryProbe};
 use rusqlite::{Connection, OpenFlags};
 
 use super::error::{PerfError, sql_err};
@@ -53,4 +56,34 @@ pub fn open(path: &Path, tuning: Tuning) -> Result<Connection, PerfError> {
     conn.pragma_update(None, "mmap_size", tuning.mmap_size)
         .map_err(sql_err("set mmap_size"))?;
     Ok(conn)
+}
+
+/// The ledger's cache ceiling in KiB: its default `cache-size` (64 MB), the
+/// ceiling its adaptive rule works under.
+pub fn ledger_ceiling_kib() -> u64 {
+    ledger::Tuning::default().cache_size.unsigned_abs()
+}
+
+/// Opens `path` like [`open`] with SQLite's defaults (no mmap), then sizes
+/// its cache with the ledger's own rule
+/// (`ledger::memory::adaptive_cache::apply`) from the database's real size,
+/// its measured hot working set, this machine's available memory and the
+/// ledger's ceiling, for a connection used as `connection` says.
+///
+/// # Errors
+/// [`PerfError::Sqlite`].
+pub fn open_adaptive(
+    path: &Path,
+    connection: ConnectionUse,
+) -> Result<(Connection, CacheChoice), PerfError> {
+    let conn = open(path, Tuning::SQLITE_DEFAULT)?;
+    let available = ProcMemoryProbe.sample().available_bytes;
+    let choice = adaptive_cache::apply(&conn, connection, available, ledger_ceiling_kib())
+        .map_err(sql_err("apply the adaptive cache rule"))?;
+    Ok((conn, choice))
+}
+
+/// How a cache choice reads in reports: `adaptive cache (17408 KiB: HotWorkingSet)`.
+pub fn describe_choice(choice: &CacheChoice) -> String {
+    format!("adaptive cache ({} KiB: {:?})", choice.kib, choice.reason)
 }

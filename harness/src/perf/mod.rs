@@ -1,6 +1,7 @@
 //! Performance checks as ratios, never absolute times: the A/B runner
 //! ([`run_ab`], [`AbReport`]), the bootstrap interval of the median ratio
-//! ([`RatioEstimate`]), the seed's claims ([`Claim`], [`seed_claims`]) and the
+//! ([`RatioEstimate`]), the seed's claims ([`Claim`], [`seed_claims`]), our
+//! adaptive-cache goals ([`goal_claims`]) and the
 //! query-plan check ([`check_plan`]); the seeded datasets they run on
 //! ([`dataset::Dataset`], shared with the benches), the measured queries
 //! ([`queries::Query`]), and the `perf/` scenario family's measurement
@@ -39,7 +40,7 @@ pub mod scenario;
 mod stats;
 
 pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
-pub use claim::{Claim, ClaimTable, Verdict, seed_claims};
+pub use claim::{Claim, ClaimGate, ClaimTable, Verdict, goal_claims, seed_claims};
 pub use error::{PerfError, sql_err};
 pub use generate::{DEFAULT_BACKLOG_PERMILLE, START_MS, YEAR_MS};
 pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};

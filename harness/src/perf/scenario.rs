@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! [perf]
-//! claim = "index-recovery"      # a claim of `seed_claims()`
+//! claim = "index-recovery"      # a claim of `seed_claims()` or `goal_claims()`
 //! captures = 100000             # dataset size (tiny in tests)
 //! backlog-percent = 3.0         # non-terminal share of the captures
 //! pairs = 41                    # measured A/B pairs (and as many A/A pairs)
@@ -24,15 +24,17 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::ab::{AbConfig, AbReport, Arm, run_ab};
-use super::claim::{Claim, Verdict, seed_claims};
-use super::connect::{Tuning, open};
+use ledger::memory::adaptive_cache::ConnectionUse;
+
+use super::claim::{Claim, ClaimGate, Verdict, goal_claims, seed_claims};
+use super::connect::{Tuning, describe_choice, open, open_adaptive};
 use super::dataset::{Dataset, DatasetSpec, Variant};
 use super::error::{PerfError, sql_err};
 use super::plan::{PlanExpectation, check_plan, query_plan};
 use super::queries::{Probe, Query};
 use super::stats::RatioEstimate;
 
-/// The claims a perf scenario can measure (the ids of [`seed_claims`]).
+/// The claims a perf scenario can measure (the ids of [`seed_claims`] and [`goal_claims`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClaimId {
@@ -46,10 +48,16 @@ pub enum ClaimId {
     CacheScanLargerThanCache,
     /// 64 MB cache vs the default with a fresh connection per query (known to fail).
     CacheFreshConnection,
+    /// The ledger's adaptive cache vs the default on the recovery query, reused connection.
+    AdaptiveRecoveryReused,
+    /// The adaptive cache vs the default on a full scan larger than 64 MB (no loss beyond noise).
+    AdaptiveScanLargerThanCache,
+    /// The adaptive cache vs the default, fresh connection per query (no loss beyond noise).
+    AdaptiveFreshConnection,
 }
 
 impl ClaimId {
-    /// The claim's id, as in [`seed_claims`].
+    /// The claim's id, as in [`seed_claims`] or [`goal_claims`].
     pub fn as_str(self) -> &'static str {
         match self {
             ClaimId::IndexRecovery => "index-recovery",
@@ -57,13 +65,18 @@ impl ClaimId {
             ClaimId::CacheRecoveryReused => "cache-recovery-reused",
             ClaimId::CacheScanLargerThanCache => "cache-scan-larger-than-cache",
             ClaimId::CacheFreshConnection => "cache-fresh-connection",
+            ClaimId::AdaptiveRecoveryReused => "adaptive-recovery-reused",
+            ClaimId::AdaptiveScanLargerThanCache => "adaptive-scan-larger-than-cache",
+            ClaimId::AdaptiveFreshConnection => "adaptive-fresh-connection",
         }
     }
 
     fn query(self) -> Query {
         match self {
             ClaimId::IndexExportReady => Query::ExportReady,
-            ClaimId::CacheScanLargerThanCache => Query::FullScan,
+            ClaimId::CacheScanLargerThanCache | ClaimId::AdaptiveScanLargerThanCache => {
+                Query::FullScan
+            }
             _ => Query::Recovery,
         }
     }
@@ -161,6 +174,12 @@ impl PerfSpec {
         if self.target.is_some_and(|t| !(t.is_finite() && t > 0.0)) {
             return Err("`perf.target` must be a positive ratio".into());
         }
+        if self.target.is_some() && self.claim().gate == ClaimGate::NoLossBeyondNoise {
+            return Err(format!(
+                "`perf.target` does not apply to `{}`: its threshold comes from the A/A control",
+                self.claim.as_str()
+            ));
+        }
         if !(self.regression_margin.is_finite() && self.regression_margin >= 0.0) {
             return Err("`perf.regression-margin` must be zero or more".into());
         }
@@ -183,8 +202,9 @@ impl PerfSpec {
     pub fn claim(&self) -> Claim {
         let mut claim = seed_claims()
             .into_iter()
+            .chain(goal_claims())
             .find(|c| c.id == self.claim.as_str())
-            .expect("every ClaimId is a seed claim");
+            .expect("every ClaimId is a seed or goal claim");
         let size = self.dataset(Variant::Ledger).size_label();
         let backlog = format!("{} % backlog", self.backlog_percent);
         claim.condition = match self.claim {
@@ -196,13 +216,13 @@ impl PerfSpec {
                     ""
                 }
             ),
-            ClaimId::CacheRecoveryReused => {
+            ClaimId::CacheRecoveryReused | ClaimId::AdaptiveRecoveryReused => {
                 format!("{size} captures, {backlog}, ledger schema, warm reused connection")
             }
-            ClaimId::CacheScanLargerThanCache => format!(
+            ClaimId::CacheScanLargerThanCache | ClaimId::AdaptiveScanLargerThanCache => format!(
                 "full scan of {size} captures (a table larger than 64 MB at 100k), reused connection"
             ),
-            ClaimId::CacheFreshConnection => {
+            ClaimId::CacheFreshConnection | ClaimId::AdaptiveFreshConnection => {
                 format!("recovery query at {size} captures on a fresh connection per query")
             }
         };
@@ -210,6 +230,11 @@ impl PerfSpec {
             claim.target_ratio = target;
         }
         claim
+    }
+
+    /// The measured query's name.
+    pub fn query_name(&self) -> &'static str {
+        self.claim.query().name()
     }
 
     fn ab_config(&self, seed: u64) -> AbConfig {
@@ -280,14 +305,30 @@ fn compare(
     })
 }
 
-fn compare_fresh(config: &AbConfig, data: &Dataset, query: Query) -> Result<AbReport, PerfError> {
+/// The candidate of a fresh-connection comparison.
+#[derive(Clone, Copy)]
+enum FreshCandidate {
+    /// `cache_size=-64000` set on every new connection.
+    Cache64Mb,
+    /// The ledger's rule applied to every new connection (as a per-query connection).
+    Adaptive,
+}
+
+fn compare_fresh(
+    config: &AbConfig,
+    data: &Dataset,
+    query: Query,
+    candidate: FreshCandidate,
+) -> Result<AbReport, PerfError> {
     let mut probe = Probe::load(&open(&data.path, Tuning::SQLITE_DEFAULT)?)?;
     run_ab(config, |arm| {
-        let tuning = match arm {
-            Arm::Baseline => Tuning::SQLITE_DEFAULT,
-            Arm::Candidate => Tuning::CACHE_64MB,
+        let conn = match (arm, candidate) {
+            (Arm::Baseline, _) => open(&data.path, Tuning::SQLITE_DEFAULT)?,
+            (Arm::Candidate, FreshCandidate::Cache64Mb) => open(&data.path, Tuning::CACHE_64MB)?,
+            (Arm::Candidate, FreshCandidate::Adaptive) => {
+                open_adaptive(&data.path, ConnectionUse::PerQuery)?.0
+            }
         };
-        let conn = open(&data.path, tuning)?;
         std::hint::black_box(probe.run(&conn, query, Variant::Ledger)?);
         Ok::<_, PerfError>(())
     })
@@ -367,13 +408,41 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         ClaimId::CacheFreshConnection => {
             drop(analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?);
             Measured {
-                report: compare_fresh(&config, &ledger, query)?,
+                report: compare_fresh(&config, &ledger, query, FreshCandidate::Cache64Mb)?,
                 baseline: format!("{DEFAULT_CACHE}, new connection per query"),
                 candidate: format!("{BIG_CACHE}, new connection per query"),
                 plan: None,
             }
         }
+        ClaimId::AdaptiveRecoveryReused | ClaimId::AdaptiveScanLargerThanCache => {
+            let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
+            let (adaptive, choice) = open_adaptive(&ledger.path, ConnectionUse::Reused)?;
+            let side = |conn| Side {
+                conn,
+                variant: Variant::Ledger,
+            };
+            Measured {
+                report: compare(&config, query, &side(&small), &side(&adaptive))?,
+                baseline: DEFAULT_CACHE.into(),
+                candidate: describe_choice(&choice),
+                plan: None,
+            }
+        }
+        ClaimId::AdaptiveFreshConnection => {
+            drop(analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?);
+            let (_, choice) = open_adaptive(&ledger.path, ConnectionUse::PerQuery)?;
+            Measured {
+                report: compare_fresh(&config, &ledger, query, FreshCandidate::Adaptive)?,
+                baseline: format!("{DEFAULT_CACHE}, new connection per query"),
+                candidate: format!(
+                    "{}, the rule applied on each new connection",
+                    describe_choice(&choice)
+                ),
+                plan: None,
+            }
+        }
     };
+    let claim = claim.with_noise_threshold(&measured.report.control);
     let judged = claim.clone().with_measurement(measured.report.ratio);
     Ok(PerfCheck {
         claim: claim.id.clone(),
@@ -427,6 +496,50 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<PerfSpec>("claim = \"nope\"").is_err());
+    }
+
+    #[test]
+    fn adaptive_claims_use_the_ledgers_rule_and_the_control_noise() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiny = |claim: &str| PerfSpec {
+            captures: 300,
+            pairs: 3,
+            warmup_pairs: 0,
+            ..spec(&format!("claim = \"{claim}\""))
+        };
+        let reused = measure(&tiny("adaptive-recovery-reused"), dir.path(), 1).unwrap();
+        assert_eq!(reused.target, 1.6);
+        assert!(reused.gated);
+        assert!(
+            reused
+                .candidate
+                .contains("adaptive cache (2000 KiB: SmallDatabase)"),
+            "a 300-capture database fits the floor: {}",
+            reused.candidate
+        );
+        let fresh = measure(&tiny("adaptive-fresh-connection"), dir.path(), 1).unwrap();
+        assert!(
+            fresh.candidate.contains("PerQueryConnection"),
+            "{}",
+            fresh.candidate
+        );
+        assert_eq!(
+            fresh.target,
+            fresh.control.low.min(1.0),
+            "the threshold is the A/A interval's lower bound"
+        );
+        assert_eq!(
+            fresh.gate_passed(),
+            fresh.ratio.median >= fresh.target,
+            "gated on the median against the noise threshold"
+        );
+        let scan = tiny("adaptive-scan-larger-than-cache");
+        assert_eq!(scan.query_name(), "full-scan");
+        let with_target = PerfSpec {
+            target: Some(1.0),
+            ..scan
+        };
+        assert!(with_target.validate().unwrap_err().contains("A/A control"));
     }
 
     #[test]

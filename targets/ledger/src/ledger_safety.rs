@@ -13,7 +13,7 @@ use crate::error::{LedgerError, Result};
 use crate::integrity::{CheckLevel, CorruptionReport, RepairAction, RestoreSource, detect, repair};
 use crate::ledger::Ledger;
 use crate::memory::adaptive_cache::{self, PressureChange};
-use crate::memory::{CacheChoice, CacheInputs, CacheReason, ConnectionUse, MemoryProbe};
+use crate::memory::{CacheChoice, CacheReason, ConnectionUse, MemoryProbe};
 use crate::mmap_fallback::{self, MmapOffReason};
 use crate::safety::{SafetyCounters, SafetyEvent, SafetyEventKind};
 use crate::{checksum, tx};
@@ -239,7 +239,6 @@ impl Ledger {
                 .unwrap_or(0)
         };
         let page_size = pragma("page_size").max(512) as u64;
-        let db_bytes = pragma("page_count").max(0) as u64 * page_size;
         let ceiling_kib = match tuning.cache_size {
             n if n < 0 => n.unsigned_abs(),
             n => n as u64 * page_size / 1024,
@@ -250,12 +249,14 @@ impl Ledger {
                 reason: CacheReason::Configured,
             });
         }
-        Some(adaptive_cache::choose(CacheInputs {
-            db_bytes,
-            available_bytes: self.safety.last_sample.available_bytes,
-            connection: ConnectionUse::Reused,
+        let inputs = adaptive_cache::read_inputs(
+            &self.conn,
+            ConnectionUse::Reused,
+            self.safety.last_sample.available_bytes,
             ceiling_kib,
-        }))
+        )
+        .ok()?;
+        Some(adaptive_cache::choose(inputs))
     }
 
     fn apply_cache(&mut self, now: Option<i64>) {

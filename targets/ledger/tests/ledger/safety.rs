@@ -126,6 +126,54 @@ fn adaptive_cache_grows_for_a_working_set_between_floor_and_ceiling() {
 }
 
 #[test]
+fn a_database_larger_than_the_ceiling_gets_its_hot_working_set() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    config.tuning.cache_size = -6_000;
+    let mut ledger = open_stepping(&config, 1_000);
+    ledger.set_memory_probe(Box::new(ManualProbe::new(CALM)));
+    let filler = "x".repeat(3000);
+    for n in 0..2000 {
+        let mut memo = voice(n);
+        memo.raw_content = format!("{n}-{filler}");
+        ledger.stage(&memo).expect("stage");
+    }
+    assert!(
+        pragma(&ledger, "page_count") * pragma(&ledger, "page_size") > 6_000 * 1024,
+        "the database outgrew the 6 MB ceiling"
+    );
+    assert_eq!(
+        pragma(&ledger, "cache_size"),
+        -2_000,
+        "2000 pending rows (~8 MB) do not fit the ceiling: the floor"
+    );
+    ledger
+        .connection()
+        .execute_batch(
+            "UPDATE captures SET status = 'transcribed' WHERE rowid % 3 <> 0;
+             UPDATE captures SET status = 'exported' WHERE status = 'transcribed';",
+        )
+        .expect("export two thirds");
+    let set = ledger::memory::working_set::measure(ledger.connection()).expect("measure");
+    assert_eq!(set.hot_rows, 666);
+    assert_eq!(set.pages_per_row, 1);
+    ledger.refresh().expect("refresh");
+    assert_eq!(
+        pragma(&ledger, "cache_size"),
+        -4096,
+        "666 hot pages (~2.8 MB) + 25 %, rounded up to a MiB"
+    );
+    assert!(ledger.safety_events().iter().any(|e| matches!(
+        e.kind,
+        SafetyEventKind::CacheResized {
+            reason: CacheReason::HotWorkingSet,
+            to_kib: 4096,
+            ..
+        }
+    )));
+}
+
+#[test]
 fn a_restore_by_another_process_is_seen_and_the_connection_reopened() {
     let dir = tempfile::tempdir().expect("dir");
     let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
