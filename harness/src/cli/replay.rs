@@ -27,8 +27,13 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     };
     if !scenario.is_deterministic() {
         eprintln!(
-            "note: {} injects a timing-dependent fault; the replay uses the same seed and plan but may not hit the same instant",
-            scenario.name
+            "note: {} depends on timing ({}); the replay uses the same seed and plan but may not hit the same instant",
+            scenario.name,
+            if scenario.perf.is_some() {
+                "a performance measurement"
+            } else {
+                "a timing-dependent fault"
+            }
         );
     }
     let plan = RunPlan {

@@ -242,9 +242,11 @@ impl Scenario {
     }
 
     /// True when the same seed always gives the same trace: the fault plan and the backup drill
-    /// (if any) are both free of timing.
+    /// (if any) are both free of timing, and it is not a perf measurement (whose verdict is a
+    /// timing; re-running a failed one is re-measuring it, not shrinking it).
     pub fn is_deterministic(&self) -> bool {
-        self.fault.is_deterministic()
+        self.perf.is_none()
+            && self.fault.is_deterministic()
             && self
                 .backup
                 .as_ref()
