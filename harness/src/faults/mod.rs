@@ -22,11 +22,16 @@
 //!   every operation succeeds or fails cleanly, nothing acknowledged is lost.
 //! - [`FaultPlan::MemoryPressure`] (`memory.rs`): a fake memory probe raised and lowered at
 //!   fixed operations; the ledger shrinks its cache and leaves mmap, and loses nothing.
+//! - [`FaultPlan::FailPoints`] (`failpoints.rs`): actions at the ledger's named fail points
+//!   (return, panic, sleep, pause, counted and seeded-probability chains), or a crash at every
+//!   point in turn; a crash loses nothing acknowledged, an export happens exactly once, and a
+//!   prune deletes only what a verified backup holds.
 
 pub mod alloc;
 pub mod alloc_raw;
 pub mod corruption;
 pub mod disk;
+pub mod failpoints;
 pub mod memory;
 pub mod power;
 pub mod process;
@@ -37,6 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use alloc::AllocFaults;
 pub use corruption::{Corruption, CorruptionTarget};
 pub use disk::DiskFaults;
+pub use failpoints::FailPoints;
 pub use memory::MemoryPressure;
 pub use power::PowerLoss;
 pub use process::{ProcessKill, ProcessStop, SignalPlan};
@@ -63,6 +69,9 @@ pub enum FaultPlan {
     Alloc(AllocFaults),
     /// Memory pressure raised and lowered through a fake probe.
     MemoryPressure(MemoryPressure),
+    /// Actions at the ledger's fail points (feature `failpoints`), or a crash at each in turn.
+    #[serde(rename = "failpoints")]
+    FailPoints(FailPoints),
 }
 
 impl FaultPlan {
@@ -76,6 +85,7 @@ impl FaultPlan {
             FaultPlan::MemoryPressure(_) => true,
             FaultPlan::Alloc(alloc) => alloc.rlimit_as_headroom.is_none(),
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
+            FaultPlan::FailPoints(_) => true,
         }
     }
 
@@ -90,6 +100,7 @@ impl FaultPlan {
             | FaultPlan::ProcessStop(_)
             | FaultPlan::Corruption(_) => None,
             FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
+            FaultPlan::FailPoints(_) => None,
         }
     }
 
@@ -102,9 +113,12 @@ impl FaultPlan {
             FaultPlan::Disk(disk) => disk.validate().map_err(|e| e.to_string()),
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
             FaultPlan::Corruption(corruption) => corruption.validate(),
-            FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
+            FaultPlan::None => Ok(()),
+            FaultPlan::ProcessKill(kill) => process::validate_hold(kill.hold_at.as_deref()),
+            FaultPlan::ProcessStop(stop) => process::validate_hold(stop.hold_at.as_deref()),
             FaultPlan::Alloc(alloc) => alloc.validate(),
             FaultPlan::MemoryPressure(pressure) => pressure.validate(),
+            FaultPlan::FailPoints(points) => points.validate(),
         }
     }
 
@@ -124,6 +138,7 @@ impl FaultPlan {
             FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
+            FaultPlan::FailPoints(_) => None,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
+use super::after_recovery::{AfterRecovery, backups_restore, exported_once, prune_backed_up};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::model::{AckModel, CaptureState};
 use super::snapshot::LedgerSnapshot;
@@ -42,11 +43,20 @@ pub enum CheckName {
     /// Judged by the drive worker from what the ledger reported, not from the reopened
     /// database: a scenario does not list it in `checks`.
     FaultResponse,
+    /// After resuming, every terminal capture has exactly one audit row and every exported one
+    /// exactly one vault file, and the vault holds no temp file: an export interrupted by a
+    /// crash and resumed happens exactly once ([`super::after_recovery`]).
+    ExportedOnce,
+    /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
+    /// backup the ledger lists as verified: pruning never rests on an unverified backup.
+    PruneBackedUp,
+    /// Every backup the ledger lists as verified restores to the model at its backup point.
+    BackupsRestore,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 9] = [
+    pub const ALL: [CheckName; 12] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -56,6 +66,9 @@ impl CheckName {
         CheckName::ReadsMatchModel,
         CheckName::CorruptionAccounted,
         CheckName::FaultResponse,
+        CheckName::ExportedOnce,
+        CheckName::PruneBackedUp,
+        CheckName::BackupsRestore,
     ];
 
     /// The name as written in files and reports.
@@ -70,6 +83,9 @@ impl CheckName {
             CheckName::ReadsMatchModel => "reads_match_model",
             CheckName::CorruptionAccounted => "corruption_accounted",
             CheckName::FaultResponse => "fault_response",
+            CheckName::ExportedOnce => "exported_once",
+            CheckName::PruneBackedUp => "prune_backed_up",
+            CheckName::BackupsRestore => "backups_restore",
         }
     }
 }
@@ -94,6 +110,9 @@ pub struct Evidence {
     /// What the ledger said and served after its files were damaged (gathered only for
     /// scenarios that run `corruption_accounted`).
     pub corruption: Option<CorruptionEvidence>,
+    /// What the checks of [`super::after_recovery`] judge (gathered only for scenarios that run
+    /// one of them).
+    pub after_recovery: Option<AfterRecovery>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -177,6 +196,16 @@ impl Evidence {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
             CheckName::FaultResponse => Vec::new(),
+            CheckName::ExportedOnce | CheckName::PruneBackedUp | CheckName::BackupsRestore => {
+                match &self.after_recovery {
+                    None => vec!["the state after resuming was not gathered".to_owned()],
+                    Some(after) => match name {
+                        CheckName::ExportedOnce => exported_once(after),
+                        CheckName::PruneBackedUp => prune_backed_up(after),
+                        _ => backups_restore(after),
+                    },
+                }
+            }
         };
         Verdict::from_problems(name, problems)
     }
@@ -510,17 +539,26 @@ mod tests {
             },
             reopen: Ok(()),
             corruption: None,
+            after_recovery: None,
         }
     }
 
-    /// Failing checks, `corruption_accounted` left out (it needs corruption evidence; its
-    /// own tests are in `corruption.rs`).
     /// The checks judged from evidence that fail (`fault_response` is judged by the drive
-    /// worker, `corruption_accounted` has tests of its own).
+    /// worker; `corruption_accounted` and the checks of `after_recovery.rs` have tests of
+    /// their own).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
-            .filter(|c| ![CheckName::CorruptionAccounted, CheckName::FaultResponse].contains(c))
+            .filter(|c| {
+                ![
+                    CheckName::CorruptionAccounted,
+                    CheckName::FaultResponse,
+                    CheckName::ExportedOnce,
+                    CheckName::PruneBackedUp,
+                    CheckName::BackupsRestore,
+                ]
+                .contains(c)
+            })
             .filter(|c| !e.check(*c).passed)
             .collect()
     }

@@ -6,11 +6,15 @@
 //! reporters as [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result,
 //! never a harness crash.
 
+mod after_recovery;
 pub mod backup_drill;
 mod control;
 mod corruption_drive;
 mod exhaustive;
 mod expected;
+mod fail_drive;
+mod failpoint_sweep;
+mod planned_crash;
 mod job;
 mod mem_drive;
 mod perf_drive;

@@ -49,6 +49,9 @@ pub enum WorkerError {
     /// The fault VFS could not be registered, took a bad rule, or could not write an image.
     #[error("fault VFS: {0}")]
     Vfs(#[from] VfsError),
+    /// The fail crate refused a fail-point action of the plan.
+    #[error("fail points: {0}")]
+    FailPoints(String),
     /// A scratch directory (counting pass, crash state) could not be made or copied.
     #[error("cannot prepare {path}: {source}")]
     Scratch {
@@ -142,6 +145,7 @@ pub fn drive_job(
     ) {
         return super::mem_drive::drive(job, sink);
     }
+    super::fail_drive::prepare(job)?;
     let mut ledger = Ledger::open_with(&ledger_config(job), drive_options(job))?;
     apply_workload_pragmas(job, &ledger)?;
     let mut ids = CaptureIds::default();
@@ -207,9 +211,22 @@ pub fn evidence_after_reopen_at(
         });
     let snapshot =
         LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
-    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete);
+    let wants_after = super::after_recovery::wanted(&job.scenario.checks);
+    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete) || wants_after;
+    let mut after_recovery = None;
     let (reopen, recovery) = match reopened {
-        Ok(mut ledger) => (Ok(()), recovery_evidence(&mut ledger, wants_resume)),
+        Ok(mut ledger) => {
+            let recovery = recovery_evidence(&mut ledger, wants_resume);
+            if wants_after {
+                after_recovery = Some(super::after_recovery::gather(
+                    &mut ledger,
+                    execution,
+                    &model,
+                    target,
+                ));
+            }
+            (Ok(()), recovery)
+        }
         Err(e) => {
             let message = format!("ledger did not reopen: {e}");
             (
@@ -228,6 +245,7 @@ pub fn evidence_after_reopen_at(
         recovery,
         reopen,
         corruption,
+        after_recovery,
     }
 }
 

@@ -140,6 +140,11 @@ pub enum WorkloadKind {
     /// Bursts of stages, transcriptions, failures, exports, duplicates and prunes, like the
     /// capture pipeline of the note app.
     CapturePipeline,
+    /// The capture pipeline with the ledger's housekeeping woven in: after every quarter of the
+    /// `operations` pipeline operations, two of backup, guarded prune, archived checkpoint,
+    /// maintenance and restore (in a fixed rotation, so every kind appears in every plan and a
+    /// restore always follows a backup). The plan is 8 operations longer than `operations`.
+    PipelineWithBackups,
 }
 
 /// A scenario file that could not be used, with its location.

@@ -10,7 +10,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Operation, StageOrdinal};
-use crate::scenario::WorkloadSpec;
+use crate::scenario::{WorkloadKind, WorkloadSpec};
 
 /// Where a capture stands in the generator's own loose simulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,31 @@ pub fn generate(spec: &WorkloadSpec, seed: u64) -> Vec<Operation> {
         };
         plan.push(op);
     }
-    plan
+    match spec.kind {
+        WorkloadKind::CapturePipeline => plan,
+        WorkloadKind::PipelineWithBackups => with_housekeeping(plan),
+    }
+}
+
+/// Weaves backups, guarded prunes, checkpoints, maintenance and restores into `plan`: two after
+/// every quarter, in a fixed rotation.
+fn with_housekeeping(plan: Vec<Operation>) -> Vec<Operation> {
+    let quarter = (plan.len() / 4).max(1);
+    let mut woven = Vec::with_capacity(plan.len() + 8);
+    let mut cycle = 0;
+    for (index, op) in plan.into_iter().enumerate() {
+        woven.push(op);
+        if (index + 1) % quarter == 0 && cycle < 4 {
+            woven.extend(match cycle {
+                0 => [Operation::Backup, Operation::GuardedPrune { days: 0 }],
+                1 => [Operation::Checkpoint, Operation::Restore],
+                2 => [Operation::Maintain, Operation::Backup],
+                _ => [Operation::Checkpoint, Operation::GuardedPrune { days: 0 }],
+            });
+            cycle += 1;
+        }
+    }
+    woven
 }
 
 fn stage(rng: &mut ChaCha8Rng, staged: &mut Vec<Staged>) -> Operation {
@@ -259,6 +283,28 @@ mod tests {
             unique.len() < stages.len(),
             "some stages must be re-deliveries"
         );
+    }
+
+    #[test]
+    fn housekeeping_is_woven_in_and_a_restore_follows_a_backup() {
+        let spec = WorkloadSpec {
+            kind: WorkloadKind::PipelineWithBackups,
+            ..spec(40)
+        };
+        let plan = generate(&spec, 3);
+        assert_eq!(plan.len(), 48);
+        let first = |want: &Operation| plan.iter().position(|o| o == want);
+        for op in [
+            Operation::Backup,
+            Operation::GuardedPrune { days: 0 },
+            Operation::Checkpoint,
+            Operation::Maintain,
+            Operation::Restore,
+        ] {
+            assert!(first(&op).is_some(), "{op:?} missing");
+        }
+        assert!(first(&Operation::Backup) < first(&Operation::Restore));
+        assert_eq!(generate(&spec, 3), plan);
     }
 
     #[test]

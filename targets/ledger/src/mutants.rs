@@ -56,7 +56,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "export-split-transaction",
         description: "export commits the audit row and the status change in separate transactions",
-        caught_by: &["power-loss"],
+        caught_by: &["power-loss", "failpoints"],
         mutant: Some(Mutant::ExportSplitTransaction),
     },
     MutantSpec {

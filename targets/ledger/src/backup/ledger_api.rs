@@ -18,7 +18,9 @@ use super::manifest::{BackupManifest, Verification, VerificationState};
 use super::snapshot::{SourceReader, write_snapshot};
 use super::state::{self, BackupStatus, Outcome};
 use super::verify::{VerifyReport, verify_backup_file};
-use super::{FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT, FAILPOINT_BEFORE_VERIFY};
+use super::{
+    FAILPOINT_ARCHIVE_AFTER_CHECKPOINT, FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT, FAILPOINT_BEFORE_VERIFY,
+};
 use crate::capture::CaptureId;
 use crate::db::Db;
 use crate::error::Result;
@@ -369,6 +371,7 @@ impl Ledger {
             };
             failpoint::hit(FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT)?;
             let (busy, log, done) = passive_checkpoint(&path, vfs.as_deref())?;
+            failpoint::hit(FAILPOINT_ARCHIVE_AFTER_CHECKPOINT)?;
             let state = archive::load_state(&dir)?;
             let sealed = busy == 0 && log == done && log == i64::from(state.next_frame) - 1;
             if sealed {
