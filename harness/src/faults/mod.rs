@@ -114,8 +114,12 @@ impl FaultPlan {
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
             FaultPlan::Corruption(corruption) => corruption.validate(),
             FaultPlan::None => Ok(()),
-            FaultPlan::ProcessKill(kill) => process::validate_hold(kill.hold_at.as_deref()),
-            FaultPlan::ProcessStop(stop) => process::validate_hold(stop.hold_at.as_deref()),
+            FaultPlan::ProcessKill(kill) => {
+                process::validate_hold(kill.hold_at.as_deref(), kill.hold_at_hit)
+            }
+            FaultPlan::ProcessStop(stop) => {
+                process::validate_hold(stop.hold_at.as_deref(), stop.hold_at_hit)
+            }
             FaultPlan::Alloc(alloc) => alloc.validate(),
             FaultPlan::MemoryPressure(pressure) => pressure.validate(),
             FaultPlan::FailPoints(points) => points.validate(),

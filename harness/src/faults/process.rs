@@ -30,6 +30,13 @@ pub struct ProcessKill {
     /// seeded operation and delay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_at: Option<String>,
+    /// Hold the `hit`-th time `hold-at` is reached (1 = the first).
+    #[serde(default = "default_hold_hit")]
+    pub hold_at_hit: u32,
+}
+
+fn default_hold_hit() -> u32 {
+    1
 }
 
 fn default_max_delay_us() -> u64 {
@@ -41,6 +48,7 @@ impl Default for ProcessKill {
         ProcessKill {
             max_delay_us: default_max_delay_us(),
             hold_at: None,
+            hold_at_hit: default_hold_hit(),
         }
     }
 }
@@ -79,6 +87,9 @@ pub struct ProcessStop {
     /// `hold-ms` and then goes on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_at: Option<String>,
+    /// Hold the `hit`-th time `hold-at` is reached (1 = the first).
+    #[serde(default = "default_hold_hit")]
+    pub hold_at_hit: u32,
     /// How long the worker holds at `hold-at`, in milliseconds (counted while it runs).
     #[serde(default = "default_hold_ms")]
     pub hold_ms: u64,
@@ -92,7 +103,10 @@ fn default_hold_ms() -> u64 {
 ///
 /// # Errors
 /// The name, when the ledger has no such fail point.
-pub fn validate_hold(hold_at: Option<&str>) -> Result<(), String> {
+pub fn validate_hold(hold_at: Option<&str>, hit: u32) -> Result<(), String> {
+    if hit == 0 {
+        return Err("`hold-at-hit` counts from 1".into());
+    }
     match hold_at {
         Some(name) if !ledger::failpoint::every().contains(&name) => Err(format!(
             "`hold-at = \"{name}\"` is not a fail point of the ledger (see ledger::failpoint::every)"

@@ -34,7 +34,7 @@ pub struct AfterRecovery {
 pub struct VerifiedBackup {
     /// Its file name.
     pub file: String,
-    /// The capture ids it holds, or why it could not be read.
+    /// The ids of the captures it holds exported (terminal), or why it could not be read.
     pub ids: Result<BTreeSet<String>, String>,
     /// Whether it restored to the model at its backup point (the problem otherwise).
     pub restore: Result<(), String>,
@@ -85,8 +85,8 @@ pub(super) fn exported_once(after: &AfterRecovery) -> Vec<String> {
     problems
 }
 
-/// `prune_backed_up`: every capture a guarded prune deleted is held by a backup the ledger
-/// lists as verified; a prune never runs on the basis of an unverified backup.
+/// `prune_backed_up`: every capture a guarded prune deleted is held, exported, by a backup the
+/// ledger lists as verified; a prune never runs on the basis of an unverified backup.
 pub(super) fn prune_backed_up(after: &AfterRecovery) -> Vec<String> {
     let mut problems = after.prune_errors.clone();
     if let Some(e) = &after.listing_error {

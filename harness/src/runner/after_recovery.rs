@@ -26,6 +26,21 @@ pub(super) fn wanted(checks: &[CheckName]) -> bool {
     })
 }
 
+/// What the after-recovery checks had to judge, as `figures`: verified backups restored, and
+/// captures deleted by guarded prunes (so a green check is seen not to be vacuous).
+pub(super) fn figures(after: &AfterRecovery) -> Vec<(String, u64)> {
+    let restored = after
+        .verified_backups
+        .iter()
+        .filter(|b| b.restore.is_ok())
+        .count();
+    let pruned: usize = after.pruned.iter().map(|(_, ids)| ids.len()).sum();
+    vec![
+        ("verified_backups_restored".to_owned(), restored as u64),
+        ("captures_pruned_after_backup".to_owned(), pruned as u64),
+    ]
+}
+
 /// Gathers the evidence; runs a guarded prune, so call it after everything else was read.
 pub(super) fn gather(
     ledger: &mut Ledger,
@@ -135,12 +150,13 @@ fn from_workload(execution: &Execution) -> FromWorkload {
     (pruned, at)
 }
 
-/// Capture ids in a backup file, read without the ledger.
+/// Ids of the captures a backup file holds in a terminal (exported) state, read without the
+/// ledger: what a prune may delete once that backup is verified.
 fn capture_ids(path: &Path) -> Result<BTreeSet<String>, String> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| e.to_string())?;
     let mut stmt = conn
-        .prepare("SELECT id FROM captures")
+        .prepare("SELECT id FROM captures WHERE status LIKE 'exported%'")
         .map_err(|e| e.to_string())?;
     let ids = stmt
         .query_map([], |row| row.get::<_, String>(0))

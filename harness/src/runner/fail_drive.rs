@@ -11,7 +11,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::job::{IterationJob, WorkerMessage};
@@ -37,9 +37,10 @@ pub(super) fn prepare(job: &IterationJob) -> Result<(), WorkerError> {
             }
             Ok(())
         }
-        FaultPlan::ProcessKill(kill) => hold(kill.hold_at.as_deref(), None),
+        FaultPlan::ProcessKill(kill) => hold(kill.hold_at.as_deref(), kill.hold_at_hit, None),
         FaultPlan::ProcessStop(stop) => hold(
             stop.hold_at.as_deref(),
+            stop.hold_at_hit,
             Some(Duration::from_millis(stop.hold_ms)),
         ),
         _ => Ok(()),
@@ -81,16 +82,16 @@ fn crash_on_fail_point_panic() {
     }));
 }
 
-/// Holds the worker the first time it reaches `point`: reports [`WorkerMessage::Held`], then
+/// Holds the worker the `hit`-th time it reaches `point`: reports [`WorkerMessage::Held`], then
 /// sleeps `hold` (or until the supervisor's signal ends it, when `None`).
-fn hold(point: Option<&str>, hold: Option<Duration>) -> Result<(), WorkerError> {
+fn hold(point: Option<&str>, hit: u32, hold: Option<Duration>) -> Result<(), WorkerError> {
     let Some(point) = point else {
         return Ok(());
     };
-    let reached = Arc::new(AtomicBool::new(false));
+    let reached = Arc::new(AtomicU32::new(0));
     let name = point.to_owned();
     fail::cfg_callback(point, move || {
-        if reached.swap(true, Ordering::SeqCst) {
+        if reached.fetch_add(1, Ordering::SeqCst) + 1 != hit {
             return;
         }
         send(&WorkerMessage::Held {

@@ -166,13 +166,20 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
         input.images.clone()
     };
     let mut verdicts = Verdicts::new(&input.job.scenario.checks);
+    let mut figures = Vec::new();
     for target in &targets {
         let evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        if let Some(after) = &evidence.after_recovery {
+            figures = super::after_recovery::figures(after);
+        }
         verdicts.add(&target.label, &evidence);
     }
     let mut out = io::stdout().lock();
     for message in verdicts.messages(targets.len() > 1) {
         report(&mut out, &message)?;
+    }
+    for (name, value) in figures {
+        report(&mut out, &WorkerMessage::Figure { name, value })?;
     }
     Ok(())
 }

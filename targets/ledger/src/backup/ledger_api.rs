@@ -221,6 +221,13 @@ impl Ledger {
             None
         };
         let snapshot = write_snapshot(reader, config, now, position)?;
+        if crate::mutants::is(crate::mutants::Mutant::BackupVerifiedBeforeCheck) {
+            let early = Outcome::Verified {
+                path: &snapshot.path,
+                snapshot_at_ms: snapshot.manifest.created_at_ms,
+            };
+            state::record_outcome(self.backup_db(), now, &config.escalation, &early)?;
+        }
         failpoint::hit(FAILPOINT_BEFORE_VERIFY)?;
         let (verification, status, manifest) = if config.verify {
             let (report, status, manifest) = self.verify_and_record(config, &snapshot.path)?;
