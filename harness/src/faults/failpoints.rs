@@ -117,7 +117,10 @@ fn parse_action(text: &str) -> Result<Action, String> {
     };
     let Some((_, needs_arg)) = TASKS.iter().find(|(t, _)| *t == name) else {
         let known: Vec<&str> = TASKS.iter().map(|(t, _)| *t).collect();
-        return Err(format!("unknown task `{name}` (known: {})", known.join(", ")));
+        return Err(format!(
+            "unknown task `{name}` (known: {})",
+            known.join(", ")
+        ));
     };
     if *needs_arg {
         let ms = arg.ok_or_else(|| format!("`{name}` needs milliseconds: `{name}(10)`"))?;
@@ -309,9 +312,18 @@ mod tests {
     #[test]
     fn percentages_are_decided_by_the_seed() {
         let a = deterministic_actions("50%return", 1, "ledger::p::q", 200).unwrap();
-        assert_eq!(a, deterministic_actions("50%return", 1, "ledger::p::q", 200).unwrap());
-        assert_ne!(a, deterministic_actions("50%return", 2, "ledger::p::q", 200).unwrap());
-        assert_ne!(a, deterministic_actions("50%return", 1, "ledger::p::r", 200).unwrap());
+        assert_eq!(
+            a,
+            deterministic_actions("50%return", 1, "ledger::p::q", 200).unwrap()
+        );
+        assert_ne!(
+            a,
+            deterministic_actions("50%return", 2, "ledger::p::q", 200).unwrap()
+        );
+        assert_ne!(
+            a,
+            deterministic_actions("50%return", 1, "ledger::p::r", 200).unwrap()
+        );
         let fired = hits(&a).iter().filter(|t| *t == "return").count();
         assert_eq!(hits(&a).len(), 200);
         assert!((60..140).contains(&fired), "{fired} of 200 at 50%");
@@ -345,8 +357,15 @@ mod tests {
             ..FailPoints::default()
         };
         let err = plan.validate().unwrap_err();
-        assert!(err.contains("closest: `ledger::export::after_vault_write`"), "{err}");
-        assert!(FailPoints::crash_at("ledger::export::before_commit").validate().is_ok());
+        assert!(
+            err.contains("closest: `ledger::export::after_vault_write`"),
+            "{err}"
+        );
+        assert!(
+            FailPoints::crash_at("ledger::export::before_commit")
+                .validate()
+                .is_ok()
+        );
         assert!(FailPoints::crash_at("ledger::export::before_commit").may_crash());
     }
 

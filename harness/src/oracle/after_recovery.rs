@@ -163,7 +163,10 @@ mod tests {
     fn exported_once_fails_on_a_second_row_a_missing_file_or_a_temp_file() {
         let twice = exported_once(&after("exported", &["initial", "initial"], &["A.md"]));
         assert!(twice[0].contains("2 audit rows"), "{twice:?}");
-        assert_eq!(exported_once(&after("exported", &["initial"], &[])).len(), 1);
+        assert_eq!(
+            exported_once(&after("exported", &["initial"], &[])).len(),
+            1
+        );
         let temp = exported_once(&after("exported", &["initial"], &["A.md", ".A.md.tmp"]));
         assert_eq!(temp.len(), 2, "{temp:?}");
         assert_eq!(exported_once(&AfterRecovery::default()).len(), 1);

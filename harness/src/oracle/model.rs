@@ -327,10 +327,7 @@ impl AckModel {
             }
             (Operation::Export { .. }, OpValue::AlreadyExported) => {}
             (Operation::Backup, OpValue::BackedUp { .. }) => {}
-            (
-                Operation::Prune { .. } | Operation::GuardedPrune { .. },
-                OpValue::Pruned(pruned),
-            ) => {
+            (Operation::Prune { .. } | Operation::GuardedPrune { .. }, OpValue::Pruned(pruned)) => {
                 for id in pruned {
                     match self.current(id).and_then(CaptureState::status) {
                         Some(s) if s.is_terminal() => self.set(id, None),

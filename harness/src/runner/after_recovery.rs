@@ -11,9 +11,9 @@ use ledger::{Ledger, LedgerError};
 use rusqlite::{Connection, OpenFlags};
 
 use super::job::CheckedDatabase;
+use crate::oracle::VerifiedBackup;
 use crate::oracle::backups::{expected_at, restore_matches};
 use crate::oracle::{AckModel, AfterRecovery, CheckName, Execution, LedgerSnapshot, OpRecord};
-use crate::oracle::VerifiedBackup;
 use crate::workload::{OpOutcome, OpValue, Operation, backup_config};
 
 /// True when a scenario runs a check that needs [`AfterRecovery`].
@@ -67,9 +67,10 @@ pub(super) fn gather(
     after.pruned = pruned;
     let config = backup_config(ledger);
     match ledger.prune_after_verified_backup(&config, 0) {
-        Ok(guarded) => after
-            .pruned
-            .push(("the guarded prune after the reopen".to_owned(), guarded.pruned)),
+        Ok(guarded) => after.pruned.push((
+            "the guarded prune after the reopen".to_owned(),
+            guarded.pruned,
+        )),
         Err(LedgerError::Backup(BackupError::PruneRefused { .. })) => {}
         Err(e) => after
             .prune_errors
@@ -158,9 +159,7 @@ fn capture_ids(path: &Path) -> Result<BTreeSet<String>, String> {
     let mut stmt = conn
         .prepare("SELECT id FROM captures WHERE status LIKE 'exported%'")
         .map_err(|e| e.to_string())?;
-    let ids = stmt
-        .query_map([], |row| row.get::<_, String>(0))
+    stmt.query_map([], |row| row.get::<_, String>(0))
         .and_then(|rows| rows.collect::<Result<BTreeSet<_>, _>>())
-        .map_err(|e| e.to_string());
-    ids
+        .map_err(|e| e.to_string())
 }

@@ -79,6 +79,47 @@ mod tests {
         assert!(planned_crash(&rlimit, exit_101, &[], OOM).is_none());
     }
 
+    /// Run only as the child of the next test: allocates past a tight `RLIMIT_AS`, which makes
+    /// the standard library print its allocation-failure line and abort.
+    #[test]
+    #[ignore = "a child process of a_real_allocation_failure_under_rlimit_is_judged_a_crash"]
+    fn child_allocates_past_rlimit_as() {
+        use nix::sys::resource::{Resource, setrlimit};
+        let pages: u64 = std::fs::read_to_string("/proc/self/statm")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .expect("statm");
+        let limit = pages * 4096 + (1 << 20);
+        setrlimit(Resource::RLIMIT_AS, limit, limit).expect("setrlimit");
+        let big: Vec<u8> = Vec::with_capacity(1 << 30);
+        std::hint::black_box(&big);
+    }
+
+    #[test]
+    fn a_real_allocation_failure_under_rlimit_is_judged_a_crash() {
+        let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "runner::planned_crash::tests::child_allocates_past_rlimit_as",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .output()
+            .expect("the child runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let rlimit = FaultPlan::Alloc(AllocFaults {
+            rlimit_as_headroom: Some(1 << 20),
+            ..AllocFaults::default()
+        });
+        let note = planned_crash(&rlimit, Some(output.status), &[], &stderr);
+        assert!(
+            note.is_some(),
+            "status {:?}, stderr {stderr}",
+            output.status
+        );
+    }
+
     #[test]
     fn a_fail_point_abort_is_a_crash_once_reported() {
         let plan = FaultPlan::FailPoints(FailPoints::crash_at("ledger::export::before_commit"));

@@ -293,7 +293,10 @@ pub fn run_iteration(
         && let Some(description) = &run.signalled
     {
         let during = if plan.on_hold {
-            execution.records.iter().rposition(|r| *r == OpRecord::InFlight)
+            execution
+                .records
+                .iter()
+                .rposition(|r| *r == OpRecord::InFlight)
         } else {
             Some(plan.point.operation)
         };
@@ -305,7 +308,10 @@ pub fn run_iteration(
     {
         // A fail-point crash is already in the trace (the worker reported it); an RLIMIT_AS
         // abort is only known from here.
-        let during = execution.records.iter().rposition(|r| *r == OpRecord::InFlight);
+        let during = execution
+            .records
+            .iter()
+            .rposition(|r| *r == OpRecord::InFlight);
         faults.push((during, description.clone()));
     }
     let trace = Trace::new(&execution, &faults);

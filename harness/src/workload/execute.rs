@@ -126,8 +126,9 @@ fn run(ledger: &mut Ledger, op: &Operation, ids: &CaptureIds) -> Result<OpValue,
         Operation::Restore => {
             let config = backup_config(ledger);
             let into = restore_target(ledger);
-            let plan = ledger::backup::plan_restore(&config, ledger::backup::RestoreTarget::Latest, &into)
-                .map_err(LedgerError::from)?;
+            let plan =
+                ledger::backup::plan_restore(&config, ledger::backup::RestoreTarget::Latest, &into)
+                    .map_err(LedgerError::from)?;
             ledger::backup::restore(&plan).map_err(LedgerError::from)?;
             OpValue::Done
         }

@@ -210,7 +210,11 @@ impl OpValue {
             OpValue::Pruned(ids) => format!("pruned {}", ids.len()),
             OpValue::BackedUp { file, verified } => format!(
                 "backed up {file}{}",
-                if *verified { ", verified" } else { ", not verified" }
+                if *verified {
+                    ", verified"
+                } else {
+                    ", not verified"
+                }
             ),
         }
     }

@@ -63,7 +63,12 @@ fn the_crash_sweep_catches_an_export_that_commits_its_audit_row_apart() {
         &["--set", "target.mutant=export-split-transaction"],
     );
     let iteration = &results.iterations[0];
-    assert_eq!(iteration.status, IterationStatus::Failed, "{:?}", iteration.error);
+    assert_eq!(
+        iteration.status,
+        IterationStatus::Failed,
+        "{:?}",
+        iteration.error
+    );
     let failed: Vec<&str> = iteration
         .checks
         .iter()
@@ -99,4 +104,42 @@ fn a_kill_held_inside_a_backup_lands_there_and_loses_nothing() {
     );
     assert_eq!(iteration.figures["signal_inside_operation"], 1.0);
     assert_eq!(iteration.lost_acknowledged, 0);
+}
+
+/// The checks of one scenario's first iteration that failed, under a planted bug.
+fn failing_checks_under(scenario: &str, mutant: &str) -> Vec<String> {
+    let out = tempfile::tempdir().expect("temp dir");
+    let set = format!("target.mutant={mutant}");
+    let results = run_one(scenario, out.path(), &["--set", &set, "--shrink-budget", "0"]);
+    let iteration = &results.iterations[0];
+    assert_eq!(
+        iteration.status,
+        IterationStatus::Failed,
+        "{mutant} under {scenario}: {:?}",
+        iteration.error
+    );
+    iteration
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+#[test]
+fn exported_once_catches_a_stray_temp_file_after_a_crash_in_the_vault_write() {
+    let failed = failing_checks_under("crash-at-each-point", "vault-temp-per-attempt");
+    assert_eq!(failed, ["exported_once"]);
+}
+
+#[test]
+fn prune_backed_up_catches_a_backup_trusted_before_it_was_verified() {
+    let failed = failing_checks_under("crash-at-each-point", "backup-verified-before-check");
+    assert_eq!(failed, ["prune_backed_up"]);
+}
+
+#[test]
+fn backups_restore_catches_a_restore_that_loses_a_capture() {
+    let failed = failing_checks_under("kill-during-maintenance", "restore-drops-newest-capture");
+    assert_eq!(failed, ["backups_restore"]);
 }

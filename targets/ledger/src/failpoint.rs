@@ -102,7 +102,10 @@ mod tests {
         let mut every = every();
         every.sort_unstable();
         every.dedup();
-        assert_eq!(every.len(), ALL.len() + crate::backup::FAILPOINTS.len() + MAINTENANCE.len());
+        assert_eq!(
+            every.len(),
+            ALL.len() + crate::backup::FAILPOINTS.len() + MAINTENANCE.len()
+        );
         assert!(every.iter().all(|name| name.starts_with("ledger::")));
     }
 }

@@ -136,7 +136,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "restore-drops-newest-capture",
         description: "a restore loses the newest exported capture of the snapshot it copies",
-        caught_by: &["kill-during-backup"],
+        caught_by: &["kill-during-maintenance"],
         mutant: Some(Mutant::RestoreDropsNewestCapture),
     },
 ];
@@ -182,7 +182,8 @@ pub(crate) fn activate(name: Option<&str>) -> crate::error::Result<()> {
 /// The name of the active mutant, so a helper open inside an operation (a backup's
 /// verification copy) keeps the process's mutant instead of resetting it.
 pub(crate) fn active_name() -> Option<String> {
-    imp::get().and_then(|m| CATALOGUE.iter().find(|s| s.mutant == Some(m)))
+    imp::get()
+        .and_then(|m| CATALOGUE.iter().find(|s| s.mutant == Some(m)))
         .map(|s| s.name.to_owned())
 }
 

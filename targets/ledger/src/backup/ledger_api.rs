@@ -19,7 +19,8 @@ use super::snapshot::{SourceReader, write_snapshot};
 use super::state::{self, BackupStatus, Outcome};
 use super::verify::{VerifyReport, verify_backup_file};
 use super::{
-    FAILPOINT_ARCHIVE_AFTER_CHECKPOINT, FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT, FAILPOINT_BEFORE_VERIFY,
+    FAILPOINT_ARCHIVE_AFTER_CHECKPOINT, FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT,
+    FAILPOINT_BEFORE_VERIFY,
 };
 use crate::capture::CaptureId;
 use crate::db::Db;
