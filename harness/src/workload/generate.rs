@@ -52,7 +52,84 @@ pub fn generate(spec: &WorkloadSpec, seed: u64) -> Vec<Operation> {
     }
     match spec.kind {
         WorkloadKind::CapturePipeline => plan,
-        WorkloadKind::PipelineWithBackups => with_housekeeping(plan),
+        WorkloadKind::PipelineWithBackups => {
+            let mut covered = coverage_prefix(seed);
+            covered.extend(plan.into_iter().map(|op| shift_ordinals(op, 2)));
+            with_housekeeping(covered)
+        }
+    }
+}
+
+/// Six operations that reach every capture fail point whatever the seed draws, exporting
+/// before the first backup: a voice memo whose transcription fails, exported as a placeholder,
+/// and an email transcribed and exported (stage ordinals 0 and 1).
+fn coverage_prefix(seed: u64) -> Vec<Operation> {
+    vec![
+        Operation::Stage {
+            ordinal: 0,
+            source: Source::Voice,
+            content: format!("voice/coverage-{seed:016x}.m4a"),
+            channel: None,
+            channel_native_id: None,
+        },
+        Operation::FailTranscription {
+            capture: 0,
+            message: "coverage: transcription service timed out".to_owned(),
+        },
+        Operation::Export {
+            capture: 0,
+            mode: ExportMode::Placeholder,
+        },
+        Operation::Stage {
+            ordinal: 1,
+            source: Source::Email,
+            content: format!("coverage email {seed:016x}: the quarterly notes"),
+            channel: Some("imap:inbox".to_owned()),
+            channel_native_id: Some(format!("<coverage-{seed:016x}@example.org>")),
+        },
+        Operation::Transcribe {
+            capture: 1,
+            transcript: format!("coverage email {seed:016x}: the quarterly notes"),
+        },
+        Operation::Export {
+            capture: 1,
+            mode: ExportMode::Initial,
+        },
+    ]
+}
+
+/// `op` with every stage ordinal it names moved up by `by`.
+fn shift_ordinals(op: Operation, by: usize) -> Operation {
+    match op {
+        Operation::Stage {
+            ordinal,
+            source,
+            content,
+            channel,
+            channel_native_id,
+        } => Operation::Stage {
+            ordinal: ordinal + by,
+            source,
+            content,
+            channel,
+            channel_native_id,
+        },
+        Operation::Transcribe {
+            capture,
+            transcript,
+        } => Operation::Transcribe {
+            capture: capture + by,
+            transcript,
+        },
+        Operation::FailTranscription { capture, message } => Operation::FailTranscription {
+            capture: capture + by,
+            message,
+        },
+        Operation::Export { capture, mode } => Operation::Export {
+            capture: capture + by,
+            mode,
+        },
+        other => other,
     }
 }
 
@@ -292,7 +369,15 @@ mod tests {
             ..spec(40)
         };
         let plan = generate(&spec, 3);
-        assert_eq!(plan.len(), 48);
+        assert_eq!(plan.len(), 54);
+        let ordinals: Vec<usize> = plan
+            .iter()
+            .filter_map(|op| match op {
+                Operation::Stage { ordinal, .. } => Some(*ordinal),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ordinals, (0..ordinals.len()).collect::<Vec<_>>());
         let first = |want: &Operation| plan.iter().position(|o| o == want);
         for op in [
             Operation::Backup,

@@ -110,7 +110,11 @@ fn a_kill_held_inside_a_backup_lands_there_and_loses_nothing() {
 fn failing_checks_under(scenario: &str, mutant: &str) -> Vec<String> {
     let out = tempfile::tempdir().expect("temp dir");
     let set = format!("target.mutant={mutant}");
-    let results = run_one(scenario, out.path(), &["--set", &set, "--shrink-budget", "0"]);
+    let results = run_one(
+        scenario,
+        out.path(),
+        &["--set", &set, "--shrink-budget", "0"],
+    );
     let iteration = &results.iterations[0];
     assert_eq!(
         iteration.status,
