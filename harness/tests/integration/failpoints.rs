@@ -60,7 +60,12 @@ fn the_crash_sweep_catches_an_export_that_commits_its_audit_row_apart() {
     let results = run_one(
         "crash-at-each-point",
         out.path(),
-        &["--set", "target.mutant=export-split-transaction"],
+        &[
+            "--set",
+            "target.mutant=export-split-transaction",
+            "--shrink-budget",
+            "0",
+        ],
     );
     let iteration = &results.iterations[0];
     assert_eq!(
