@@ -31,9 +31,9 @@ pub(super) fn prepare(job: &IterationJob) -> Result<(), WorkerError> {
             }
             let armed = points.arm(job.seed).map_err(WorkerError::FailPoints)?;
             for (name, chain) in armed {
-                if chain.len() < 200 {
-                    tracing_note(&format!("fail point {name} armed: {chain}"));
-                }
+                let shown: String = chain.chars().take(160).collect();
+                let more = if shown.len() < chain.len() { "..." } else { "" };
+                tracing_note(&format!("fail point {name} armed: {shown}{more}"));
             }
             Ok(())
         }
