@@ -25,11 +25,16 @@
 //! - [`FaultPlan::LockContention`] (`locks.rs`): writer processes or threads on one database,
 //!   a lock holder stopped with `SIGSTOP`, a long reader during checkpoints; nothing
 //!   acknowledged is lost, and contention within the budget never surfaces as a busy error.
+//! - [`FaultPlan::FailPoints`] (`failpoints.rs`): actions at the ledger's named fail points
+//!   (return, panic, sleep, pause, counted and seeded-probability chains), or a crash at every
+//!   point in turn; a crash loses nothing acknowledged, an export happens exactly once, and a
+//!   prune deletes only what a verified backup holds.
 
 pub mod alloc;
 pub mod alloc_raw;
 pub mod corruption;
 pub mod disk;
+pub mod failpoints;
 pub mod locks;
 pub mod memory;
 pub mod power;
@@ -41,6 +46,7 @@ use serde::{Deserialize, Serialize};
 pub use alloc::AllocFaults;
 pub use corruption::{Corruption, CorruptionTarget};
 pub use disk::DiskFaults;
+pub use failpoints::FailPoints;
 pub use locks::LockContention;
 pub use memory::MemoryPressure;
 pub use power::PowerLoss;
@@ -70,6 +76,9 @@ pub enum FaultPlan {
     MemoryPressure(MemoryPressure),
     /// Several writers on one database, a stopped lock holder, a long reader.
     LockContention(LockContention),
+    /// Actions at the ledger's fail points (feature `failpoints`), or a crash at each in turn.
+    #[serde(rename = "failpoints")]
+    FailPoints(FailPoints),
 }
 
 impl FaultPlan {
@@ -84,6 +93,7 @@ impl FaultPlan {
             FaultPlan::Alloc(alloc) => alloc.rlimit_as_headroom.is_none(),
             FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => false,
             FaultPlan::LockContention(_) => false,
+            FaultPlan::FailPoints(_) => true,
         }
     }
 
@@ -99,6 +109,7 @@ impl FaultPlan {
             | FaultPlan::Corruption(_) => None,
             FaultPlan::Alloc(_) | FaultPlan::MemoryPressure(_) => None,
             FaultPlan::LockContention(_) => None,
+            FaultPlan::FailPoints(_) => None,
         }
     }
 
@@ -111,10 +122,17 @@ impl FaultPlan {
             FaultPlan::Disk(disk) => disk.validate().map_err(|e| e.to_string()),
             FaultPlan::PowerLoss(power) => power.validate().map_err(|e| e.to_string()),
             FaultPlan::Corruption(corruption) => corruption.validate(),
-            FaultPlan::None | FaultPlan::ProcessKill(_) | FaultPlan::ProcessStop(_) => Ok(()),
+            FaultPlan::None => Ok(()),
+            FaultPlan::ProcessKill(kill) => {
+                process::validate_hold(kill.hold_at.as_deref(), kill.hold_at_hit)
+            }
+            FaultPlan::ProcessStop(stop) => {
+                process::validate_hold(stop.hold_at.as_deref(), stop.hold_at_hit)
+            }
             FaultPlan::Alloc(alloc) => alloc.validate(),
             FaultPlan::MemoryPressure(pressure) => pressure.validate(),
             FaultPlan::LockContention(locks) => locks.validate(),
+            FaultPlan::FailPoints(points) => points.validate(),
         }
     }
 
@@ -135,6 +153,7 @@ impl FaultPlan {
             FaultPlan::ProcessKill(kill) => Some(kill.choose(seed, operations)),
             FaultPlan::ProcessStop(stop) => Some(stop.choose(seed, operations)),
             FaultPlan::LockContention(_) => None,
+            FaultPlan::FailPoints(_) => None,
         }
     }
 

@@ -5,6 +5,11 @@
 //! "operation started" messages and signals the worker's whole process group a seeded delay
 //! after the chosen operation began, so the signal lands before, inside or after that
 //! operation's commit. [`SignalPlan`] is that decision.
+//!
+//! With `hold-at = "<fail point>"` the signal lands inside an operation for certain: the drive
+//! worker holds at that fail point the first time it is reached (it reports `held` and sleeps),
+//! and the supervisor signals as soon as it reads that report, instead of after a delay. Whether
+//! the hold was reached is recorded in the iteration (figure `signal_inside_operation`).
 
 use std::time::Duration;
 
@@ -21,6 +26,17 @@ pub struct ProcessKill {
     /// Largest delay, in microseconds, between the start of the chosen operation and the signal.
     #[serde(default = "default_max_delay_us")]
     pub max_delay_us: u64,
+    /// Kill while the worker holds at this fail point (see the module doc) instead of at a
+    /// seeded operation and delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_at: Option<String>,
+    /// Hold the `hit`-th time `hold-at` is reached (1 = the first).
+    #[serde(default = "default_hold_hit")]
+    pub hold_at_hit: u32,
+}
+
+fn default_hold_hit() -> u32 {
+    1
 }
 
 fn default_max_delay_us() -> u64 {
@@ -31,6 +47,8 @@ impl Default for ProcessKill {
     fn default() -> Self {
         ProcessKill {
             max_delay_us: default_max_delay_us(),
+            hold_at: None,
+            hold_at_hit: default_hold_hit(),
         }
     }
 }
@@ -50,6 +68,7 @@ impl ProcessKill {
         SignalPlan {
             point: choose_point(seed, operations, self.max_delay_us),
             action: SignalAction::Kill,
+            on_hold: self.hold_at.is_some(),
         }
     }
 }
@@ -64,6 +83,36 @@ pub struct ProcessStop {
     /// Milliseconds after which `SIGCONT` resumes the writer; absent = never (the worker hangs
     /// and the iteration's timeout must end it).
     pub resume_after_ms: Option<u64>,
+    /// Stop the worker while it holds at this fail point (see the module doc); it holds for
+    /// `hold-ms` and then goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_at: Option<String>,
+    /// Hold the `hit`-th time `hold-at` is reached (1 = the first).
+    #[serde(default = "default_hold_hit")]
+    pub hold_at_hit: u32,
+    /// How long the worker holds at `hold-at`, in milliseconds (counted while it runs).
+    #[serde(default = "default_hold_ms")]
+    pub hold_ms: u64,
+}
+
+fn default_hold_ms() -> u64 {
+    100
+}
+
+/// Checks that a `hold-at` names a fail point of the ledger.
+///
+/// # Errors
+/// The name, when the ledger has no such fail point.
+pub fn validate_hold(hold_at: Option<&str>, hit: u32) -> Result<(), String> {
+    if hit == 0 {
+        return Err("`hold-at-hit` counts from 1".into());
+    }
+    match hold_at {
+        Some(name) if !ledger::failpoint::every().contains(&name) => Err(format!(
+            "`hold-at = \"{name}\"` is not a fail point of the ledger (see ledger::failpoint::every)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What the supervisor does to the writer, and at which point.
@@ -73,6 +122,8 @@ pub struct SignalPlan {
     pub point: KillPoint,
     /// What.
     pub action: SignalAction,
+    /// Signal when the worker reports it holds at its fail point, not at `point`.
+    pub on_hold: bool,
 }
 
 /// The signal a [`SignalPlan`] sends.
@@ -91,10 +142,14 @@ impl SignalPlan {
         match self.action {
             SignalAction::Kill => {
                 let _ = kill_group(pgid);
-                format!(
-                    "kill -9 of the writer {}us after operation {} started",
-                    self.point.delay_us, self.point.operation
-                )
+                if self.on_hold {
+                    "kill -9 of the writer while it held at its fail point".to_owned()
+                } else {
+                    format!(
+                        "kill -9 of the writer {}us after operation {} started",
+                        self.point.delay_us, self.point.operation
+                    )
+                }
             }
             SignalAction::Stop(resume) => {
                 let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGSTOP);
@@ -104,10 +159,16 @@ impl SignalPlan {
                         let _ = killpg(Pid::from_raw(pgid as i32), Signal::SIGCONT);
                     });
                 }
+                let when = if self.on_hold {
+                    "while it held at its fail point".to_owned()
+                } else {
+                    format!(
+                        "{}us after operation {} started",
+                        self.point.delay_us, self.point.operation
+                    )
+                };
                 format!(
-                    "SIGSTOP of the writer {}us after operation {} started, {}",
-                    self.point.delay_us,
-                    self.point.operation,
+                    "SIGSTOP of the writer {when}, {}",
                     resume.map_or("never resumed".to_owned(), |d| format!(
                         "SIGCONT {}ms later",
                         d.as_millis()
@@ -133,6 +194,7 @@ impl ProcessStop {
         SignalPlan {
             point: choose_point(seed, operations, self.max_delay_us),
             action: SignalAction::Stop(self.resume_after_ms.map(Duration::from_millis)),
+            on_hold: self.hold_at.is_some(),
         }
     }
 }

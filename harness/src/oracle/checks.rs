@@ -9,6 +9,7 @@ use std::fmt;
 use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
+use super::after_recovery::{AfterRecovery, backups_restore, exported_once, prune_backed_up};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::model::{AckModel, CaptureState};
 use super::snapshot::LedgerSnapshot;
@@ -49,15 +50,23 @@ pub enum CheckName {
     /// the writers reported: a scenario does not list it in `checks`.
     ContentionAbsorbed,
     /// Every backup the ledger reported (or lists) verified restores to a database whose
-    /// captures equal the model at the backup's snapshot point, and every capture a guarded
-    /// prune removed is held by a verified backup ([`super::backups`]). Judged by the backup
-    /// drive worker: a scenario does not list it in `checks`.
+    /// captures equal the model at the backup's snapshot point. In the `backup/` family the
+    /// backup drive worker judges it (with the guarded-prune rule, [`super::backups`]) and
+    /// scenarios do not list it; other scenarios that take backups list it and the check phase
+    /// judges it after resuming ([`super::after_recovery`]).
     BackupsRestorable,
+    /// After resuming, every terminal capture has exactly one audit row and every exported one
+    /// exactly one vault file, and the vault holds no temp file: an export interrupted by a
+    /// crash and resumed happens exactly once ([`super::after_recovery`]).
+    ExportedOnce,
+    /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
+    /// backup the ledger lists as verified: pruning never rests on an unverified backup.
+    PruneBackedUp,
 }
 
 impl CheckName {
     /// Every check, in the order they run.
-    pub const ALL: [CheckName; 11] = [
+    pub const ALL: [CheckName; 13] = [
         CheckName::Integrity,
         CheckName::StateMachine,
         CheckName::AcknowledgedDurable,
@@ -69,6 +78,8 @@ impl CheckName {
         CheckName::FaultResponse,
         CheckName::ContentionAbsorbed,
         CheckName::BackupsRestorable,
+        CheckName::ExportedOnce,
+        CheckName::PruneBackedUp,
     ];
 
     /// The name as written in files and reports.
@@ -85,6 +96,8 @@ impl CheckName {
             CheckName::FaultResponse => "fault_response",
             CheckName::ContentionAbsorbed => "contention_absorbed",
             CheckName::BackupsRestorable => "backups_restorable",
+            CheckName::ExportedOnce => "exported_once",
+            CheckName::PruneBackedUp => "prune_backed_up",
         }
     }
 }
@@ -109,6 +122,9 @@ pub struct Evidence {
     /// What the ledger said and served after its files were damaged (gathered only for
     /// scenarios that run `corruption_accounted`).
     pub corruption: Option<CorruptionEvidence>,
+    /// What the checks of [`super::after_recovery`] judge (gathered only for scenarios that run
+    /// one of them).
+    pub after_recovery: Option<AfterRecovery>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -191,9 +207,17 @@ impl Evidence {
             CheckName::CorruptionAccounted => {
                 corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
             }
-            CheckName::FaultResponse
-            | CheckName::ContentionAbsorbed
-            | CheckName::BackupsRestorable => Vec::new(),
+            CheckName::FaultResponse | CheckName::ContentionAbsorbed => Vec::new(),
+            CheckName::ExportedOnce | CheckName::PruneBackedUp | CheckName::BackupsRestorable => {
+                match &self.after_recovery {
+                    None => vec!["the state after resuming was not gathered".to_owned()],
+                    Some(after) => match name {
+                        CheckName::ExportedOnce => exported_once(after),
+                        CheckName::PruneBackedUp => prune_backed_up(after),
+                        _ => backups_restore(after),
+                    },
+                }
+            }
         };
         Verdict::from_problems(name, problems)
     }
@@ -527,13 +551,13 @@ mod tests {
             },
             reopen: Ok(()),
             corruption: None,
+            after_recovery: None,
         }
     }
 
-    /// Failing checks, `corruption_accounted` left out (it needs corruption evidence; its
-    /// own tests are in `corruption.rs`).
     /// The checks judged from evidence that fail (`fault_response` is judged by the drive
-    /// worker, `corruption_accounted` has tests of its own).
+    /// worker; `corruption_accounted` and the checks of `after_recovery.rs` have tests of
+    /// their own).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
@@ -543,6 +567,8 @@ mod tests {
                     CheckName::FaultResponse,
                     CheckName::ContentionAbsorbed,
                     CheckName::BackupsRestorable,
+                    CheckName::ExportedOnce,
+                    CheckName::PruneBackedUp,
                 ]
                 .contains(c)
             })

@@ -326,7 +326,8 @@ impl AckModel {
                 }
             }
             (Operation::Export { .. }, OpValue::AlreadyExported) => {}
-            (Operation::Prune { .. }, OpValue::Pruned(pruned)) => {
+            (Operation::Backup, OpValue::BackedUp { .. }) => {}
+            (Operation::Prune { .. } | Operation::GuardedPrune { .. }, OpValue::Pruned(pruned)) => {
                 for id in pruned {
                     match self.current(id).and_then(CaptureState::status) {
                         Some(s) if s.is_terminal() => self.set(id, None),
@@ -408,7 +409,7 @@ impl AckModel {
                 at,
                 state: CaptureState::staged(*source, content),
             }),
-            Operation::Prune { .. } => {
+            Operation::Prune { .. } | Operation::GuardedPrune { .. } => {
                 let terminal: Vec<(String, CaptureState)> = self
                     .versions
                     .keys()

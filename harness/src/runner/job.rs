@@ -129,6 +129,18 @@ pub enum WorkerMessage {
         /// Its value.
         value: u64,
     },
+    /// The drive worker holds at a fail point (a `hold-at` process fault): the supervisor
+    /// signals it now, inside the operation.
+    Held {
+        /// The fail point.
+        point: String,
+    },
+    /// The drive worker crashes at a fail point (`panic`): it aborts right after this line, and
+    /// the supervisor judges the abort like a `kill -9`.
+    Crashed {
+        /// The fail point.
+        point: String,
+    },
 }
 
 /// Fault events as (operation during which it happened, description).
@@ -138,9 +150,19 @@ pub type FaultNotes = Vec<(Option<usize>, String)>;
 pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execution, FaultNotes) {
     let mut records = vec![OpRecord::NotStarted; plan.len()];
     let mut faults = Vec::new();
+    let mut last_started = None;
     for message in messages {
         match message {
-            WorkerMessage::OpStarted { index } => records[*index] = OpRecord::InFlight,
+            WorkerMessage::OpStarted { index } => {
+                records[*index] = OpRecord::InFlight;
+                last_started = Some(*index);
+            }
+            WorkerMessage::Held { point } => {
+                faults.push((last_started, format!("held at fail point {point}")))
+            }
+            WorkerMessage::Crashed { point } => {
+                faults.push((last_started, format!("crash (abort) at fail point {point}")))
+            }
             WorkerMessage::OpFinished { index, outcome } => {
                 records[*index] = OpRecord::Finished(outcome.clone())
             }

@@ -6,6 +6,7 @@
 //! reporters as [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result,
 //! never a harness crash.
 
+mod after_recovery;
 mod backup_crash;
 pub mod backup_drill;
 mod backup_drive;
@@ -14,12 +15,15 @@ mod control;
 mod corruption_drive;
 mod exhaustive;
 mod expected;
+mod fail_drive;
+mod failpoint_sweep;
 mod job;
 mod lock_actors;
 mod lock_drive;
 mod lock_hang;
 mod mem_drive;
 mod perf_drive;
+mod planned_crash;
 mod pool;
 mod seed;
 mod shard;

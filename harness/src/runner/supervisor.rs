@@ -34,6 +34,9 @@ pub(super) struct WorkerRun {
     signalled: Option<String>,
     /// The plan's signal was a kill, so the worker's death is expected.
     killed_by_plan: bool,
+    /// The worker aborted as its plan intended (a fail point's panic, `RLIMIT_AS`): judged
+    /// like a kill (see `planned_crash.rs`).
+    crashed_by_plan: Option<String>,
     stderr_tail: String,
 }
 
@@ -47,7 +50,7 @@ impl WorkerRun {
                 self.stderr_suffix()
             ));
         }
-        if self.killed_by_plan {
+        if self.killed_by_plan || self.crashed_by_plan.is_some() {
             return None;
         }
         match self.status {
@@ -128,6 +131,7 @@ pub(super) fn run_worker(
         timed_out: false,
         signalled: None,
         killed_by_plan: false,
+        crashed_by_plan: None,
         stderr_tail: String::new(),
     };
     loop {
@@ -137,10 +141,18 @@ pub(super) fn run_worker(
                 let Ok(message) = serde_json::from_str::<WorkerMessage>(&line) else {
                     continue;
                 };
-                let trigger = matches!((&message, signal), (WorkerMessage::OpStarted { index }, Some(p)) if *index == p.point.operation);
+                let trigger = match (&message, signal) {
+                    (WorkerMessage::OpStarted { index }, Some(p)) => {
+                        !p.on_hold && *index == p.point.operation
+                    }
+                    (WorkerMessage::Held { .. }, Some(p)) => p.on_hold,
+                    _ => false,
+                };
                 run.messages.push(message);
                 if let (true, Some(plan)) = (trigger, signal) {
-                    thread::sleep(Duration::from_micros(plan.point.delay_us));
+                    if !plan.on_hold {
+                        thread::sleep(Duration::from_micros(plan.point.delay_us));
+                    }
                     run.signalled = Some(plan.deliver(pgid));
                     run.killed_by_plan = plan.action == SignalAction::Kill;
                 }
@@ -263,14 +275,25 @@ pub fn run_iteration(
     if job.scenario.perf.is_some() {
         return super::perf_drive::run_perf_iteration(exe, job, dir, control);
     }
+    if matches!(&job.scenario.fault, crate::faults::FaultPlan::FailPoints(p) if p.crash_at_each) {
+        return super::failpoint_sweep::run(exe, job, dir, control);
+    }
     let started = Instant::now();
     let exhaustive = job.scenario.fault.is_exhaustive();
     let timeout = Duration::from_secs(job.scenario.timeout_secs);
     let signal = job.scenario.fault.signal_plan(job.seed, job.plan.len());
     let job_path = dir.join("job.json");
     let phase = if exhaustive { "exhaustive" } else { "drive" };
-    let drive = write_input(&job_path, job)
+    let mut drive = write_input(&job_path, job)
         .and_then(|()| run_worker(exe, phase, &job_path, timeout, signal, control));
+    if let Ok(run) = &mut drive {
+        run.crashed_by_plan = super::planned_crash::planned_crash(
+            &job.scenario.fault,
+            run.status,
+            &run.messages,
+            &run.stderr_tail,
+        );
+    }
     let (execution, mut faults, mut error) = match &drive {
         Ok(run) => {
             let (execution, faults) = execution_from(&job.plan, &run.messages);
@@ -285,13 +308,39 @@ pub fn run_iteration(
     if let (Ok(run), Some(plan)) = (&drive, signal)
         && let Some(description) = &run.signalled
     {
-        faults.push((Some(plan.point.operation), description.clone()));
+        let during = if plan.on_hold {
+            execution
+                .records
+                .iter()
+                .rposition(|r| *r == OpRecord::InFlight)
+        } else {
+            Some(plan.point.operation)
+        };
+        faults.push((during, description.clone()));
+    }
+    if let Ok(run) = &drive
+        && let Some(description) = &run.crashed_by_plan
+        && !matches!(job.scenario.fault, crate::faults::FaultPlan::FailPoints(_))
+    {
+        // A fail-point crash is already in the trace (the worker reported it); an RLIMIT_AS
+        // abort is only known from here.
+        let during = execution
+            .records
+            .iter()
+            .rposition(|r| *r == OpRecord::InFlight);
+        faults.push((during, description.clone()));
     }
     let trace = Trace::new(&execution, &faults);
     let mut judged = Judged::default();
     if let Ok(run) = &drive {
         // Exhaustive verdicts, and any drive-phase verdicts (fault_response) and figures.
         judged.take(&run.messages);
+        if signal.is_some_and(|p| p.on_hold) {
+            let inside = u8::from(run.signalled.is_some());
+            judged
+                .figures
+                .insert("signal_inside_operation".to_owned(), f64::from(inside));
+        }
     }
     if !exhaustive && error.is_none() && !control.is_interrupted() {
         let input_path = dir.join("check.json");

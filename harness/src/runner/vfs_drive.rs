@@ -56,7 +56,8 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
         FaultPlan::None
         | FaultPlan::ProcessKill(_)
         | FaultPlan::ProcessStop(_)
-        | FaultPlan::Corruption(_) => {
+        | FaultPlan::Corruption(_)
+        | FaultPlan::FailPoints(_) => {
             let live = CheckedDatabase::live(job);
             run_pass(job, &live, &vfs, None, sink)
         }

@@ -49,6 +49,9 @@ pub enum WorkerError {
     /// The fault VFS could not be registered, took a bad rule, or could not write an image.
     #[error("fault VFS: {0}")]
     Vfs(#[from] VfsError),
+    /// The fail crate refused a fail-point action of the plan.
+    #[error("fail points: {0}")]
+    FailPoints(String),
     /// A scratch directory (counting pass, crash state) could not be made or copied.
     #[error("cannot prepare {path}: {source}")]
     Scratch {
@@ -152,6 +155,7 @@ pub fn drive_job(
     ) {
         return super::mem_drive::drive(job, sink);
     }
+    super::fail_drive::prepare(job)?;
     let mut ledger = Ledger::open_with(&ledger_config(job), drive_options(job))?;
     apply_workload_pragmas(job, &ledger)?;
     let mut ids = CaptureIds::default();
@@ -172,13 +176,20 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
         input.images.clone()
     };
     let mut verdicts = Verdicts::new(&input.job.scenario.checks);
+    let mut figures = Vec::new();
     for target in &targets {
         let evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        if let Some(after) = &evidence.after_recovery {
+            figures = super::after_recovery::figures(after);
+        }
         verdicts.add(&target.label, &evidence);
     }
     let mut out = io::stdout().lock();
     for message in verdicts.messages(targets.len() > 1) {
         report(&mut out, &message)?;
+    }
+    for (name, value) in figures {
+        report(&mut out, &WorkerMessage::Figure { name, value })?;
     }
     Ok(())
 }
@@ -217,9 +228,22 @@ pub fn evidence_after_reopen_at(
         });
     let snapshot =
         LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
-    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete);
+    let wants_after = super::after_recovery::wanted(&job.scenario.checks);
+    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete) || wants_after;
+    let mut after_recovery = None;
     let (reopen, recovery) = match reopened {
-        Ok(mut ledger) => (Ok(()), recovery_evidence(&mut ledger, wants_resume)),
+        Ok(mut ledger) => {
+            let recovery = recovery_evidence(&mut ledger, wants_resume);
+            if wants_after {
+                after_recovery = Some(super::after_recovery::gather(
+                    &mut ledger,
+                    execution,
+                    &model,
+                    target,
+                ));
+            }
+            (Ok(()), recovery)
+        }
         Err(e) => {
             let message = format!("ledger did not reopen: {e}");
             (
@@ -238,6 +262,7 @@ pub fn evidence_after_reopen_at(
         recovery,
         reopen,
         corruption,
+        after_recovery,
     }
 }
 

@@ -143,6 +143,13 @@ pub enum WorkloadKind {
     /// Bursts of stages, transcriptions, failures, exports, duplicates and prunes, like the
     /// capture pipeline of the note app.
     CapturePipeline,
+    /// The capture pipeline with the ledger's housekeeping woven in: six fixed operations first
+    /// (a failed transcription exported as a placeholder, an email transcribed and exported, so
+    /// every capture fail point is reached whatever the seed), then after every quarter two of
+    /// backup, guarded prune, archived checkpoint, maintenance and restore (in a fixed rotation,
+    /// so every kind appears in every plan and a restore always follows a backup). The plan is
+    /// 14 operations longer than `operations`.
+    PipelineWithBackups,
 }
 
 /// A scenario file that could not be used, with its location.

@@ -1,5 +1,6 @@
 //! [`execute`]: runs one [`Operation`] against a ledger and classifies what it returned.
 
+use ledger::backup::BackupConfig;
 use ledger::{ExportOutcome, Ledger, LedgerError, NewCapture, StageOutcome};
 
 use super::{OpError, OpOutcome, OpValue, Operation, StageOrdinal};
@@ -113,7 +114,73 @@ fn run(ledger: &mut Ledger, op: &Operation, ids: &CaptureIds) -> Result<OpValue,
                 .collect(),
         ),
         Operation::Prune { days } => OpValue::Pruned(ledger.prune_exported_older_than(*days)?),
+        Operation::Backup => {
+            let config = backup_config(ledger);
+            ledger.enable_wal_archive(&config)?;
+            let report = ledger.backup(&config)?;
+            OpValue::BackedUp {
+                file: report
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                verified: report.verification.is_some_and(|v| v.ok),
+            }
+        }
+        Operation::GuardedPrune { days } => {
+            let config = backup_config(ledger);
+            OpValue::Pruned(ledger.prune_after_verified_backup(&config, *days)?.pruned)
+        }
+        Operation::Checkpoint => {
+            let config = backup_config(ledger);
+            ledger.enable_wal_archive(&config)?;
+            ledger.checkpoint_archived(&config)?;
+            OpValue::Done
+        }
+        Operation::Maintain => {
+            ledger.maintain(false)?;
+            OpValue::Done
+        }
+        Operation::Restore => {
+            let config = backup_config(ledger);
+            let into = restore_target(ledger);
+            let plan =
+                ledger::backup::plan_restore(&config, ledger::backup::RestoreTarget::Latest, &into)
+                    .map_err(LedgerError::from)?;
+            ledger::backup::restore(&plan).map_err(LedgerError::from)?;
+            OpValue::Done
+        }
     })
+}
+
+/// The backup settings of a workload: `backups/` beside the database, WAL archiving on, every
+/// backup verified.
+pub fn backup_config(ledger: &Ledger) -> BackupConfig {
+    let mut config = BackupConfig::new(beside(ledger, "backups"));
+    config.archive = true;
+    config
+}
+
+/// A fresh file under `restored/` beside the database (numbered by the restores already there).
+fn restore_target(ledger: &Ledger) -> std::path::PathBuf {
+    let dir = beside(ledger, "restored");
+    let _ = std::fs::create_dir_all(&dir);
+    let taken = std::fs::read_dir(&dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".db"))
+            .count()
+    });
+    dir.join(format!("restore-{taken}.db"))
+}
+
+fn beside(ledger: &Ledger, name: &str) -> std::path::PathBuf {
+    ledger
+        .config()
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join(name)
 }
 
 /// Keeps the ledger's classification: its kind, SQLite's extended code, the message, and

@@ -10,7 +10,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::{Operation, StageOrdinal};
-use crate::scenario::WorkloadSpec;
+use crate::scenario::{WorkloadKind, WorkloadSpec};
 
 /// Where a capture stands in the generator's own loose simulation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,108 @@ pub fn generate(spec: &WorkloadSpec, seed: u64) -> Vec<Operation> {
         };
         plan.push(op);
     }
-    plan
+    match spec.kind {
+        WorkloadKind::CapturePipeline => plan,
+        WorkloadKind::PipelineWithBackups => {
+            let mut covered = coverage_prefix(seed);
+            covered.extend(plan.into_iter().map(|op| shift_ordinals(op, 2)));
+            with_housekeeping(covered)
+        }
+    }
+}
+
+/// Six operations that reach every capture fail point whatever the seed draws, exporting
+/// before the first backup: a voice memo whose transcription fails, exported as a placeholder,
+/// and an email transcribed and exported (stage ordinals 0 and 1).
+fn coverage_prefix(seed: u64) -> Vec<Operation> {
+    vec![
+        Operation::Stage {
+            ordinal: 0,
+            source: Source::Voice,
+            content: format!("voice/coverage-{seed:016x}.m4a"),
+            channel: None,
+            channel_native_id: None,
+        },
+        Operation::FailTranscription {
+            capture: 0,
+            message: "coverage: transcription service timed out".to_owned(),
+        },
+        Operation::Export {
+            capture: 0,
+            mode: ExportMode::Placeholder,
+        },
+        Operation::Stage {
+            ordinal: 1,
+            source: Source::Email,
+            content: format!("coverage email {seed:016x}: the quarterly notes"),
+            channel: Some("imap:inbox".to_owned()),
+            channel_native_id: Some(format!("<coverage-{seed:016x}@example.org>")),
+        },
+        Operation::Transcribe {
+            capture: 1,
+            transcript: format!("coverage email {seed:016x}: the quarterly notes"),
+        },
+        Operation::Export {
+            capture: 1,
+            mode: ExportMode::Initial,
+        },
+    ]
+}
+
+/// `op` with every stage ordinal it names moved up by `by`.
+fn shift_ordinals(op: Operation, by: usize) -> Operation {
+    match op {
+        Operation::Stage {
+            ordinal,
+            source,
+            content,
+            channel,
+            channel_native_id,
+        } => Operation::Stage {
+            ordinal: ordinal + by,
+            source,
+            content,
+            channel,
+            channel_native_id,
+        },
+        Operation::Transcribe {
+            capture,
+            transcript,
+        } => Operation::Transcribe {
+            capture: capture + by,
+            transcript,
+        },
+        Operation::FailTranscription { capture, message } => Operation::FailTranscription {
+            capture: capture + by,
+            message,
+        },
+        Operation::Export { capture, mode } => Operation::Export {
+            capture: capture + by,
+            mode,
+        },
+        other => other,
+    }
+}
+
+/// Weaves backups, guarded prunes, checkpoints, maintenance and restores into `plan`: two after
+/// every quarter, in a fixed rotation.
+fn with_housekeeping(plan: Vec<Operation>) -> Vec<Operation> {
+    let quarter = (plan.len() / 4).max(1);
+    let mut woven = Vec::with_capacity(plan.len() + 8);
+    let mut cycle = 0;
+    for (index, op) in plan.into_iter().enumerate() {
+        woven.push(op);
+        if (index + 1) % quarter == 0 && cycle < 4 {
+            woven.extend(match cycle {
+                0 => [Operation::Backup, Operation::GuardedPrune { days: 0 }],
+                1 => [Operation::Checkpoint, Operation::Restore],
+                2 => [Operation::Maintain, Operation::Backup],
+                _ => [Operation::Checkpoint, Operation::GuardedPrune { days: 0 }],
+            });
+            cycle += 1;
+        }
+    }
+    woven
 }
 
 fn stage(rng: &mut ChaCha8Rng, staged: &mut Vec<Staged>) -> Operation {
@@ -259,6 +360,36 @@ mod tests {
             unique.len() < stages.len(),
             "some stages must be re-deliveries"
         );
+    }
+
+    #[test]
+    fn housekeeping_is_woven_in_and_a_restore_follows_a_backup() {
+        let spec = WorkloadSpec {
+            kind: WorkloadKind::PipelineWithBackups,
+            ..spec(40)
+        };
+        let plan = generate(&spec, 3);
+        assert_eq!(plan.len(), 54);
+        let ordinals: Vec<usize> = plan
+            .iter()
+            .filter_map(|op| match op {
+                Operation::Stage { ordinal, .. } => Some(*ordinal),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ordinals, (0..ordinals.len()).collect::<Vec<_>>());
+        let first = |want: &Operation| plan.iter().position(|o| o == want);
+        for op in [
+            Operation::Backup,
+            Operation::GuardedPrune { days: 0 },
+            Operation::Checkpoint,
+            Operation::Maintain,
+            Operation::Restore,
+        ] {
+            assert!(first(&op).is_some(), "{op:?} missing");
+        }
+        assert!(first(&Operation::Backup) < first(&Operation::Restore));
+        assert_eq!(generate(&spec, 3), plan);
     }
 
     #[test]

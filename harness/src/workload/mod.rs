@@ -8,7 +8,7 @@
 mod execute;
 mod generate;
 
-pub use execute::{CaptureIds, execute, execute_guarded};
+pub use execute::{CaptureIds, backup_config, execute, execute_guarded};
 pub use generate::generate;
 
 use ledger::{ExportMode, Source};
@@ -72,6 +72,19 @@ pub enum Operation {
         /// Age threshold in days.
         days: u32,
     },
+    /// Take a verified online backup (WAL archiving on) into the iteration's `backups/`.
+    Backup,
+    /// Prune exported captures older than `days`, guarded by the last verified backup.
+    GuardedPrune {
+        /// Age threshold in days.
+        days: u32,
+    },
+    /// Archive the WAL and checkpoint it (`checkpoint_archived`).
+    Checkpoint,
+    /// Run the maintenance that is due (`maintain`).
+    Maintain,
+    /// Restore the latest backup into a new file under the iteration's `restored/`.
+    Restore,
 }
 
 impl Operation {
@@ -119,6 +132,13 @@ impl Operation {
             Operation::PendingExports { limit } => format!("pending-exports limit {limit}"),
             Operation::Recover => "recoverable-captures".to_owned(),
             Operation::Prune { days } => format!("prune older than {days} days"),
+            Operation::Backup => "backup".to_owned(),
+            Operation::GuardedPrune { days } => {
+                format!("prune older than {days} days after a verified backup")
+            }
+            Operation::Checkpoint => "checkpoint (archived)".to_owned(),
+            Operation::Maintain => "maintain".to_owned(),
+            Operation::Restore => "restore latest backup".to_owned(),
         }
     }
 }
@@ -169,6 +189,13 @@ pub enum OpValue {
     Captures(Vec<String>),
     /// Ids of the captures a prune deleted.
     Pruned(Vec<String>),
+    /// A backup was taken; whether the ledger reported it verified.
+    BackedUp {
+        /// The snapshot's file name in the backup directory (named by the logical clock).
+        file: String,
+        /// Verified by the ledger.
+        verified: bool,
+    },
 }
 
 impl OpValue {
@@ -181,6 +208,14 @@ impl OpValue {
             OpValue::Found(found) => format!("found {}", found.as_deref().unwrap_or("nothing")),
             OpValue::Captures(ids) => format!("{} captures", ids.len()),
             OpValue::Pruned(ids) => format!("pruned {}", ids.len()),
+            OpValue::BackedUp { file, verified } => format!(
+                "backed up {file}{}",
+                if *verified {
+                    ", verified"
+                } else {
+                    ", not verified"
+                }
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@ mod broken_databases;
 mod cli;
 mod corruption;
 mod determinism;
+mod failpoints;
 mod locks;
 mod perf;
 mod power_loss;

@@ -52,7 +52,7 @@ fn killed_writers_lose_nothing_acknowledged() {
         "--scenarios",
         dir.to_str().unwrap(),
         "--filter",
-        "process-crash",
+        "kill-writer*",
         "--iterations",
         "15",
         "--seed",

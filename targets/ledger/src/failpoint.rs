@@ -35,7 +35,15 @@ pub const PRUNE_BEFORE_COMMIT: &str = "ledger::prune::before_commit";
 /// Migration: a schema step applied, before its `COMMIT`.
 pub const MIGRATE_BEFORE_COMMIT: &str = "ledger::migrate::before_commit";
 
-/// Every fail point name, for tools that enumerate them.
+/// Maintenance: a step done, before the next one runs (hit after every step).
+pub const MAINTAIN_AFTER_STEP: &str = "ledger::maintain::after_step";
+
+/// Fail points of automated maintenance (kept apart from [`ALL`], whose
+/// operations roll back on `return`; a maintenance step records the error and
+/// the next step runs).
+pub const MAINTENANCE: [&str; 1] = [MAINTAIN_AFTER_STEP];
+
+/// Every fail point of the capture operations, for tools that enumerate them.
 pub const ALL: [&str; 14] = [
     STAGE_BEFORE_INSERT,
     STAGE_BEFORE_COMMIT,
@@ -52,6 +60,17 @@ pub const ALL: [&str; 14] = [
     PRUNE_BEFORE_COMMIT,
     MIGRATE_BEFORE_COMMIT,
 ];
+
+/// Every fail point the ledger has, in one list: [`ALL`], then
+/// [`crate::backup::FAILPOINTS`], then [`MAINTENANCE`]. The harness crashes at
+/// each of them in turn, so a new fail point belongs in one of these lists.
+pub fn every() -> Vec<&'static str> {
+    ALL.iter()
+        .chain(crate::backup::FAILPOINTS.iter())
+        .chain(MAINTENANCE.iter())
+        .copied()
+        .collect()
+}
 
 /// Evaluate fail point `name`: `Err(FailPoint)` when configured to return.
 #[cfg(feature = "failpoints")]
@@ -80,5 +99,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), ALL.len());
         assert!(ALL.iter().all(|name| name.starts_with("ledger::")));
+        let mut every = every();
+        every.sort_unstable();
+        every.dedup();
+        assert_eq!(
+            every.len(),
+            ALL.len() + crate::backup::FAILPOINTS.len() + MAINTENANCE.len()
+        );
+        assert!(every.iter().all(|name| name.starts_with("ledger::")));
     }
 }

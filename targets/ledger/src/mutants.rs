@@ -42,6 +42,14 @@ pub enum Mutant {
     /// Backup-guarded pruning ignores the backup status: it prunes without a verified backup,
     /// while escalation has paused pruning, and past the newest verified backup.
     PruneIgnoresBackup,
+    /// A vault write uses a fresh temp name per attempt: a crash leaves a stray file that the
+    /// retry never replaces.
+    VaultTempPerAttempt,
+    /// A backup is recorded verified in `sync_state` before it is checked: a crash in between
+    /// leaves guarded pruning trusting an unverified backup.
+    BackupVerifiedBeforeCheck,
+    /// A restore drops the newest exported capture of the snapshot it copies.
+    RestoreDropsNewestCapture,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -68,7 +76,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "export-split-transaction",
         description: "export commits the audit row and the status change in separate transactions",
-        caught_by: &["power-loss"],
+        caught_by: &["power-loss", "failpoints"],
         mutant: Some(Mutant::ExportSplitTransaction),
     },
     MutantSpec {
@@ -131,6 +139,24 @@ pub const CATALOGUE: &[MutantSpec] = &[
         caught_by: &["power-loss"],
         mutant: None,
     },
+    MutantSpec {
+        name: "vault-temp-per-attempt",
+        description: "each vault write uses a fresh temp name: a crash leaves a stray vault file",
+        caught_by: &["failpoints"],
+        mutant: Some(Mutant::VaultTempPerAttempt),
+    },
+    MutantSpec {
+        name: "backup-verified-before-check",
+        description: "a backup is recorded verified before it is checked; a crash leaves prune trusting it",
+        caught_by: &["failpoints"],
+        mutant: Some(Mutant::BackupVerifiedBeforeCheck),
+    },
+    MutantSpec {
+        name: "restore-drops-newest-capture",
+        description: "a restore loses the newest exported capture of the snapshot it copies",
+        caught_by: &["kill-during-maintenance"],
+        mutant: Some(Mutant::RestoreDropsNewestCapture),
+    },
 ];
 
 impl Mutant {
@@ -183,6 +209,14 @@ pub(crate) fn swallow_nomem(result: crate::error::Result<()>) -> crate::error::R
         }
         other => other,
     }
+}
+
+/// The name of the active mutant, so a helper open inside an operation (a backup's
+/// verification copy) keeps the process's mutant instead of resetting it.
+pub(crate) fn active_name() -> Option<String> {
+    imp::get()
+        .and_then(|m| CATALOGUE.iter().find(|s| s.mutant == Some(m)))
+        .map(|s| s.name.to_owned())
 }
 
 /// Whether `mutant` is the active one (always false without the feature).

@@ -49,7 +49,11 @@ pub(crate) fn render(capture: &Capture, mode: ExportMode, status: Status) -> Str
 /// Write `contents` to `dir/name` durably: temp file, fsync, rename, fsync `dir`.
 pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
     let target = dir.join(name);
-    let temp = dir.join(format!(".{name}.tmp"));
+    let temp = if crate::mutants::is(crate::mutants::Mutant::VaultTempPerAttempt) {
+        dir.join(format!(".{name}.{}.tmp", std::process::id()))
+    } else {
+        dir.join(format!(".{name}.tmp"))
+    };
     let vault_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LedgerError::Vault { path, source }

@@ -18,7 +18,10 @@ use super::manifest::{BackupManifest, Verification, VerificationState};
 use super::snapshot::{SourceReader, write_snapshot};
 use super::state::{self, BackupStatus, Outcome};
 use super::verify::{VerifyReport, verify_backup_file};
-use super::{FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT, FAILPOINT_BEFORE_VERIFY};
+use super::{
+    FAILPOINT_ARCHIVE_AFTER_CHECKPOINT, FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT,
+    FAILPOINT_BEFORE_VERIFY,
+};
 use crate::capture::CaptureId;
 use crate::db::Db;
 use crate::error::Result;
@@ -219,6 +222,13 @@ impl Ledger {
             None
         };
         let snapshot = write_snapshot(reader, config, now, position)?;
+        if crate::mutants::is(crate::mutants::Mutant::BackupVerifiedBeforeCheck) {
+            let early = Outcome::Verified {
+                path: &snapshot.path,
+                snapshot_at_ms: snapshot.manifest.created_at_ms,
+            };
+            state::record_outcome(self.backup_db(), now, &config.escalation, &early)?;
+        }
         failpoint::hit(FAILPOINT_BEFORE_VERIFY)?;
         let (verification, status, manifest) = if config.verify {
             let (report, status, manifest) = self.verify_and_record(config, &snapshot.path)?;
@@ -369,6 +379,7 @@ impl Ledger {
             };
             failpoint::hit(FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT)?;
             let (busy, log, done) = passive_checkpoint(&path, vfs.as_deref())?;
+            failpoint::hit(FAILPOINT_ARCHIVE_AFTER_CHECKPOINT)?;
             let state = archive::load_state(&dir)?;
             let sealed = busy == 0 && log == done && log == i64::from(state.next_frame) - 1;
             if sealed {

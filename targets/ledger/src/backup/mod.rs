@@ -71,13 +71,16 @@ pub const FAILPOINT_BEFORE_RENAME: &str = "ledger::backup::before_rename";
 pub const FAILPOINT_BEFORE_VERIFY: &str = "ledger::backup::before_verify";
 /// Fail point: archive segments written, before the checkpoint.
 pub const FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT: &str = "ledger::archive::before_checkpoint";
+/// Fail point: the WAL checkpointed (under the write lock), before the archive is sealed.
+pub const FAILPOINT_ARCHIVE_AFTER_CHECKPOINT: &str = "ledger::archive::after_checkpoint";
 /// Fail point: a restore's frames applied, before its checks and rename.
 pub const FAILPOINT_RESTORE_BEFORE_RENAME: &str = "ledger::restore::before_rename";
 
 /// Every backup fail point name (kept apart from [`crate::failpoint::ALL`]).
-pub const FAILPOINTS: [&str; 4] = [
+pub const FAILPOINTS: [&str; 5] = [
     FAILPOINT_BEFORE_RENAME,
     FAILPOINT_BEFORE_VERIFY,
     FAILPOINT_ARCHIVE_BEFORE_CHECKPOINT,
     FAILPOINT_RESTORE_BEFORE_RENAME,
+    FAILPOINT_ARCHIVE_AFTER_CHECKPOINT,
 ];

@@ -201,7 +201,9 @@ pub(crate) fn open_and_check(
     vault: &Path,
     expected: Option<&LogicalHash>,
 ) -> Result<LogicalHash, String> {
-    let ledger = Ledger::open(&Config::new(db, vault))
+    let mut config = Config::new(db, vault);
+    config.tuning.mutant = crate::mutants::active_name();
+    let ledger = Ledger::open(&config)
         .map_err(|error| format!("the ledger cannot open the copy: {error}"))?;
     let conn = ledger.connection();
     if let Some(problems) =

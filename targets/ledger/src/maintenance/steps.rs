@@ -239,7 +239,9 @@ pub(crate) fn run(
                 };
             }
             let started = Instant::now();
-            let outcome = run_step(db, &due, now_ms, latencies);
+            let outcome = run_step(db, &due, now_ms, latencies).and_then(|detail| {
+                crate::failpoint::hit(crate::failpoint::MAINTAIN_AFTER_STEP).map(|()| detail)
+            });
             let duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             let (detail, error) = match outcome {
                 Ok(detail) => (detail, None),
