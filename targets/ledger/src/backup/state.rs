@@ -162,6 +162,34 @@ pub(crate) fn record_outcome(
                     .map_err(db.err("log backup failure"))?;
             }
         }
-        status_in(db, policy)
+        let status = status_in(db, policy)?;
+        license_retention_pruning(db, &status, now_ms)?;
+        Ok(status)
     })
+}
+
+/// Keeps the key automated maintenance reads before retention pruning
+/// (`backup.last_verified_at_ms`) equal to the snapshot time of the newest
+/// verified backup while escalation allows pruning, and absent otherwise, so
+/// `ledger maintain` prunes only behind a backup this module verified.
+fn license_retention_pruning(db: Db<'_>, status: &BackupStatus, now_ms: i64) -> Result<()> {
+    let licence = status
+        .last_verified_snapshot_at_ms
+        .filter(|_| status.health != BackupHealth::PruningPaused);
+    match licence {
+        Some(snapshot_at) => set(
+            db,
+            crate::sync_state::keys::BACKUP_LAST_VERIFIED_AT_MS,
+            &snapshot_at.to_string(),
+            now_ms,
+        ),
+        None => db
+            .conn
+            .prepare_cached("DELETE FROM sync_state WHERE key = ?1")
+            .and_then(|mut stmt| {
+                stmt.execute([crate::sync_state::keys::BACKUP_LAST_VERIFIED_AT_MS])
+            })
+            .map(|_| ())
+            .map_err(db.err("withdraw the retention-pruning licence")),
+    }
 }

@@ -189,3 +189,48 @@ fn a_damaged_newest_verified_backup_no_longer_licenses_pruning() {
     );
     assert_eq!(count(&env, "SELECT count(*) FROM captures"), 1);
 }
+
+fn retention_prune_due(env: &Env) -> bool {
+    env.ledger
+        .maintenance_due()
+        .expect("maintenance plan")
+        .iter()
+        .any(|due| due.step == ledger::maintenance::Step::RetentionPrune)
+}
+
+#[test]
+fn automated_maintenance_prunes_only_behind_a_verified_backup_while_pruning_is_allowed() {
+    let mut env = Env::new();
+    env.stage(1);
+    assert!(!retention_prune_due(&env), "no backup yet");
+
+    let good = env.ledger.backup(&env.backups).expect("good backup").path;
+    assert!(retention_prune_due(&env), "a verified backup licenses it");
+
+    let mut unverified = env.backups.clone();
+    unverified.verify = false;
+    let bad = env.ledger.backup(&unverified).expect("second backup").path;
+    truncate_half(&bad);
+    for _ in 0..3 {
+        let report = env
+            .ledger
+            .verify_backup(&env.backups, &bad)
+            .expect("verify");
+        assert!(!report.ok);
+    }
+    assert_eq!(
+        env.ledger
+            .backup_status(&env.backups)
+            .expect("status")
+            .health,
+        BackupHealth::PruningPaused
+    );
+    assert!(!retention_prune_due(&env), "escalation paused pruning");
+
+    let report = env
+        .ledger
+        .verify_backup(&env.backups, &good)
+        .expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert!(retention_prune_due(&env), "one success licenses it again");
+}
