@@ -89,6 +89,7 @@ impl Ledger {
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
         let unclean = detect::unclean_shutdown(&config.path);
+        crate::mutants::activate(config.tuning.mutant.as_deref())?;
         let wal_guard = crate::integrity::wal_break::guard(config);
         let busy = Arc::new(BusyStats::default());
         let (conn, open_report) = connect(config, &busy)?;

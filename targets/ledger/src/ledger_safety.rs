@@ -294,7 +294,8 @@ impl Ledger {
 
     fn cache_choice(&self) -> Option<CacheChoice> {
         let tuning = &self.config.tuning;
-        if self.safety.pressure.under_pressure() {
+        let ignores_pressure = crate::mutants::is(crate::mutants::Mutant::CacheNeverShrinks);
+        if self.safety.pressure.under_pressure() && !ignores_pressure {
             return Some(CacheChoice {
                 kib: adaptive_cache::FLOOR_KIB,
                 reason: CacheReason::Pressure,

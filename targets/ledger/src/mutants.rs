@@ -30,6 +30,13 @@ pub enum Mutant {
     SwallowCommitError,
     /// The crash-resume query leaves out `failed_transcription` captures.
     RecoveryMissesFailedTranscription,
+    /// The page-checksum VFS seals pages on write but never verifies a read.
+    ChecksumsNotVerified,
+    /// The cache keeps its size under memory pressure.
+    CacheNeverShrinks,
+    /// A leftover WAL is not checked for damaged frames before SQLite's
+    /// recovery, which then silently drops every transaction after one.
+    WalDamageIgnored,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -86,8 +93,8 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "cache-never-shrinks",
         description: "the adaptive cache ignores memory pressure",
-        caught_by: &["memory-pressure"],
-        mutant: None,
+        caught_by: &["pressure-cache-shrink"],
+        mutant: Some(Mutant::CacheNeverShrinks),
     },
     MutantSpec {
         name: "prune-ignores-backup",
@@ -104,14 +111,20 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "checksums-not-verified",
         description: "page checksums are written but not verified on read",
-        caught_by: &["bit-flips"],
-        mutant: None,
+        caught_by: &["bit-flip-main-db"],
+        mutant: Some(Mutant::ChecksumsNotVerified),
     },
     MutantSpec {
         name: "no-dir-fsync",
         description: "no directory fsync after creating the database or a vault file",
         caught_by: &["power-loss"],
         mutant: None,
+    },
+    MutantSpec {
+        name: "wal-damage-ignored",
+        description: "a WAL frame damaged at rest is left to SQLite's recovery, which silently drops every later commit",
+        caught_by: &["corrupt-wal-frame"],
+        mutant: Some(Mutant::WalDamageIgnored),
     },
 ];
 
