@@ -22,6 +22,7 @@ use super::worker::{WorkerError, apply_workload_pragmas, drive_options, ledger_c
 use crate::faults::power::mode_label;
 use crate::faults::vfs::{CrashTrigger, FaultEventKind, FaultVfs, VfsOptions, seed_sqlite_prng};
 use crate::faults::{DiskFaults, FaultPlan, PowerLoss};
+use crate::oracle::CheckName;
 use crate::workload::{CaptureIds, execute};
 
 /// A sink for worker messages.
@@ -51,7 +52,12 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
             if disk.bit_flips.is_empty() {
                 return Ok(());
             }
-            sink(WorkerMessage::BitFlips(bit_flip_counts(&vfs)))
+            let counts = bit_flip_counts(&vfs);
+            sink(WorkerMessage::BitFlips(counts))?;
+            if job.scenario.target.page_checksums {
+                sink(flips_caught(&counts))?;
+            }
+            Ok(())
         }
         FaultPlan::None
         | FaultPlan::ProcessKill(_)
@@ -224,6 +230,25 @@ fn bit_flip_counts(vfs: &FaultVfs) -> reports::BitFlipCounts {
         injected: flips.len() as u64,
         in_page_reads: flips.iter().filter(|e| page_sized(e.len)).count() as u64,
         detected: ledger::checksum::fault_count(),
+    }
+}
+
+/// `fault_response` of a bit-flip plan with page checksums on: flipped whole-page reads must be
+/// caught. Not one mismatch per flip: after the first, the ledger's integrity check re-reads
+/// pages with verification off (to describe the damage), and persistent flips recur there.
+fn flips_caught(counts: &reports::BitFlipCounts) -> WorkerMessage {
+    let passed = counts.in_page_reads == 0 || counts.detected > 0;
+    WorkerMessage::Verdict {
+        name: CheckName::FaultResponse,
+        passed,
+        detail: if passed {
+            String::new()
+        } else {
+            format!(
+                "page checksums caught none of {} flipped page read(s)",
+                counts.in_page_reads
+            )
+        },
     }
 }
 

@@ -5,6 +5,7 @@ mod broken_databases;
 mod cli;
 mod corruption;
 mod determinism;
+mod mutants;
 mod perf;
 mod power_loss;
 mod regressions;

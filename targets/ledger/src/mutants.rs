@@ -111,7 +111,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "checksums-not-verified",
         description: "page checksums are written but not verified on read",
-        caught_by: &["bit-flip-main-db"],
+        caught_by: &["bit-flip-wal"],
         mutant: Some(Mutant::ChecksumsNotVerified),
     },
     MutantSpec {
