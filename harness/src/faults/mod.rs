@@ -30,6 +30,7 @@ pub mod disk;
 pub mod memory;
 pub mod power;
 pub mod process;
+pub mod vault_power;
 pub mod vfs;
 
 use serde::{Deserialize, Serialize};

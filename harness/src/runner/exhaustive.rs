@@ -18,6 +18,7 @@ use super::vfs_drive::{
     count_mutations, fresh_dir, iteration_dir, register_vfs, run_pass, scratch_target, write_images,
 };
 use super::worker::{WorkerError, evidence_after_reopen_at, read_json, report};
+use crate::faults::vault_power::VaultModel;
 use crate::faults::vfs::CrashTrigger;
 use crate::faults::{FaultPlan, PowerLoss};
 
@@ -61,10 +62,13 @@ pub fn exhaustive_job(
         vfs.arm_power_loss(CrashTrigger::BeforeNthMutation(point));
         let mut messages = Vec::new();
         let target = scratch_target(job, &state);
-        run_pass(job, &target, &vfs, None, &mut |m| {
+        VaultModel::follow(&target.vault_dir);
+        let ran = run_pass(job, &target, &vfs, None, &mut |m| {
             messages.push(m);
             Ok(())
-        })?;
+        });
+        let vault_model = VaultModel::stop();
+        ran?;
         if !vfs.has_crashed() {
             vfs.power_cut_now();
         }
@@ -74,7 +78,7 @@ pub fn exhaustive_job(
             &power,
             &vfs,
             &state,
-            &target.vault_dir,
+            (&target.vault_dir, vault_model.as_ref()),
             &mut |_| Ok(()),
         )?;
         let mut lost_here = 0;

@@ -84,3 +84,8 @@ fn ignoring_wal_damage_is_caught_by_corrupt_wal_frame() {
         "acknowledged_durable",
     );
 }
+
+#[test]
+fn a_missing_directory_fsync_is_caught_by_power_loss_through_the_vault_model() {
+    caught("no-dir-fsync", "power-loss-wal-full", "3", "state_machine");
+}

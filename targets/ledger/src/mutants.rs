@@ -37,6 +37,9 @@ pub enum Mutant {
     /// A leftover WAL is not checked for damaged frames before SQLite's
     /// recovery, which then silently drops every transaction after one.
     WalDamageIgnored,
+    /// No directory fsync after creating the database or the vault directory, or
+    /// after renaming a vault file into place.
+    NoDirFsync,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -117,8 +120,8 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "no-dir-fsync",
         description: "no directory fsync after creating the database or a vault file",
-        caught_by: &["power-loss"],
-        mutant: None,
+        caught_by: &["power-loss-wal-full"],
+        mutant: Some(Mutant::NoDirFsync),
     },
     MutantSpec {
         name: "wal-damage-ignored",
