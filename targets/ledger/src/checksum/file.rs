@@ -411,6 +411,9 @@ fn write_frame(
     Ok(())
 }
 
+/// Byte order, the file's running checksum, and SQLite's when known.
+type Chain = (bool, [u32; 2], Option<[u32; 2]>);
+
 /// The byte order and running checksum that the frame at `at` continues, and
 /// SQLite's running sum there when known (the frame before is this writer's).
 fn chain_before(
@@ -419,7 +422,7 @@ fn chain_before(
     at: i64,
     page_len: usize,
     salt: [u8; 8],
-) -> Result<(bool, [u32; 2], Option<[u32; 2]>), Code> {
+) -> Result<Chain, Code> {
     let header = match writer.header {
         Some(header) if header.salt == salt => header,
         _ => {

@@ -206,8 +206,7 @@ fn reserve_bytes(db: &Path, bytes: &[u8], generation: &Generation) -> Option<u8>
     }
     bytes[WAL_HEADER_BYTES..]
         .chunks_exact(generation.frame_bytes())
-        .filter(|frame| be32(frame, 0) == 1 && be32(frame, 8) == generation.salt1)
-        .last()
+        .rfind(|frame| be32(frame, 0) == 1 && be32(frame, 8) == generation.salt1)
         .map(|frame| frame[FRAME_HEADER_BYTES + 20])
 }
 
