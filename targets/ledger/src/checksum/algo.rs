@@ -17,10 +17,14 @@ const LANES: usize = 4;
 fn step_power(mut n: usize) -> [u32; 4] {
     let mul = |x: [u32; 4], y: [u32; 4]| {
         [
-            x[0].wrapping_mul(y[0]).wrapping_add(x[1].wrapping_mul(y[2])),
-            x[0].wrapping_mul(y[1]).wrapping_add(x[1].wrapping_mul(y[3])),
-            x[2].wrapping_mul(y[0]).wrapping_add(x[3].wrapping_mul(y[2])),
-            x[2].wrapping_mul(y[1]).wrapping_add(x[3].wrapping_mul(y[3])),
+            x[0].wrapping_mul(y[0])
+                .wrapping_add(x[1].wrapping_mul(y[2])),
+            x[0].wrapping_mul(y[1])
+                .wrapping_add(x[1].wrapping_mul(y[3])),
+            x[2].wrapping_mul(y[0])
+                .wrapping_add(x[3].wrapping_mul(y[2])),
+            x[2].wrapping_mul(y[1])
+                .wrapping_add(x[3].wrapping_mul(y[3])),
         ]
     };
     let (mut result, mut base) = ([1, 0, 0, 1], [1, 1, 1, 2]);
@@ -46,8 +50,12 @@ fn word<const BIG_ENDIAN: bool>(bytes: &[u8]) -> u32 {
 
 #[inline(always)]
 fn step<const BIG_ENDIAN: bool>(s: &mut [u32; 2], pair: &[u8]) {
-    s[0] = s[0].wrapping_add(word::<BIG_ENDIAN>(&pair[..4])).wrapping_add(s[1]);
-    s[1] = s[1].wrapping_add(word::<BIG_ENDIAN>(&pair[4..8])).wrapping_add(s[0]);
+    s[0] = s[0]
+        .wrapping_add(word::<BIG_ENDIAN>(&pair[..4]))
+        .wrapping_add(s[1]);
+    s[1] = s[1]
+        .wrapping_add(word::<BIG_ENDIAN>(&pair[4..8]))
+        .wrapping_add(s[0]);
 }
 
 /// The Fletcher-style sum SQLite's WAL and `cksumvfs` use (`s1 += a + s2;
@@ -153,10 +161,15 @@ pub(crate) fn wal_checksum_update(
     (old_tail, new_tail): (&[u8], &[u8]),
 ) -> [u32; 2] {
     let m = step_power(pairs);
-    let d = [seed[0].wrapping_sub(old_seed[0]), seed[1].wrapping_sub(old_seed[1])];
+    let d = [
+        seed[0].wrapping_sub(old_seed[0]),
+        seed[1].wrapping_sub(old_seed[1]),
+    ];
     let shift = [
-        m[0].wrapping_mul(d[0]).wrapping_add(m[1].wrapping_mul(d[1])),
-        m[2].wrapping_mul(d[0]).wrapping_add(m[3].wrapping_mul(d[1])),
+        m[0].wrapping_mul(d[0])
+            .wrapping_add(m[1].wrapping_mul(d[1])),
+        m[2].wrapping_mul(d[0])
+            .wrapping_add(m[3].wrapping_mul(d[1])),
     ];
     let words = |tail: &[u8]| {
         if big_endian {
@@ -209,7 +222,9 @@ mod tests {
 
     #[test]
     fn the_lane_sum_equals_the_serial_sum() {
-        let data: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         for len in [0, 8, 64, 504, 512, 4088, 4096, 4104, 65_528, 65_536] {
             for seed in [[0, 0], [7, 11], [u32::MAX, 123_456_789]] {
                 for big_endian in [false, true] {
