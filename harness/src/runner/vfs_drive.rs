@@ -312,10 +312,17 @@ pub(super) fn write_images(
             None => 0,
         };
         let vault_unsynced = vault_model.map_or(0, VaultModel::unsynced);
+        // Only when there were any, so traces (and capsule digests) of a ledger that syncs
+        // the vault directory stay what they were before the vault was modelled.
+        let vault_line = if vault_unsynced > 0 {
+            format!(", {vault_kept} of {vault_unsynced} unsynced vault entries kept")
+        } else {
+            String::new()
+        };
         sink(WorkerMessage::Fault {
             during_operation: None,
             description: format!(
-                "crash image {label}: {} file(s), {} of {} unsynced sector piece(s) kept, {} of {} directory change(s) kept, {vault_kept} of {vault_unsynced} unsynced vault entries kept",
+                "crash image {label}: {} file(s), {} of {} unsynced sector piece(s) kept, {} of {} directory change(s) kept{vault_line}",
                 stats.files,
                 stats.kept_pieces,
                 stats.kept_pieces + stats.dropped_pieces,

@@ -524,14 +524,16 @@ impl Ledger {
             &self.config.tuning.maintenance,
             snapshot.taken_at_ms,
         )?;
-        health::assemble(
+        let mut report = health::assemble(
             self.db(),
             &self.config.tuning.maintenance,
             &self.open_report,
             snapshot,
             self.latencies(false),
             due,
-        )
+        )?;
+        self.add_safety_problems(&mut report);
+        Ok(report)
     }
 
     /// The underlying connection, for read-only use by checks and tools.

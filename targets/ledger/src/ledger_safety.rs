@@ -51,6 +51,38 @@ impl Ledger {
         self.safety.counters.get()
     }
 
+    /// Health problems only the ledger's memory knows: damage that stopped it
+    /// serving (the database may look sound, e.g. a WAL recovered short of
+    /// a damaged frame), and WAL breaks kept as SQLite recovered them.
+    pub(crate) fn add_safety_problems(&self, report: &mut crate::health::HealthReport) {
+        use crate::health::{HealthStatus, Problem};
+        if let Some(damage) = &self.safety.poisoned {
+            report.problems.push(Problem {
+                severity: HealthStatus::Unhealthy,
+                what: format!("the ledger stopped serving: {damage}"),
+                remedy: "restore the newest verified backup (and the WAL archive); the damaged WAL is kept beside the database".into(),
+            });
+        }
+        let ambiguous = self.safety.counters.get().wal_breaks_ambiguous;
+        if ambiguous > 0 {
+            report.problems.push(Problem {
+                severity: HealthStatus::Degraded,
+                what: format!(
+                    "{ambiguous} WAL checksum break(s) at open that may be writes torn by a power cut; \
+                     SQLite kept the transactions before each"
+                ),
+                remedy: "compare with the WAL kept as <db>-wal.damaged-N if the last shutdown was not a power cut".into(),
+            });
+        }
+        report.status = report
+            .problems
+            .iter()
+            .map(|p| p.severity)
+            .max()
+            .unwrap_or(report.status)
+            .max(report.status);
+    }
+
     /// The damage that stopped this ledger serving, if any.
     pub fn corruption(&self) -> Option<&CorruptionReport> {
         self.safety.poisoned.as_ref()

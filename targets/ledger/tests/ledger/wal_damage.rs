@@ -200,6 +200,16 @@ fn without_a_sync_at_commit_a_break_is_kept_as_recovered_and_logged() {
         served < ids.len(),
         "SQLite's recovery dropped the later ones"
     );
+    let health = ledger.health().expect("health");
+    assert_eq!(health.status, ledger::HealthStatus::Degraded, "{health:?}");
+    assert!(
+        health
+            .problems
+            .iter()
+            .any(|p| p.what.contains("WAL checksum break")),
+        "{:?}",
+        health.problems
+    );
 }
 
 #[test]
@@ -227,5 +237,15 @@ fn damage_without_page_checksums_stops_the_ledger_serving() {
     assert_eq!(
         ledger.stage(&voice(99)).expect_err("refused").kind(),
         "corrupt"
+    );
+    let health = ledger.health().expect("health");
+    assert_eq!(health.status, ledger::HealthStatus::Unhealthy);
+    assert!(
+        health
+            .problems
+            .iter()
+            .any(|p| p.what.contains("stopped serving")),
+        "{:?}",
+        health.problems
     );
 }
