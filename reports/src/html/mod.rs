@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn bit_flips_show_per_family_only_when_an_iteration_flipped_bits() {
+    fn bit_flips_show_per_scenario_only_when_an_iteration_flipped_bits() {
         let html = render(&small_run("d"), &[]);
         assert!(html.contains("<section id=\"bit-flips\">"));
         let mut quiet = small_run("d");
