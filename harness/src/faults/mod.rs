@@ -39,6 +39,7 @@ pub mod locks;
 pub mod memory;
 pub mod power;
 pub mod process;
+pub mod vault_power;
 pub mod vfs;
 
 use serde::{Deserialize, Serialize};

@@ -18,6 +18,7 @@ use super::vfs_drive::{
     count_mutations, fresh_dir, iteration_dir, register_vfs, run_pass, scratch_target, write_images,
 };
 use super::worker::{WorkerError, evidence_after_reopen_at, read_json, report};
+use crate::faults::vault_power::VaultModel;
 use crate::faults::vfs::{CrashTrigger, FaultVfs};
 use crate::faults::{FaultPlan, PowerLoss};
 
@@ -141,10 +142,13 @@ impl CrashCycles {
             .arm_power_loss(CrashTrigger::BeforeNthMutation(point));
         let mut messages = Vec::new();
         let target = scratch_target(job, &state);
-        run_pass(job, &target, &self.vfs, None, &mut |m| {
+        VaultModel::follow(&target.vault_dir);
+        let ran = run_pass(job, &target, &self.vfs, None, &mut |m| {
             messages.push(m);
             Ok(())
-        })?;
+        });
+        let vault_model = VaultModel::stop();
+        ran?;
         if !self.vfs.has_crashed() {
             self.vfs.power_cut_now();
         }
@@ -154,7 +158,7 @@ impl CrashCycles {
             &self.power,
             &self.vfs,
             &state,
-            &target.vault_dir,
+            (&target.vault_dir, vault_model.as_ref()),
             &mut |_| Ok(()),
         )?;
         let judged = std::thread::scope(|scope| {

@@ -20,8 +20,10 @@ use ledger::{Ledger, LedgerError};
 use super::job::{CheckedDatabase, IterationJob, WorkerMessage};
 use super::worker::{WorkerError, apply_workload_pragmas, drive_options, ledger_config_at};
 use crate::faults::power::mode_label;
+use crate::faults::vault_power::VaultModel;
 use crate::faults::vfs::{CrashTrigger, FaultEventKind, FaultVfs, VfsOptions, seed_sqlite_prng};
 use crate::faults::{DiskFaults, FaultPlan, PowerLoss};
+use crate::oracle::CheckName;
 use crate::workload::{CaptureIds, execute};
 
 /// A sink for worker messages.
@@ -51,7 +53,12 @@ pub(super) fn drive(job: &IterationJob, sink: Sink<'_>) -> Result<(), WorkerErro
             if disk.bit_flips.is_empty() {
                 return Ok(());
             }
-            sink(WorkerMessage::BitFlips(bit_flip_counts(&vfs)))
+            let counts = bit_flip_counts(&vfs);
+            sink(WorkerMessage::BitFlips(counts))?;
+            if job.scenario.target.page_checksums {
+                sink(flips_caught(&counts))?;
+            }
+            Ok(())
         }
         FaultPlan::None
         | FaultPlan::ProcessKill(_)
@@ -88,7 +95,11 @@ fn drive_power_loss(
             "power cut armed before durable mutation {point} of {mutations} (counting pass)"
         ),
     })?;
-    run_pass(job, &CheckedDatabase::live(job), vfs, None, sink)?;
+    let live = CheckedDatabase::live(job);
+    VaultModel::follow(&live.vault_dir);
+    let ran = run_pass(job, &live, vfs, None, sink);
+    let vault_model = VaultModel::stop();
+    ran?;
     if !vfs.has_crashed() {
         vfs.power_cut_now();
         sink(WorkerMessage::Fault {
@@ -96,7 +107,8 @@ fn drive_power_loss(
             description: "the workload ended before the armed cut: power cut at the end".into(),
         })?;
     }
-    for image in write_images(job, power, vfs, &dir, &dir.join("vault"), sink)? {
+    let vault = (live.vault_dir.as_path(), vault_model.as_ref());
+    for image in write_images(job, power, vfs, &dir, vault, sink)? {
         sink(WorkerMessage::CrashImage(image))?;
     }
     Ok(())
@@ -231,6 +243,25 @@ fn bit_flip_counts(vfs: &FaultVfs) -> reports::BitFlipCounts {
     }
 }
 
+/// `fault_response` of a bit-flip plan with page checksums on: flipped whole-page reads must be
+/// caught. Not one mismatch per flip: after the first, the ledger's integrity check re-reads
+/// pages with verification off (to describe the damage), and persistent flips recur there.
+fn flips_caught(counts: &reports::BitFlipCounts) -> WorkerMessage {
+    let passed = counts.in_page_reads == 0 || counts.detected > 0;
+    WorkerMessage::Verdict {
+        name: CheckName::FaultResponse,
+        passed,
+        detail: if passed {
+            String::new()
+        } else {
+            format!(
+                "page checksums caught none of {} flipped page read(s)",
+                counts.in_page_reads
+            )
+        },
+    }
+}
+
 /// Drops the ledger after a cut: every call fails, so closing changes nothing on "disk".
 fn close_after_cut(ledger: Ledger) {
     let _: Result<(), LedgerError> = ledger.close();
@@ -255,14 +286,15 @@ fn report_events(
     Ok(fresh)
 }
 
-/// Writes one crash image per mode into `dir/crash-<mode>/`, each with a copy of `vault`, and
-/// reports each image's make-up as a fault line. Returns the images to check.
+/// Writes one crash image per mode into `dir/crash-<mode>/`, each with a copy of the vault
+/// at `vault.0` as the cut leaves it (`vault.1`: its unsynced entries), and reports each
+/// image's make-up as a fault line. Returns the images to check.
 pub(super) fn write_images(
     job: &IterationJob,
     power: &PowerLoss,
     vfs: &FaultVfs,
     dir: &Path,
-    vault: &Path,
+    (vault, vault_model): (&Path, Option<&VaultModel>),
     sink: Sink<'_>,
 ) -> Result<Vec<CheckedDatabase>, WorkerError> {
     let mut images = Vec::with_capacity(power.modes.len());
@@ -274,10 +306,27 @@ pub(super) fn write_images(
         let mut image = scratch_target(job, &image_dir);
         image.label = label.clone();
         copy_dir(vault, &image.vault_dir)?;
+        let vault_kept = match vault_model {
+            Some(model) => model
+                .apply(&image.vault_dir, *mode, job.seed)
+                .map_err(|source| WorkerError::Scratch {
+                    path: image.vault_dir.display().to_string(),
+                    source,
+                })?,
+            None => 0,
+        };
+        let vault_unsynced = vault_model.map_or(0, VaultModel::unsynced);
+        // Only when there were any, so traces (and capsule digests) of a ledger that syncs
+        // the vault directory stay what they were before the vault was modelled.
+        let vault_line = if vault_unsynced > 0 {
+            format!(", {vault_kept} of {vault_unsynced} unsynced vault entries kept")
+        } else {
+            String::new()
+        };
         sink(WorkerMessage::Fault {
             during_operation: None,
             description: format!(
-                "crash image {label}: {} file(s), {} of {} unsynced sector piece(s) kept, {} of {} directory change(s) kept",
+                "crash image {label}: {} file(s), {} of {} unsynced sector piece(s) kept, {} of {} directory change(s) kept{vault_line}",
                 stats.files,
                 stats.kept_pieces,
                 stats.kept_pieces + stats.dropped_pieces,

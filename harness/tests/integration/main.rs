@@ -8,6 +8,7 @@ mod corruption;
 mod determinism;
 mod failpoints;
 mod locks;
+mod mutants;
 mod perf;
 mod power_loss;
 mod regressions;

@@ -5,6 +5,7 @@
 //! `maud`, which escapes every interpolated string: text from scenarios, SQLite and errors can
 //! never become markup.
 
+mod bit_flips;
 mod figures;
 mod perf;
 mod sections;
@@ -70,6 +71,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
                 (sections::summary(results))
                 @if let Some(kill) = &results.selftest { (selftest::kill_matrix(kill)) }
                 (sections::matrix(results))
+                (bit_flips::section(results))
                 (sections::failures(results))
                 (perf::section(results))
                 (figures::section(results))
@@ -130,6 +132,11 @@ mod tests {
             shrunk: None,
         };
         let mut failed = base.clone();
+        failed.bit_flips = Some(crate::results::BitFlipCounts {
+            injected: 3,
+            in_page_reads: 2,
+            detected: 2,
+        });
         failed.iteration = 1;
         failed.seed = 5678;
         failed.status = IterationStatus::Failed;
@@ -217,6 +224,15 @@ mod tests {
         assert!(
             html.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;")
         );
+    }
+
+    #[test]
+    fn bit_flips_show_per_scenario_only_when_an_iteration_flipped_bits() {
+        let html = render(&small_run("d"), &[]);
+        assert!(html.contains("<section id=\"bit-flips\">"));
+        let mut quiet = small_run("d");
+        quiet.iterations.iter_mut().for_each(|i| i.bit_flips = None);
+        assert!(!render(&quiet, &[]).contains("bit-flips"));
     }
 
     #[test]

@@ -103,6 +103,11 @@ pub struct Tuning {
     /// self-test; refused at open unless built with the `mutants` feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mutant: Option<String>,
+    /// The WAL archive ([`crate::backup::BackupConfig::archive_dir`]; relative
+    /// to the database's directory) that repairs damaged WAL frames at open
+    /// ([`crate::integrity::wal_break`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal_archive_dir: Option<PathBuf>,
 }
 
 impl Default for Tuning {
@@ -123,6 +128,7 @@ impl Default for Tuning {
             quick_check_interval_ms: 3_600_000,
             integrity_check_interval_ms: 86_400_000,
             mutant: None,
+            wal_archive_dir: None,
         }
     }
 }

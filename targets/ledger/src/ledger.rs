@@ -72,17 +72,25 @@ impl Ledger {
         Ledger::open_with(config, OpenOptions::default())
     }
 
-    /// Open (creating if needed): create the vault directory, open the
-    /// database through `config.vfs`, fsync its directory if the file is new,
-    /// apply the pragmas (journal mode verified), migrate the schema, install
-    /// the busy handler and check the query plans (problems are logged and
-    /// kept in [`Ledger::open_report`]).
+    /// Open (creating if needed): create the vault directory, check a
+    /// leftover WAL for damage SQLite's recovery would hide (and repair it:
+    /// [`crate::integrity::wal_break`]), open the database through
+    /// `config.vfs`, fsync its directory if the file is new, apply the
+    /// pragmas (journal mode verified), migrate the schema, install the busy
+    /// handler and check the query plans (problems are logged and kept in
+    /// [`Ledger::open_report`]).
+    ///
+    /// Damage found at open that cannot be repaired does not fail the open:
+    /// the ledger opens refusing every call with `Corrupt`, and
+    /// [`Ledger::corruption`] says what was found, done and lost.
     ///
     /// # Errors
     /// `Open`, `Io`, `Sqlite`, `JournalMode`, or `Migration` when the database
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
         let unclean = detect::unclean_shutdown(&config.path);
+        crate::mutants::activate(config.tuning.mutant.as_deref())?;
+        let wal_guard = crate::integrity::wal_break::guard(config);
         let busy = Arc::new(BusyStats::default());
         let (conn, open_report) = connect(config, &busy)?;
         let jitter = match options.id_seed {
@@ -101,7 +109,7 @@ impl Ledger {
             open_report,
             safety: Safety::new(config),
         };
-        ledger.after_open(unclean)?;
+        ledger.after_open(unclean, wal_guard)?;
         Ok(ledger)
     }
 
@@ -530,14 +538,16 @@ impl Ledger {
             &self.config.tuning.maintenance,
             snapshot.taken_at_ms,
         )?;
-        health::assemble(
+        let mut report = health::assemble(
             self.db(),
             &self.config.tuning.maintenance,
             &self.open_report,
             snapshot,
             self.latencies(false),
             due,
-        )
+        )?;
+        self.add_safety_problems(&mut report);
+        Ok(report)
     }
 
     /// The underlying connection, for read-only use by checks and tools.

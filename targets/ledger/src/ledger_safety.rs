@@ -10,7 +10,10 @@ use rusqlite::Connection;
 use crate::coherency::{Coherency, Incoherence};
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
-use crate::integrity::{CheckLevel, CorruptionReport, RepairAction, RestoreSource, detect, repair};
+use crate::integrity::wal_break::{WalGuard, WalRepair};
+use crate::integrity::{
+    CheckLevel, CorruptionReport, Damage, Findings, RepairAction, RestoreSource, detect, repair,
+};
 use crate::ledger::Ledger;
 use crate::memory::adaptive_cache::{self, PressureChange};
 use crate::memory::{CacheChoice, CacheReason, ConnectionUse, MemoryProbe};
@@ -48,6 +51,38 @@ impl Ledger {
         self.safety.counters.get()
     }
 
+    /// Health problems only the ledger's memory knows: damage that stopped it
+    /// serving (the database may look sound, e.g. a WAL recovered short of
+    /// a damaged frame), and WAL breaks kept as SQLite recovered them.
+    pub(crate) fn add_safety_problems(&self, report: &mut crate::health::HealthReport) {
+        use crate::health::{HealthStatus, Problem};
+        if let Some(damage) = &self.safety.poisoned {
+            report.problems.push(Problem {
+                severity: HealthStatus::Unhealthy,
+                what: format!("the ledger stopped serving: {damage}"),
+                remedy: "restore the newest verified backup (and the WAL archive); the damaged WAL is kept beside the database".into(),
+            });
+        }
+        let ambiguous = self.safety.counters.get().wal_breaks_ambiguous;
+        if ambiguous > 0 {
+            report.problems.push(Problem {
+                severity: HealthStatus::Degraded,
+                what: format!(
+                    "{ambiguous} WAL checksum break(s) at open that may be writes torn by a power cut; \
+                     SQLite kept the transactions before each"
+                ),
+                remedy: "compare with the WAL kept as <db>-wal.damaged-N if the last shutdown was not a power cut".into(),
+            });
+        }
+        report.status = report
+            .problems
+            .iter()
+            .map(|p| p.severity)
+            .max()
+            .unwrap_or(report.status)
+            .max(report.status);
+    }
+
     /// The damage that stopped this ledger serving, if any.
     pub fn corruption(&self) -> Option<&CorruptionReport> {
         self.safety.poisoned.as_ref()
@@ -73,18 +108,82 @@ impl Ledger {
     }
 
     /// After `open_connection`: mmap and cache choice, coherency baseline,
-    /// and a quick check if the last shutdown was unclean.
-    pub(crate) fn after_open(&mut self, unclean: bool) -> Result<()> {
+    /// what the WAL guard found, and a quick check if the last shutdown was
+    /// unclean (full after a re-sealed WAL). Damage that is not repaired
+    /// leaves the ledger open but refusing every call.
+    pub(crate) fn after_open(&mut self, unclean: bool, wal: Option<WalGuard>) -> Result<()> {
         if mmap_fallback::this_process_address_space_limited() {
             self.mmap_off(MmapOffReason::AddressSpaceLimited, None);
         }
         self.safety.last_sample = self.safety.probe.sample();
         self.apply_cache(None);
         self.capture_coherency()?;
-        if unclean {
-            self.run_check(CheckLevel::Quick, None)?;
+        let mut level = CheckLevel::Quick;
+        if let Some(guard) = wal {
+            if guard.repair == WalRepair::Resealed {
+                level = CheckLevel::Full;
+            }
+            self.record_wal_guard(&guard);
+        }
+        if unclean && self.safety.poisoned.is_none() {
+            match self.run_check(level, None) {
+                Err(e) if self.safety.poisoned.is_some() => {
+                    tracing::error!(path = %self.config.path.display(), error = %e,
+                        "opened a damaged database: every call is refused until it is restored");
+                }
+                other => other?,
+            }
         }
         Ok(())
+    }
+
+    /// Report what the WAL guard found: an ambiguous break is logged and
+    /// counted; damage at rest is a corruption (event, counters, `errors_log`),
+    /// and poisons the ledger unless repaired.
+    fn record_wal_guard(&mut self, guard: &WalGuard) {
+        let path = self.config.path.display().to_string();
+        let kept = guard.copy.as_ref().map_or_else(
+            || "the WAL as found could not be copied".to_owned(),
+            |copy| format!("the WAL as found is kept as {}", copy.display()),
+        );
+        let archived = matches!(guard.repair, WalRepair::FromArchive(_));
+        if !guard.found.proven && !archived {
+            tracing::warn!(%path, "{}; SQLite's recovery keeps what precedes it; {kept}", guard.found);
+            self.safety.count(|c| c.wal_breaks_ambiguous += 1);
+            return;
+        }
+        self.safety.count(|c| c.corruptions += 1);
+        let action = match &guard.repair {
+            WalRepair::FromArchive(frames) => RepairAction::WalFramesRestored(frames.clone()),
+            WalRepair::Resealed => RepairAction::WalResealed {
+                frame: guard.found.frame,
+                page: guard.found.page,
+            },
+            WalRepair::NotRepaired(why) => RepairAction::NotRepaired(format!("{why}; {kept}")),
+        };
+        let report = CorruptionReport {
+            findings: Findings {
+                level: CheckLevel::Quick,
+                messages: vec![format!("{}; {kept}", guard.found)],
+                checksum_faults: Vec::new(),
+            },
+            damage: vec![Damage::Unknown(format!(
+                "WAL frame {} (page {})",
+                guard.found.frame, guard.found.page
+            ))],
+            action,
+            unreadable: Vec::new(),
+        };
+        self.log_integrity(None, &report);
+        self.safety
+            .log(None, SafetyEventKind::Corruption(Box::new(report.clone())));
+        if report.repaired() {
+            tracing::warn!(%path, "{report}");
+            self.safety.count(|c| c.repairs += 1);
+        } else {
+            tracing::error!(%path, "{report}");
+            self.safety.poisoned = Some(report);
+        }
     }
 
     fn capture_coherency(&mut self) -> Result<()> {
@@ -227,7 +326,8 @@ impl Ledger {
 
     fn cache_choice(&self) -> Option<CacheChoice> {
         let tuning = &self.config.tuning;
-        if self.safety.pressure.under_pressure() {
+        let ignores_pressure = crate::mutants::is(crate::mutants::Mutant::CacheNeverShrinks);
+        if self.safety.pressure.under_pressure() && !ignores_pressure {
             return Some(CacheChoice {
                 kib: adaptive_cache::FLOOR_KIB,
                 reason: CacheReason::Pressure,

@@ -50,6 +50,7 @@ pub mod config;
 mod db;
 pub mod error;
 pub mod failpoint;
+pub mod fs_events;
 pub mod health;
 mod ids;
 pub mod integrity;

@@ -50,6 +50,16 @@ pub enum Mutant {
     BackupVerifiedBeforeCheck,
     /// A restore drops the newest exported capture of the snapshot it copies.
     RestoreDropsNewestCapture,
+    /// The page-checksum VFS seals pages on write but never verifies a read.
+    ChecksumsNotVerified,
+    /// The cache keeps its size under memory pressure.
+    CacheNeverShrinks,
+    /// A leftover WAL is not checked for damaged frames before SQLite's
+    /// recovery, which then silently drops every transaction after one.
+    WalDamageIgnored,
+    /// No directory fsync after creating the database or the vault directory, or
+    /// after renaming a vault file into place.
+    NoDirFsync,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -112,8 +122,8 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "cache-never-shrinks",
         description: "the adaptive cache ignores memory pressure",
-        caught_by: &["memory-pressure"],
-        mutant: None,
+        caught_by: &["pressure-cache-shrink"],
+        mutant: Some(Mutant::CacheNeverShrinks),
     },
     MutantSpec {
         name: "prune-ignores-backup",
@@ -130,14 +140,20 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "checksums-not-verified",
         description: "page checksums are written but not verified on read",
-        caught_by: &["bit-flips"],
-        mutant: None,
+        caught_by: &["bit-flip-wal"],
+        mutant: Some(Mutant::ChecksumsNotVerified),
     },
     MutantSpec {
         name: "no-dir-fsync",
         description: "no directory fsync after creating the database or a vault file",
-        caught_by: &["power-loss"],
-        mutant: None,
+        caught_by: &["power-loss-wal-full"],
+        mutant: Some(Mutant::NoDirFsync),
+    },
+    MutantSpec {
+        name: "wal-damage-ignored",
+        description: "a WAL frame damaged at rest is left to SQLite's recovery, which silently drops every later commit",
+        caught_by: &["corrupt-wal-frame"],
+        mutant: Some(Mutant::WalDamageIgnored),
     },
     MutantSpec {
         name: "vault-temp-per-attempt",

@@ -66,6 +66,9 @@ pub struct SafetyCounters {
     pub repairs: u64,
     /// Failed writes after which the transaction state was checked and settled.
     pub rollbacks_settled: u64,
+    /// WAL checksum breaks found at open that may be writes torn by a power
+    /// cut (kept as SQLite recovered them, logged, the WAL copied aside).
+    pub wal_breaks_ambiguous: u64,
 }
 
 /// Everything the ledger tracks between operations.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::capture::Capture;
 use crate::error::{LedgerError, Result};
 use crate::failpoint;
+use crate::fs_events::{self, FsEvent};
 use crate::status::{ExportMode, Status};
 
 /// The vault file name of a capture, relative to the vault directory.
@@ -64,19 +65,26 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &str) -> Result
     file.sync_all().map_err(vault_err(&temp))?;
     drop(file);
     failpoint::hit(failpoint::VAULT_AFTER_TEMP_SYNC)?;
+    fs_events::emit(FsEvent::Replacing { target: &target });
     fs::rename(&temp, &target).map_err(vault_err(&target))?;
     failpoint::hit(failpoint::VAULT_AFTER_RENAME)?;
     sync_dir(dir)?;
     Ok(target)
 }
 
-/// fsync a directory so entries created or renamed in it are durable.
+/// fsync a directory so entries created or renamed in it are durable (skipped by the
+/// `no-dir-fsync` mutant).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    if crate::mutants::is(crate::mutants::Mutant::NoDirFsync) {
+        return Ok(());
+    }
     let io_err = |source| LedgerError::Io {
         path: dir.to_path_buf(),
         source,
     };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err)?;
+    fs_events::emit(FsEvent::DirSynced { dir });
+    Ok(())
 }
 
 #[cfg(test)]

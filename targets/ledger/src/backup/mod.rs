@@ -57,6 +57,7 @@ pub use restore::{
 pub use rotation::{
     KeepReason, RetentionPolicy, RotationDecision, RotationReport, plan_rotation, rotate,
 };
+pub(crate) use segment::archived_frame;
 pub use segment::{CommitRecord, SegmentHeader};
 pub use stamp::{file_name as snapshot_file_name, utc_text};
 pub use state::{

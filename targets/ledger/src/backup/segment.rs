@@ -183,3 +183,22 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(PathBuf, SegmentHeader)>, BackupEr
         .map(|path| read_header(&path).map(|header| (path, header)))
         .collect()
 }
+
+/// The archived copy of WAL frame `frame` (1-based) of `generation`, from the
+/// segments in `dir`: the first one (by seq) of that generation (same salts)
+/// whose range holds it. `None` when no intact segment has it.
+pub(crate) fn archived_frame(dir: &Path, generation: &Generation, frame: u32) -> Option<Vec<u8>> {
+    let frame_bytes = generation.frame_bytes();
+    list(dir).ok()?.into_iter().find_map(|(path, header)| {
+        let same = header.generation.salt1 == generation.salt1
+            && header.generation.salt2 == generation.salt2
+            && header.generation.page_size == generation.page_size;
+        let end = header.first_frame.checked_add(header.frame_count)?;
+        if !same || !(header.first_frame..end).contains(&frame) {
+            return None;
+        }
+        let (_, frames) = read(&path).ok()?;
+        let at = (frame - header.first_frame) as usize * frame_bytes;
+        frames.get(at..at + frame_bytes).map(<[u8]>::to_vec)
+    })
+}

@@ -24,7 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ChecksumFault;
 use super::algo::{
-    self, is_page, page_checksum_ok, read_pair, seal_page, wal_checksum, write_pair,
+    self, is_page, page_checksum_ok, read_pair, seal_page, wal_checksum, wal_checksum_update,
+    write_pair,
 };
 
 /// A SQLite result code.
@@ -142,12 +143,38 @@ impl WalHeader {
     }
 }
 
+/// The last frame written: offset, salts, its checksum in the file, and the
+/// checksum SQLite gave it (SQLite's running sum, which seeds its next frame).
+#[derive(Debug, Clone, Copy)]
+struct LastFrame {
+    at: i64,
+    salt: [u8; 8],
+    sum: [u32; 2],
+    given: [u32; 2],
+}
+
 /// The WAL writer's memory: a held-back frame header and the last frame written.
 #[derive(Debug, Default)]
 struct WalWriter {
     pending: Option<(i64, [u8; FRAME_HEADER])>,
-    last: Option<(i64, [u8; 8], [u32; 2])>,
+    last: Option<LastFrame>,
     header: Option<WalHeader>,
+}
+
+thread_local! {
+    /// The buffer pages are sealed in (no allocation per write).
+    static SEALED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `body` on a sealed copy of `page`.
+fn with_sealed<T>(page: &[u8], body: impl FnOnce(&[u8]) -> T) -> T {
+    SEALED.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        buffer.clear();
+        buffer.extend_from_slice(page);
+        seal_page(&mut buffer);
+        body(&buffer)
+    })
 }
 
 /// Which file of a database this is.
@@ -213,7 +240,11 @@ impl ChecksumFile {
         if self.is_main() {
             self.db.learn_from_header(buf, offset);
         }
-        if !is_page(buf.len()) || !self.db.verifying() || page_checksum_ok(buf) {
+        if !is_page(buf.len())
+            || !self.db.verifying()
+            || page_checksum_ok(buf)
+            || crate::mutants::is(crate::mutants::Mutant::ChecksumsNotVerified)
+        {
             return Ok(());
         }
         self.record_fault(real, offset, buf.len());
@@ -255,9 +286,7 @@ impl ChecksumFile {
             Role::Main => {
                 self.db.learn_from_header(data, offset);
                 if self.db.active() && is_page(data.len()) {
-                    let mut page = data.to_vec();
-                    seal_page(&mut page);
-                    real.write(&page, offset)
+                    with_sealed(data, |page| real.write(page, offset))
                 } else {
                     real.write(data, offset)
                 }
@@ -297,18 +326,17 @@ impl ChecksumFile {
             flush_pending(writer, real)?;
             return real.write(data, offset);
         }
-        let mut page = data.to_vec();
-        seal_page(&mut page);
-        match writer.pending.take() {
+        let old_tail = &data[data.len() - algo::RESERVE_BYTES..];
+        with_sealed(data, |page| match writer.pending.take() {
             Some((at, header)) if at + FRAME_HEADER as i64 == offset => {
-                write_frame(writer, real, at, header, &page)
+                write_frame(writer, real, at, header, (page, old_tail))
             }
             other => {
                 writer.pending = other;
                 flush_pending(writer, real)?;
-                real.write(&page, offset)
+                real.write(page, offset)
             }
-        }
+        })
     }
 }
 
@@ -319,49 +347,82 @@ fn page_number(offset: i64, len: usize) -> Option<u32> {
 fn flush_pending(writer: &mut WalWriter, real: &mut dyn RealFile) -> Result<(), Code> {
     if let Some((at, header)) = writer.pending.take() {
         real.write(&header, at)?;
-        remember(writer, at, &header);
+        let sum = read_pair(&header[16..24]);
+        remember(writer, at, &header, sum);
     }
     Ok(())
 }
 
-fn remember(writer: &mut WalWriter, at: i64, header: &[u8; FRAME_HEADER]) {
+fn remember(writer: &mut WalWriter, at: i64, header: &[u8; FRAME_HEADER], given: [u32; 2]) {
     let mut salt = [0u8; 8];
     salt.copy_from_slice(&header[8..16]);
-    writer.last = Some((at, salt, read_pair(&header[16..24])));
+    writer.last = Some(LastFrame {
+        at,
+        salt,
+        sum: read_pair(&header[16..24]),
+        given,
+    });
 }
 
-/// Write a frame whose page was sealed: recompute its checksum first.
+/// Write a frame whose page was sealed (`page`; its last 8 bytes were
+/// `old_tail` when SQLite summed it): fix its checksum first. When the frame
+/// before is the one this writer wrote, the new sum is derived from SQLite's
+/// without a pass over the page ([`wal_checksum_update`]); else recomputed.
 fn write_frame(
     writer: &mut WalWriter,
     real: &mut dyn RealFile,
     at: i64,
     mut header: [u8; FRAME_HEADER],
-    page: &[u8],
+    (page, old_tail): (&[u8], &[u8]),
 ) -> Result<(), Code> {
-    if header[8..24].iter().any(|&b| b != 0) {
+    let chained = header[8..24].iter().any(|&b| b != 0);
+    let given = read_pair(&header[16..24]);
+    if chained {
         let mut salt = [0u8; 8];
         salt.copy_from_slice(&header[8..16]);
-        let (big_endian, seed) = chain_before(writer, real, at, page.len(), salt)?;
-        let sum = wal_checksum(big_endian, &header[..8], seed);
-        let sum = wal_checksum(big_endian, page, sum);
+        let (big_endian, seed, given_seed) = chain_before(writer, real, at, page.len(), salt)?;
+        let recompute = || {
+            let sum = wal_checksum(big_endian, &header[..8], seed);
+            wal_checksum(big_endian, page, sum)
+        };
+        let sum = match given_seed {
+            Some(given_seed) => {
+                let tail = &page[page.len() - algo::RESERVE_BYTES..];
+                let pairs = (8 + page.len()) / 8;
+                let sum = wal_checksum_update(
+                    big_endian,
+                    pairs,
+                    (given_seed, seed),
+                    given,
+                    (old_tail, tail),
+                );
+                debug_assert_eq!(sum, recompute(), "derived frame checksum");
+                sum
+            }
+            None => recompute(),
+        };
         write_pair(sum, &mut header[16..24]);
     }
     real.write(&header, at)?;
     real.write(page, at + FRAME_HEADER as i64)?;
-    if header[8..24].iter().any(|&b| b != 0) {
-        remember(writer, at, &header);
+    if chained {
+        remember(writer, at, &header, given);
     }
     Ok(())
 }
 
-/// The byte order and running checksum that the frame at `at` continues.
+/// Byte order, the file's running checksum, and SQLite's when known.
+type Chain = (bool, [u32; 2], Option<[u32; 2]>);
+
+/// The byte order and running checksum that the frame at `at` continues, and
+/// SQLite's running sum there when known (the frame before is this writer's).
 fn chain_before(
     writer: &mut WalWriter,
     real: &mut dyn RealFile,
     at: i64,
     page_len: usize,
     salt: [u8; 8],
-) -> Result<(bool, [u32; 2]), Code> {
+) -> Result<Chain, Code> {
     let header = match writer.header {
         Some(header) if header.salt == salt => header,
         _ => {
@@ -376,21 +437,21 @@ fn chain_before(
         return Err(SQLITE_IOERR_WRITE);
     }
     if at == WAL_HEADER as i64 {
-        return Ok((header.big_endian, header.checksum));
+        return Ok((header.big_endian, header.checksum, Some(header.checksum)));
     }
     let previous = at - (page_len + FRAME_HEADER) as i64;
-    if let Some((last_at, last_salt, sum)) = writer.last
-        && last_at == previous
-        && last_salt == salt
+    if let Some(last) = writer.last
+        && last.at == previous
+        && last.salt == salt
     {
-        return Ok((header.big_endian, sum));
+        return Ok((header.big_endian, last.sum, Some(last.given)));
     }
     let mut stored = [0u8; 16];
     real.read(&mut stored, previous + 8)?;
     if stored[..8] != salt {
         return Err(SQLITE_IOERR_WRITE);
     }
-    Ok((header.big_endian, read_pair(&stored[8..])))
+    Ok((header.big_endian, read_pair(&stored[8..]), None))
 }
 
 #[cfg(test)]

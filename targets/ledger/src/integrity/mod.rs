@@ -13,6 +13,7 @@
 pub(crate) mod classify;
 pub mod detect;
 pub(crate) mod repair;
+pub mod wal_break;
 
 use std::fmt;
 use std::path::Path;
@@ -86,6 +87,18 @@ pub enum RepairAction {
         /// Captures acknowledged after the backup and now gone.
         missing: Vec<CaptureId>,
     },
+    /// Damaged WAL frames (1-based) were replaced by their archived copies
+    /// before SQLite's recovery, which then kept every committed transaction.
+    WalFramesRestored(Vec<u32>),
+    /// A damaged WAL frame's chain was re-sealed so recovery kept the
+    /// transactions after it; the damaged page image fails its page checksum
+    /// and is refused on every read (the check after open deals with it).
+    WalResealed {
+        /// The damaged frame (1-based).
+        frame: u32,
+        /// The page it holds.
+        page: u32,
+    },
 }
 
 /// What was found and what was done.
@@ -136,6 +149,15 @@ impl fmt::Display for CorruptionReport {
                 f,
                 "restored backup {} taken at {}; missing since: {:?}",
                 backup.label, backup.taken_at_ms, missing
+            )?,
+            RepairAction::WalFramesRestored(frames) => write!(
+                f,
+                "replaced WAL frame(s) {frames:?} with their archived copies before recovery"
+            )?,
+            RepairAction::WalResealed { frame, page } => write!(
+                f,
+                "re-sealed the WAL chain over frame {frame} so recovery kept the later \
+                 transactions; page {page}'s damaged image is refused on read"
             )?,
         }
         if !self.unreadable.is_empty() {

@@ -133,16 +133,20 @@ fn a_flipped_bit_in_a_wal_frame_is_detected() {
         ),
         other => panic!("{other:?}"),
     }
-    match Ledger::open(&fixture.config) {
-        Err(LedgerError::Corrupt { detail, .. }) => {
-            assert!(detail.contains("WAL frame of page"), "{detail}");
-            assert!(
-                detail.contains(&id),
-                "the unreadable capture is named: {detail}"
-            );
-        }
-        other => panic!("expected Corrupt at the unclean-shutdown check, got {other:?}"),
-    }
+    let reopened = Ledger::open(&fixture.config).expect("opens, refusing every call");
+    let detail = reopened
+        .corruption()
+        .expect("the unclean-shutdown check found it")
+        .to_string();
+    assert!(detail.contains("WAL frame of page"), "{detail}");
+    assert!(
+        detail.contains(&id),
+        "the unreadable capture is named: {detail}"
+    );
+    assert!(matches!(
+        reopened.capture(&id),
+        Err(LedgerError::Corrupt { .. })
+    ));
 }
 
 #[test]

@@ -13,3 +13,4 @@ mod safety;
 mod schema_invariants;
 mod support;
 mod transitions;
+mod wal_damage;
