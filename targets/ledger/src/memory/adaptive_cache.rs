@@ -182,7 +182,10 @@ pub fn read_inputs(
 
 /// The rule applied to `conn` ([`read_inputs`], then [`choose`]), and the
 /// choice set as its `cache_size`: what the ledger does at open and what
-/// the benches' adaptive arm does.
+/// the benches' adaptive arm does. A connection per query always gets the
+/// floor, which is SQLite's own default, so it is left untouched: reading
+/// the inputs and setting the pragma would only add three statements to
+/// every short-lived connection.
 ///
 /// # Errors
 /// SQLite errors reading the inputs or setting the pragma.
@@ -192,6 +195,12 @@ pub fn apply(
     available_bytes: Option<u64>,
     ceiling_kib: u64,
 ) -> rusqlite::Result<CacheChoice> {
+    if connection == ConnectionUse::PerQuery {
+        return Ok(CacheChoice {
+            kib: FLOOR_KIB,
+            reason: CacheReason::PerQueryConnection,
+        });
+    }
     let choice = choose(read_inputs(conn, connection, available_bytes, ceiling_kib)?);
     let kib = i64::try_from(choice.kib).unwrap_or(i64::MAX);
     conn.pragma_update(None, "cache_size", -kib)?;
@@ -258,6 +267,17 @@ mod tests {
     use super::*;
 
     const MB: u64 = 1024 * 1024;
+
+    #[test]
+    fn a_connection_per_query_keeps_sqlites_default_which_is_the_floor() {
+        let conn = Connection::open_in_memory().expect("open");
+        let choice = apply(&conn, ConnectionUse::PerQuery, None, 64_000).expect("apply");
+        assert_eq!(choice.reason, CacheReason::PerQueryConnection);
+        let cache_size: i64 = conn
+            .query_row("PRAGMA cache_size", [], |row| row.get(0))
+            .expect("cache_size");
+        assert_eq!(cache_size, -(FLOOR_KIB as i64));
+    }
 
     fn inputs(db_mb: u64) -> CacheInputs {
         CacheInputs {
