@@ -142,10 +142,7 @@ pub(super) fn power_loss_rotation(
     mut run: BackupRun<'_>,
     scratch: &Path,
 ) -> Result<(), WorkerError> {
-    let points = run.points();
-    let rotate_at = run
-        .rng
-        .random_range(points.min(2).saturating_sub(1)..points.max(1));
+    let rotate_at = run.seeded_point();
     let delay = run.rng.random_range(0..=run.spec.max_kill_delay_us);
     let mut rotating = run.config.clone();
     rotating.retention = RetentionPolicy {
@@ -222,10 +219,7 @@ fn undo_some_deletions(
 /// WAL archiving in a child process killed at a seeded point; the drive archives on after it,
 /// and a restore to the latest state must equal the model.
 pub(super) fn kill_archive(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
-    let points = run.points();
-    let kill_at = run
-        .rng
-        .random_range(points.min(2).saturating_sub(1)..points.max(1));
+    let kill_at = run.seeded_point();
     let delay = run.rng.random_range(0..=run.spec.max_kill_delay_us);
     let checkpoint = run.rng.random_bool(0.5);
     let config = run.config.clone();
@@ -309,10 +303,7 @@ fn restore_latest(run: &mut BackupRun<'_>, config: &BackupConfig, dir: &Path) {
 /// A restore in a child killed at a seeded moment: the target is absent or complete, and
 /// restoring again succeeds.
 pub(super) fn kill_restore(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
-    let points = run.points();
-    let kill_at = run
-        .rng
-        .random_range(points.min(2).saturating_sub(1)..points.max(1));
+    let kill_at = run.seeded_point();
     let delay = run.rng.random_range(0..=run.spec.max_kill_delay_us);
     let config = run.config.clone();
     let mut ledger = run.open()?;
@@ -386,10 +377,7 @@ pub(super) fn retention_during_restore(
     mut run: BackupRun<'_>,
     scratch: &Path,
 ) -> Result<(), WorkerError> {
-    let points = run.points();
-    let restore_at = run
-        .rng
-        .random_range(points.min(2).saturating_sub(1)..points.max(1));
+    let restore_at = run.seeded_point();
     let mut rotating = run.config.clone();
     rotating.retention = RetentionPolicy {
         hourly: 0,

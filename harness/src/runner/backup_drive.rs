@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use ledger::backup::{BackupConfig, BackupReport, BackupState, list_backups};
 use ledger::{Ledger, LedgerError, OpenOptions, StepClock};
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::job::{IterationJob, WorkerMessage, execution_from};
@@ -213,6 +213,14 @@ impl<'a> BackupRun<'a> {
     /// Backup points in the plan.
     pub(super) fn points(&self) -> usize {
         self.job.plan.len() / self.spec.every
+    }
+
+    /// A seeded backup point (index) at which a fault lands: never the first when there are
+    /// several, so a backup exists before it.
+    pub(super) fn seeded_point(&mut self) -> usize {
+        let points = self.points();
+        self.rng
+            .random_range(points.min(2).saturating_sub(1)..points.max(1))
     }
 
     /// The backups listed verified in `dir`, matched with what was reported; one problem for
