@@ -16,7 +16,7 @@ use reports::{CheckResult, IterationStatus};
 
 use super::control::RunControl;
 use super::job::IterationJob;
-use super::supervisor::{IterationOutcome, replay_command, run_iteration};
+use super::supervisor::{IterationOutcome, base_result, run_iteration};
 use crate::faults::{FailPoints, FaultPlan};
 use crate::oracle::Execution;
 use crate::trace::Trace;
@@ -130,20 +130,10 @@ pub(super) fn run(
         ("failpoints_crashed".to_owned(), crashed as f64),
     ]);
     let result = reports::IterationResult {
-        scenario: job.scenario.name.clone(),
-        family: job.family.clone(),
-        iteration: job.iteration,
-        base_seed: job.base_seed,
-        seed: job.seed,
-        status,
-        checks,
-        trace_digest: trace.digest(),
-        duration_ms: started.elapsed().as_millis() as u64,
         operations: totals.0,
         acknowledged: totals.1,
         faults_injected: crashed,
         lost_acknowledged: totals.2,
-        replay: replay_command(job),
         timeline: if status == IterationStatus::Passed {
             Vec::new()
         } else if failing_timeline.is_empty() {
@@ -152,12 +142,8 @@ pub(super) fn run(
             failing_timeline
         },
         error: (!errors.is_empty()).then(|| errors.join("\n")),
-        crash_states: None,
-        crash_states_per_sec: None,
-        perf: Vec::new(),
-        bit_flips: None,
         figures,
-        shrunk: None,
+        ..base_result(job, &trace, started, status, checks)
     };
     IterationOutcome { result, trace }
 }

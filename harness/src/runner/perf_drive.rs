@@ -16,7 +16,7 @@ use reports::{CheckResult, IterationResult, IterationStatus};
 
 use super::control::RunControl;
 use super::job::IterationJob;
-use super::supervisor::{IterationOutcome, replay_command, run_worker};
+use super::supervisor::{IterationOutcome, base_result, run_worker};
 use crate::oracle::Execution;
 use crate::perf::PerfError;
 use crate::perf::dataset::data_dir;
@@ -208,28 +208,9 @@ pub fn run_perf_iteration(
     };
     let trace = Trace::new(&Execution::default(), &[]);
     let result = IterationResult {
-        scenario: job.scenario.name.clone(),
-        family: job.family.clone(),
-        iteration: job.iteration,
-        base_seed: job.base_seed,
-        seed: job.seed,
-        status,
-        checks,
-        trace_digest: trace.digest(),
-        duration_ms: started.elapsed().as_millis() as u64,
-        operations: 0,
-        acknowledged: 0,
-        faults_injected: 0,
-        lost_acknowledged: 0,
-        replay: replay_command(job),
         error,
-        timeline: Vec::new(),
-        crash_states: None,
-        crash_states_per_sec: None,
         perf,
-        bit_flips: None,
-        figures: Default::default(),
-        shrunk: None,
+        ..base_result(job, &trace, started, status, checks)
     };
     IterationOutcome { result, trace }
 }

@@ -179,6 +179,42 @@ pub(super) fn run_worker(
     Ok(run)
 }
 
+/// The result of `job` with what every kind of iteration reports (identity, status, checks,
+/// digest, duration, replay command) and nothing counted yet: each runner sets the counts and
+/// extras it has with struct update syntax.
+pub(super) fn base_result(
+    job: &IterationJob,
+    trace: &Trace,
+    started: Instant,
+    status: IterationStatus,
+    checks: Vec<CheckResult>,
+) -> IterationResult {
+    IterationResult {
+        scenario: job.scenario.name.clone(),
+        family: job.family.clone(),
+        iteration: job.iteration,
+        base_seed: job.base_seed,
+        seed: job.seed,
+        status,
+        checks,
+        trace_digest: trace.digest(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        operations: 0,
+        acknowledged: 0,
+        faults_injected: 0,
+        lost_acknowledged: 0,
+        replay: replay_command(job),
+        error: None,
+        timeline: Vec::new(),
+        crash_states: None,
+        crash_states_per_sec: None,
+        perf: Vec::new(),
+        bit_flips: None,
+        figures: Default::default(),
+        shrunk: None,
+    }
+}
+
 /// The command that re-runs one iteration.
 pub fn replay_command(job: &IterationJob) -> String {
     let mut command = format!(
@@ -390,15 +426,6 @@ pub fn run_iteration(
     };
     let records = &execution.records;
     let result = IterationResult {
-        scenario: job.scenario.name.clone(),
-        family: job.family.clone(),
-        iteration: job.iteration,
-        base_seed: job.base_seed,
-        seed: job.seed,
-        status,
-        checks,
-        trace_digest: trace.digest(),
-        duration_ms: started.elapsed().as_millis() as u64,
         operations: records
             .iter()
             .filter(|r| !matches!(r, OpRecord::NotStarted))
@@ -409,7 +436,6 @@ pub fn run_iteration(
             .count() as u64,
         faults_injected: trace.fault_count() as u64,
         lost_acknowledged: lost,
-        replay: replay_command(job),
         timeline: if status == IterationStatus::Passed {
             Vec::new()
         } else {
@@ -424,7 +450,6 @@ pub fn run_iteration(
                 checked as f64 * 1e6 / us as f64
             }
         }),
-        perf: Vec::new(),
         bit_flips: drive.as_ref().ok().and_then(|run| {
             run.messages.iter().find_map(|m| match m {
                 WorkerMessage::BitFlips(counts) => Some(*counts),
@@ -432,7 +457,7 @@ pub fn run_iteration(
             })
         }),
         figures,
-        shrunk: None,
+        ..base_result(job, &trace, started, status, checks)
     };
     IterationOutcome { result, trace }
 }
