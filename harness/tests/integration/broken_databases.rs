@@ -5,12 +5,12 @@
 use std::path::Path;
 
 use harness::oracle::{CheckName, Evidence};
-use harness::runner::worker::{drive_job, evidence_after_reopen};
-use harness::runner::{IterationJob, RunPlan, execution_from};
+use harness::runner::worker::evidence_after_reopen;
+use harness::runner::{IterationJob, execution_from};
 use harness::scenario::Registry;
 use rusqlite::Connection;
 
-use super::support::scenarios_dir;
+use super::support::{drive_in_process, scenarios_dir};
 
 /// A finished baseline workload in `dir`, and its evidence-gathering inputs.
 struct Finished {
@@ -24,19 +24,7 @@ fn finished_workload(dir: &Path, seed: u64) -> Finished {
         .get("baseline-mixed-pipeline")
         .expect("baseline scenario")
         .clone();
-    let plan = RunPlan::new(
-        vec![scenario.clone()],
-        seed,
-        env!("CARGO_BIN_EXE_resilience").into(),
-    );
-    let job = plan.job(&scenario, 0, dir);
-    std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();
-    let mut messages = Vec::new();
-    drive_job(&job, &mut |m| {
-        messages.push(m);
-        Ok(())
-    })
-    .expect("workload runs");
+    let (job, messages) = drive_in_process(&scenario, seed, dir);
     let (execution, _) = execution_from(&job.plan, &messages);
     Finished { job, execution }
 }

@@ -6,11 +6,11 @@ use std::path::Path;
 
 use harness::faults::FaultPlan;
 use harness::oracle::{CheckName, Evidence};
-use harness::runner::worker::{drive_job, evidence_after_reopen};
-use harness::runner::{RunPlan, execution_from};
+use harness::runner::execution_from;
+use harness::runner::worker::evidence_after_reopen;
 use harness::scenario::Registry;
 
-use super::support::scenarios_dir;
+use super::support::{drive_in_process, scenarios_dir};
 
 /// Runs corrupt-table-page (with `bits` flipped, checksums on or off) in `dir` and gathers the
 /// evidence the check worker would.
@@ -24,19 +24,7 @@ fn damaged(dir: &Path, seed: u64, bits: u32, page_checksums: bool) -> Evidence {
     if let FaultPlan::Corruption(c) = &mut scenario.fault {
         c.bits = bits;
     }
-    let plan = RunPlan::new(
-        vec![scenario.clone()],
-        seed,
-        env!("CARGO_BIN_EXE_resilience").into(),
-    );
-    let job = plan.job(&scenario, 0, dir);
-    std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();
-    let mut messages = Vec::new();
-    drive_job(&job, &mut |m| {
-        messages.push(m);
-        Ok(())
-    })
-    .expect("workload and damage run");
+    let (job, messages) = drive_in_process(&scenario, seed, dir);
     let (execution, faults) = execution_from(&job.plan, &messages);
     assert!(
         faults
@@ -71,14 +59,7 @@ fn a_damaged_wal_frame_is_restored_from_the_archive_the_drive_kept() {
         .get("corrupt-wal-frame-archived")
         .expect("scenario")
         .clone();
-    let plan = RunPlan::new(
-        vec![scenario.clone()],
-        1,
-        env!("CARGO_BIN_EXE_resilience").into(),
-    );
-    let job = plan.job(&scenario, 0, dir.path());
-    std::fs::create_dir_all(job.db_path.parent().unwrap()).unwrap();
-    drive_job(&job, &mut |_| Ok(())).expect("workload, archive and damage run");
+    let (job, _) = drive_in_process(&scenario, 1, dir.path());
     let ledger = ledger::Ledger::open(&harness::runner::worker::ledger_config(&job)).expect("open");
     let restored = ledger.safety_events().iter().any(|e| {
         matches!(&e.kind, ledger::SafetyEventKind::Corruption(report)

@@ -34,3 +34,29 @@ pub fn results(out: &Path) -> reports::RunResults {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Runs iteration 0 of `scenario` with `seed` in this process (the drive phase only, files under
+/// `dir`) and returns its job and the messages the drive reported.
+pub fn drive_in_process(
+    scenario: &harness::scenario::Scenario,
+    seed: u64,
+    dir: &Path,
+) -> (
+    harness::runner::IterationJob,
+    Vec<harness::runner::WorkerMessage>,
+) {
+    let plan = harness::runner::RunPlan::new(
+        vec![scenario.clone()],
+        seed,
+        env!("CARGO_BIN_EXE_resilience").into(),
+    );
+    let job = plan.job(scenario, 0, dir);
+    std::fs::create_dir_all(job.db_path.parent().expect("iteration dir")).expect("mkdir");
+    let mut messages = Vec::new();
+    harness::runner::worker::drive_job(&job, &mut |m| {
+        messages.push(m);
+        Ok(())
+    })
+    .expect("the drive runs");
+    (job, messages)
+}
