@@ -144,12 +144,7 @@ pub(super) fn power_loss_rotation(
 ) -> Result<(), WorkerError> {
     let rotate_at = run.seeded_point();
     let delay = run.rng.random_range(0..=run.spec.max_kill_delay_us);
-    let mut rotating = run.config.clone();
-    rotating.retention = RetentionPolicy {
-        hourly: 0,
-        daily: 0,
-        weekly: 0,
-    };
+    let rotating = without_retention(&run.config);
     let config = run.config.clone();
     let mut ledger = run.open()?;
     let scratch = scratch.to_path_buf();
@@ -378,12 +373,7 @@ pub(super) fn retention_during_restore(
     scratch: &Path,
 ) -> Result<(), WorkerError> {
     let restore_at = run.seeded_point();
-    let mut rotating = run.config.clone();
-    rotating.retention = RetentionPolicy {
-        hourly: 0,
-        daily: 0,
-        weekly: 0,
-    };
+    let rotating = without_retention(&run.config);
     let config = run.config.clone();
     let mut ledger = run.open()?;
     let scratch = scratch.to_path_buf();
@@ -555,4 +545,16 @@ pub(super) fn drill(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), Worker
     run.figures
         .insert("unarchived_ops".into(), (plan_len - archived_ops) as u64);
     run.finish(false)
+}
+
+/// `config` with a retention that keeps nothing: rotation deletes every backup it may (still
+/// never the newest verified one, nor one a restore is reading).
+fn without_retention(config: &BackupConfig) -> BackupConfig {
+    let mut rotating = config.clone();
+    rotating.retention = RetentionPolicy {
+        hourly: 0,
+        daily: 0,
+        weekly: 0,
+    };
+    rotating
 }
