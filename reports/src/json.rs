@@ -85,12 +85,8 @@ mod tests {
 
     fn iteration(status: IterationStatus, lost: u64) -> IterationResult {
         IterationResult {
-            scenario: "s".into(),
-            family: "f".into(),
-            iteration: 0,
             base_seed: 1,
             seed: 2,
-            status,
             checks: vec![CheckResult {
                 name: "acknowledged_durable".into(),
                 passed: status == IterationStatus::Passed,
@@ -103,14 +99,7 @@ mod tests {
             faults_injected: 1,
             lost_acknowledged: lost,
             replay: "resilience replay s --seed 1 --iteration 0".into(),
-            error: None,
-            timeline: Vec::new(),
-            crash_states: None,
-            crash_states_per_sec: None,
-            perf: Vec::new(),
-            bit_flips: None,
-            figures: Default::default(),
-            shrunk: None,
+            ..IterationResult::new("s", "f", 0, status)
         }
     }
 

@@ -359,6 +359,36 @@ pub enum TimelineKind {
 }
 
 impl IterationResult {
+    /// An iteration of `scenario` (in `family`) with `status` and nothing else recorded yet:
+    /// no seeds, checks, counts, timeline or extras. Runners and fixtures set what they have
+    /// with struct update syntax.
+    pub fn new(scenario: &str, family: &str, iteration: u32, status: IterationStatus) -> Self {
+        IterationResult {
+            scenario: scenario.to_owned(),
+            family: family.to_owned(),
+            iteration,
+            base_seed: 0,
+            seed: 0,
+            status,
+            checks: Vec::new(),
+            trace_digest: String::new(),
+            duration_ms: 0,
+            operations: 0,
+            acknowledged: 0,
+            faults_injected: 0,
+            lost_acknowledged: 0,
+            replay: String::new(),
+            error: None,
+            timeline: Vec::new(),
+            crash_states: None,
+            crash_states_per_sec: None,
+            perf: Vec::new(),
+            bit_flips: None,
+            figures: Default::default(),
+            shrunk: None,
+        }
+    }
+
     /// The first failing check, if any.
     pub fn first_failure(&self) -> Option<&CheckResult> {
         self.checks.iter().find(|c| !c.passed)

@@ -190,28 +190,13 @@ pub(super) fn base_result(
     checks: Vec<CheckResult>,
 ) -> IterationResult {
     IterationResult {
-        scenario: job.scenario.name.clone(),
-        family: job.family.clone(),
-        iteration: job.iteration,
         base_seed: job.base_seed,
         seed: job.seed,
-        status,
         checks,
         trace_digest: trace.digest(),
         duration_ms: started.elapsed().as_millis() as u64,
-        operations: 0,
-        acknowledged: 0,
-        faults_injected: 0,
-        lost_acknowledged: 0,
         replay: replay_command(job),
-        error: None,
-        timeline: Vec::new(),
-        crash_states: None,
-        crash_states_per_sec: None,
-        perf: Vec::new(),
-        bit_flips: None,
-        figures: Default::default(),
-        shrunk: None,
+        ..IterationResult::new(&job.scenario.name, &job.family, job.iteration, status)
     }
 }
 

@@ -77,28 +77,17 @@ mod tests {
 
     fn iteration(index: u32, p99: f64) -> IterationResult {
         let mut it = IterationResult {
-            scenario: "lock-writer-processes".into(),
-            family: "lock-contention".into(),
-            iteration: index,
             base_seed: 1,
             seed: 1,
-            status: IterationStatus::Passed,
-            checks: Vec::new(),
-            trace_digest: String::new(),
             duration_ms: 1,
             operations: 1,
             acknowledged: 1,
-            faults_injected: 0,
-            lost_acknowledged: 0,
-            replay: String::new(),
-            error: None,
-            timeline: Vec::new(),
-            crash_states: None,
-            crash_states_per_sec: None,
-            perf: Vec::new(),
-            bit_flips: None,
-            figures: Default::default(),
-            shrunk: None,
+            ..IterationResult::new(
+                "lock-writer-processes",
+                "lock-contention",
+                index,
+                IterationStatus::Passed,
+            )
         };
         it.figures.insert("lock_wait_p99_us".into(), p99);
         it

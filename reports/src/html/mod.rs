@@ -104,12 +104,8 @@ mod tests {
         }];
         let mut results = RunResults::new(&started);
         let base = IterationResult {
-            scenario: "kill-writer".into(),
-            family: "process-crash".into(),
-            iteration: 0,
             base_seed: 7,
             seed: 1234,
-            status: IterationStatus::Passed,
             checks: vec![CheckResult {
                 name: "acknowledged_durable".into(),
                 passed: true,
@@ -120,16 +116,8 @@ mod tests {
             operations: 3,
             acknowledged: 3,
             faults_injected: 1,
-            lost_acknowledged: 0,
             replay: "resilience replay kill-writer --seed 7 --iteration 0".into(),
-            error: None,
-            timeline: Vec::new(),
-            crash_states: None,
-            crash_states_per_sec: None,
-            perf: Vec::new(),
-            bit_flips: None,
-            figures: Default::default(),
-            shrunk: None,
+            ..IterationResult::new("kill-writer", "process-crash", 0, IterationStatus::Passed)
         };
         let mut failed = base.clone();
         failed.bit_flips = Some(crate::results::BitFlipCounts {

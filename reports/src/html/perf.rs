@@ -176,29 +176,15 @@ mod tests {
     fn run(checks: Vec<PerfCheck>) -> RunResults {
         let mut results = RunResults::new(&RunStarted::example());
         for (i, c) in checks.into_iter().enumerate() {
+            let scenario = format!("{}-{i}", c.claim);
             results.push(IterationResult {
-                scenario: format!("{}-{i}", c.claim),
-                family: "perf".into(),
-                iteration: 0,
                 base_seed: 7,
                 seed: 1,
-                status: IterationStatus::Passed,
-                checks: Vec::new(),
                 trace_digest: "d".into(),
                 duration_ms: 1,
-                operations: 0,
-                acknowledged: 0,
-                faults_injected: 0,
-                lost_acknowledged: 0,
                 replay: "r".into(),
-                error: None,
-                timeline: Vec::new(),
-                crash_states: None,
-                crash_states_per_sec: None,
                 perf: vec![c],
-                bit_flips: None,
-                figures: Default::default(),
-                shrunk: None,
+                ..IterationResult::new(&scenario, "perf", 0, IterationStatus::Passed)
             });
         }
         results
