@@ -7,6 +7,7 @@ mod cli;
 mod corruption;
 mod determinism;
 mod failpoints;
+mod golden;
 mod locks;
 mod mutants;
 mod perf;
