@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use harness::oracle::{CheckName, Evidence};
-use harness::runner::worker::evidence_after_reopen;
-use harness::runner::{IterationJob, execution_from};
+use harness::engine::evidence_after_reopen;
+use harness::engine::{IterationJob, execution_from};
 use harness::scenario::Registry;
 use rusqlite::Connection;
 
