@@ -7,7 +7,7 @@ use std::path::Path;
 use reports::{IterationStatus, RunResults};
 
 use crate::engine::shrink_run::shrink_failure;
-use crate::engine::supervisor::IterationOutcome;
+use crate::engine::IterationOutcome;
 use crate::engine::{RunControl, RunPlan};
 use crate::scenario::capsule::{CapsuleSource, write_capsule};
 

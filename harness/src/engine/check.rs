@@ -7,9 +7,9 @@ use std::sync::Arc;
 use ledger::{ExportMode, Ledger, LedgerError, OpenOptions, Status, StepClock};
 
 use super::drive::{CHECK_CLOCK_OFFSET_MS, CLOCK_START_MS, CLOCK_STEP_MS, WorkerError, ledger_config_at};
-use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage};
+use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_json, report};
 use super::verdicts::Verdicts;
-use super::worker::{read_json, report};
+
 use crate::oracle::checks::RecoveryEvidence;
 use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
 

@@ -1,15 +1,14 @@
-//! What every family's drive shares: [`WorkerError`], the [`Sink`] messages go to, the ledger
+//! What every family's drive shares: the [`Sink`] messages go to, the ledger
 //! configuration and clock of a job, scratch directories, and [`run_plain`], the drive loop
 //! without a fault layer of its own.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ledger::{Config, Ledger, LedgerError, OpenOptions, StepClock};
 
+pub use super::error::WorkerError;
 use super::job::{CheckedDatabase, IterationJob, WorkerMessage};
-use crate::backends::vfs::VfsError;
 use crate::workload::{CaptureIds, execute};
 
 /// Where a worker's messages go: stdout in a worker process, a vector in tests.
@@ -21,45 +20,6 @@ pub const CLOCK_START_MS: i64 = 1_767_225_600_000;
 pub const CLOCK_STEP_MS: i64 = 15 * 60 * 1000;
 /// The check phase's clock starts a year later than the drive phase's.
 pub const CHECK_CLOCK_OFFSET_MS: i64 = 365 * 24 * 3_600_000;
-
-/// A worker that could not do its job (as opposed to a check that failed).
-#[derive(Debug, thiserror::Error)]
-pub enum WorkerError {
-    /// The job file could not be read.
-    #[error("cannot read job {path}: {source}")]
-    Job {
-        /// The job file.
-        path: String,
-        /// What went wrong.
-        #[source]
-        source: io::Error,
-    },
-    /// The ledger could not be opened before the workload.
-    #[error("ledger did not open: {0}")]
-    Open(#[from] LedgerError),
-    /// stdout is gone (the supervisor died).
-    #[error("cannot report to the supervisor: {0}")]
-    Report(#[source] io::Error),
-    /// The fault VFS could not be registered, took a bad rule, or could not write an image.
-    #[error("fault VFS: {0}")]
-    Vfs(#[from] VfsError),
-    /// The family could not apply its plan (e.g. the fail crate refused an action).
-    #[error("{0}")]
-    Plan(String),
-    /// A scratch directory (counting pass, crash state) could not be made or copied.
-    #[error("cannot prepare {path}: {source}")]
-    Scratch {
-        /// The directory.
-        path: String,
-        /// What went wrong.
-        #[source]
-        source: io::Error,
-    },
-    /// A step of the family's own drive (a child's archive, restore or rotation, a drill's
-    /// set-up) failed where it had to succeed.
-    #[error("{0}")]
-    Step(String),
-}
 
 /// The ledger configuration of a job.
 pub fn ledger_config(job: &IterationJob) -> Config {

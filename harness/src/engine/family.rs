@@ -14,7 +14,7 @@ use super::control::RunControl;
 use super::drive::{Sink, WorkerError, run_plain};
 use super::job::{IterationJob, WorkerMessage};
 use super::signal::SignalPlan;
-use super::supervisor::IterationOutcome;
+use super::outcome::IterationOutcome;
 use crate::oracle::CheckName;
 use crate::scenario::{Scenario, WorkloadSpec};
 use crate::workload::Operation;

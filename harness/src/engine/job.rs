@@ -4,9 +4,13 @@
 //! A worker writes each message as one JSON line and flushes it before going on, so everything
 //! reported before a `kill -9` is still in the pipe for the supervisor to read.
 
-use std::path::PathBuf;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::error::WorkerError;
 
 use crate::oracle::{CheckName, Execution, OpRecord, Verdict};
 use crate::scenario::Scenario;
@@ -193,4 +197,36 @@ pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execut
         records,
     };
     (execution, faults)
+}
+
+/// Writes one message as a JSON line on `out`, flushed before going on.
+///
+/// # Errors
+/// [`WorkerError::Report`] when the supervisor's end of the pipe is gone.
+pub fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerError> {
+    let mut line = serde_json::to_vec(message).expect("worker messages serialise");
+    line.push(b'\n');
+    out.write_all(&line)
+        .and_then(|()| out.flush())
+        .map_err(WorkerError::Report)
+}
+
+/// Writes one protocol line on stdout, best effort: for callbacks inside the ledger (a fail
+/// point's hold or crash) that cannot return an error. The drive loop's stdout lock is
+/// re-entrant on this thread, and no write is in progress when a fail point runs.
+pub fn send_line(message: &WorkerMessage) {
+    let _ = report(&mut io::stdout().lock(), message);
+}
+
+/// Reads a worker's input file.
+///
+/// # Errors
+/// [`WorkerError::Job`] naming the file.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
+    let job_err = |source| WorkerError::Job {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = fs::read_to_string(path).map_err(job_err)?;
+    serde_json::from_str(&text).map_err(|e| job_err(io::Error::other(e)))
 }

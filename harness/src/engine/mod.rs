@@ -11,10 +11,12 @@
 mod check;
 mod control;
 pub mod drive;
+mod error;
 pub mod evidence;
 mod expected;
 pub mod family;
 pub mod job;
+mod outcome;
 mod pool;
 mod seed;
 mod shard;
@@ -32,11 +34,15 @@ pub use drive::{
     ledger_config, ledger_config_at, run_plain, scratch_target,
 };
 pub use family::{Family, IterationContext, WorkerPhase};
-pub use job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from};
+pub use job::{
+    CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from, read_json, report,
+    send_line,
+};
 pub use pool::{RunError, RunPlan, run};
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
-pub use supervisor::{IterationOutcome, base_result, run_iteration, run_worker};
+pub use outcome::IterationOutcome;
+pub use supervisor::{base_result, run_iteration, run_worker};
 pub use verdicts::Verdicts;
-pub use worker::{read_json, report, run_phase, send_line};
+pub use worker::run_phase;

@@ -18,7 +18,8 @@ use super::control::RunControl;
 use super::job::IterationJob;
 use super::seed::iteration_seed;
 use super::shard::in_shard;
-use super::supervisor::{IterationOutcome, run_iteration};
+use super::outcome::IterationOutcome;
+use super::supervisor::run_iteration;
 use crate::scenario::Scenario;
 use crate::workload::generate;
 

@@ -14,7 +14,8 @@ use reports::{CheckResult, IterationResult, IterationStatus};
 use super::control::RunControl;
 use super::job::IterationJob;
 use super::shrink::shrink_plan;
-use super::supervisor::{IterationOutcome, run_iteration};
+use super::outcome::IterationOutcome;
+use super::supervisor::run_iteration;
 use crate::workload::Operation;
 
 /// A minimised failure: the report's summary and the minimal job (for a capsule).

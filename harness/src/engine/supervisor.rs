@@ -17,6 +17,7 @@ use reports::{CheckResult, IterationResult, IterationStatus};
 use super::control::RunControl;
 use super::family::{Family, IterationContext};
 use super::job::{CheckInput, IterationJob, WorkerMessage, execution_from};
+use super::outcome::IterationOutcome;
 use super::signal::{SignalAction, SignalPlan, kill_group};
 use crate::oracle::{CheckName, Execution, OpRecord};
 use crate::trace::Trace;
@@ -223,14 +224,6 @@ fn shell_quote(arg: &str) -> String {
     } else {
         format!("'{}'", arg.replace('\'', "'\\''"))
     }
-}
-
-/// The result of one iteration, with its trace for `replay`.
-pub struct IterationOutcome {
-    /// What goes into the reports.
-    pub result: IterationResult,
-    /// The full trace.
-    pub trace: Trace,
 }
 
 /// Verdicts, lost writes and crash-state counts a check (or exhaustive) worker reported.

@@ -6,13 +6,12 @@
 //! family that enumerates its cases. Families add phases of their own for the processes their
 //! drives start ([`super::family::WorkerPhase`]); [`run_phase`] dispatches all of them.
 
-use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::Path;
 
 use super::drive::{Sink, WorkerError};
 use super::family::WorkerPhase;
-use super::job::{IterationJob, WorkerMessage};
+use super::job::{IterationJob, read_json, report};
 
 /// Runs worker phase `phase` on `input`: an engine phase, or one of `family_phases`.
 ///
@@ -34,38 +33,6 @@ pub fn run_phase(phase: &str, input: &Path, family_phases: &[WorkerPhase]) -> an
 #[derive(Debug, thiserror::Error)]
 #[error("unknown worker phase `{0}`")]
 pub struct UnknownPhase(pub String);
-
-/// Writes one message as a JSON line on `out`, flushed before going on.
-///
-/// # Errors
-/// [`WorkerError::Report`] when the supervisor's end of the pipe is gone.
-pub fn report(out: &mut impl Write, message: &WorkerMessage) -> Result<(), WorkerError> {
-    let mut line = serde_json::to_vec(message).expect("worker messages serialise");
-    line.push(b'\n');
-    out.write_all(&line)
-        .and_then(|()| out.flush())
-        .map_err(WorkerError::Report)
-}
-
-/// Writes one protocol line on stdout, best effort: for callbacks inside the ledger (a fail
-/// point's hold or crash) that cannot return an error. The drive loop's stdout lock is
-/// re-entrant on this thread, and no write is in progress when a fail point runs.
-pub fn send_line(message: &WorkerMessage) {
-    let _ = report(&mut io::stdout().lock(), message);
-}
-
-/// Reads a worker's input file.
-///
-/// # Errors
-/// [`WorkerError::Job`] naming the file.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, WorkerError> {
-    let job_err = |source| WorkerError::Job {
-        path: path.display().to_string(),
-        source,
-    };
-    let text = fs::read_to_string(path).map_err(job_err)?;
-    serde_json::from_str(&text).map_err(|e| job_err(io::Error::other(e)))
-}
 
 /// Drive phase: executes the plan, reporting before and after each operation on stdout.
 ///

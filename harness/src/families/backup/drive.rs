@@ -1,4 +1,4 @@
-//! The drive phase of the `backup/` family: [`drive`] runs the workload plan with backups,
+//! The drive phase of the `backup/` family: [`BackupRun`] runs the workload plan with backups,
 //! archiving, rotation and restores between its operations, injects the drill's fault
 //! ([`super::plan::BackupDrill`]) and judges `backups_restorable` and
 //! `fault_response` in this process. Main type: [`BackupRun`].
@@ -67,7 +67,11 @@ pub(super) struct BackupRun<'a> {
 }
 
 impl<'a> BackupRun<'a> {
-    fn new(job: &'a IterationJob, spec: &'a BackupSpec, sink: &'a mut Sink<'a>) -> BackupRun<'a> {
+    pub(super) fn new(
+        job: &'a IterationJob,
+        spec: &'a BackupSpec,
+        sink: &'a mut Sink<'a>,
+    ) -> BackupRun<'a> {
         let mut config = BackupConfig::new(iteration_dir(job).join("backups"));
         config.step_pause = std::time::Duration::ZERO;
         config.archive = spec.drill.archives();
@@ -304,32 +308,8 @@ impl<'a> BackupRun<'a> {
     }
 }
 
-/// Drives a job whose scenario has a `[backup]` table.
-pub(super) fn drive(
-    job: &IterationJob,
-    spec: &BackupSpec,
-    sink: &mut Sink<'_>,
-) -> Result<(), WorkerError> {
-    let scratch = iteration_dir(job).join("backup-scratch");
-    fresh_dir(&scratch)?;
-    let run = BackupRun::new(job, spec, sink);
-    match spec.drill {
-        BackupDrill::ConcurrentWrites => concurrent_writes(run, &scratch),
-        BackupDrill::DestFaults => dest_faults(run, &scratch),
-        BackupDrill::CorruptBackup => corrupt_backup(run, &scratch),
-        BackupDrill::Drill => super::crash::drill(run, &scratch),
-        BackupDrill::PowerLossBackup => super::crash::power_loss_backup(run, &scratch),
-        BackupDrill::PowerLossRotation => super::crash::power_loss_rotation(run, &scratch),
-        BackupDrill::KillArchive => super::crash::kill_archive(run, &scratch),
-        BackupDrill::KillRestore => super::crash::kill_restore(run, &scratch),
-        BackupDrill::RetentionDuringRestore => {
-            super::crash::retention_during_restore(run, &scratch)
-        }
-    }
-}
-
 /// A writer thread runs the plan on its own connection while this thread takes backups.
-fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
+pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
     let job = run.job;
     let shared: Arc<Mutex<Vec<WorkerMessage>>> = Arc::default();
     let mut backup_ledger = run.open()?;
@@ -437,7 +417,7 @@ fn forward(
 }
 
 /// Backups written through the fault VFS with the scenario's destination rules.
-fn dest_faults(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
+pub(super) fn dest_faults(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
     let vfs = register_vfs(VfsOptions::default())?;
     vfs.set_seed(run.job.seed);
     for rule in &run.spec.dest_rules {
@@ -523,7 +503,7 @@ fn refused_prune(run: &mut BackupRun<'_>, ledger: &mut Ledger) -> Result<(), Wor
 }
 
 /// A verified backup is damaged at rest at a seeded backup point; re-verification must catch it.
-fn corrupt_backup(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
+pub(super) fn corrupt_backup(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), WorkerError> {
     use rand::RngExt;
     let points = run.points().max(1);
     let target = run.rng.random_range(0..points);

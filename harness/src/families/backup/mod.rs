@@ -16,7 +16,11 @@ mod step;
 
 use plan::{BackupDrill, BackupSpec};
 
-use crate::engine::{Family, IterationJob, Sink, WorkerError, WorkerPhase};
+use drive::BackupRun;
+
+use crate::engine::{
+    Family, IterationJob, Sink, WorkerError, WorkerPhase, fresh_dir, iteration_dir,
+};
 use crate::oracle::CheckName;
 use crate::scenario::Scenario;
 
@@ -40,7 +44,20 @@ impl Family for BackupSpec {
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        drive::drive(job, self, sink)
+        let scratch = iteration_dir(job).join("backup-scratch");
+        fresh_dir(&scratch)?;
+        let run = BackupRun::new(job, self, sink);
+        match self.drill {
+            BackupDrill::ConcurrentWrites => drive::concurrent_writes(run, &scratch),
+            BackupDrill::DestFaults => drive::dest_faults(run, &scratch),
+            BackupDrill::CorruptBackup => drive::corrupt_backup(run, &scratch),
+            BackupDrill::Drill => crash::drill(run, &scratch),
+            BackupDrill::PowerLossBackup => crash::power_loss_backup(run, &scratch),
+            BackupDrill::PowerLossRotation => crash::power_loss_rotation(run, &scratch),
+            BackupDrill::KillArchive => crash::kill_archive(run, &scratch),
+            BackupDrill::KillRestore => crash::kill_restore(run, &scratch),
+            BackupDrill::RetentionDuringRestore => crash::retention_during_restore(run, &scratch),
+        }
     }
 
     fn drive_checks(&self, _scenario: &Scenario) -> Vec<CheckName> {
