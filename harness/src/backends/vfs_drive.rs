@@ -191,4 +191,3 @@ fn report_events(
     *seen = events.len();
     Ok(fresh)
 }
-

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use reports::{IterationStatus, RunResults};
 
-use crate::engine::shrink_run::shrink_failure;
 use crate::engine::IterationOutcome;
+use crate::engine::shrink_run::shrink_failure;
 use crate::engine::{RunControl, RunPlan};
 use crate::scenario::capsule::{CapsuleSource, write_capsule};
 

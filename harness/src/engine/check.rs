@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use ledger::{ExportMode, Ledger, LedgerError, OpenOptions, Status, StepClock};
 
-use super::drive::{CHECK_CLOCK_OFFSET_MS, CLOCK_START_MS, CLOCK_STEP_MS, WorkerError, ledger_config_at};
+use super::drive::{
+    CHECK_CLOCK_OFFSET_MS, CLOCK_START_MS, CLOCK_STEP_MS, WorkerError, ledger_config_at,
+};
 use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_json, report};
 use super::verdicts::Verdicts;
 

@@ -42,10 +42,7 @@ pub fn drive_options(job: &IterationJob) -> OpenOptions {
 }
 
 /// Workload-side connection settings (`wal-autocheckpoint`), applied right after open.
-pub fn apply_workload_pragmas(
-    job: &IterationJob,
-    ledger: &Ledger,
-) -> Result<(), WorkerError> {
+pub fn apply_workload_pragmas(job: &IterationJob, ledger: &Ledger) -> Result<(), WorkerError> {
     if let Some(pages) = job.scenario.workload.wal_autocheckpoint {
         ledger
             .connection()

@@ -38,11 +38,11 @@ pub use job::{
     CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from, read_json, report,
     send_line,
 };
+pub use outcome::IterationOutcome;
 pub use pool::{RunError, RunPlan, run};
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
-pub use outcome::IterationOutcome;
 pub use supervisor::{base_result, run_iteration, run_worker};
 pub use verdicts::Verdicts;
 pub use worker::run_phase;

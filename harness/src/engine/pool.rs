@@ -16,9 +16,9 @@ use reports::{IterationStatus, Reporter, RunEvent, Summary};
 
 use super::control::RunControl;
 use super::job::IterationJob;
+use super::outcome::IterationOutcome;
 use super::seed::iteration_seed;
 use super::shard::in_shard;
-use super::outcome::IterationOutcome;
 use super::supervisor::run_iteration;
 use crate::scenario::Scenario;
 use crate::workload::generate;

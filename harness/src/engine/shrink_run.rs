@@ -13,8 +13,8 @@ use reports::{CheckResult, IterationResult, IterationStatus};
 
 use super::control::RunControl;
 use super::job::IterationJob;
-use super::shrink::shrink_plan;
 use super::outcome::IterationOutcome;
+use super::shrink::shrink_plan;
 use super::supervisor::run_iteration;
 use crate::workload::Operation;
 

@@ -306,7 +306,10 @@ fn aborted(status: Option<ExitStatus>) -> bool {
 /// Runs one iteration as a drive worker, then a check worker, both from `exe`. A job whose
 /// family checks in its drive ([`Family::checks_in_drive`]) runs as one `exhaustive` worker
 /// that drives and checks every case.
-pub fn run_drive_and_check(context: &IterationContext<'_>, family: &dyn Family) -> IterationOutcome {
+pub fn run_drive_and_check(
+    context: &IterationContext<'_>,
+    family: &dyn Family,
+) -> IterationOutcome {
     let IterationContext {
         exe,
         job,

@@ -98,7 +98,12 @@ impl FaultPlan {
 /// Worker phases the families add for the processes their drives start; the CLI dispatches
 /// `__worker PHASE INPUT` through [`crate::engine::run_phase`] with these.
 pub fn worker_phases() -> Vec<WorkerPhase> {
-    [locks::WORKER_PHASES, backup::WORKER_PHASES, perf::WORKER_PHASES].concat()
+    [
+        locks::WORKER_PHASES,
+        backup::WORKER_PHASES,
+        perf::WORKER_PHASES,
+    ]
+    .concat()
 }
 
 /// Prepares a worker process before anything initialises SQLite: the counting allocator of

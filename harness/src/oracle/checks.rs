@@ -177,7 +177,9 @@ pub fn judge_in_drive(name: CheckName, evidence: &DriveEvidence) -> Verdict {
 }
 
 fn wrong_evidence(name: CheckName, evidence: &DriveEvidence) -> Vec<String> {
-    vec![format!("{name} was handed evidence it does not judge: {evidence:?}")]
+    vec![format!(
+        "{name} was handed evidence it does not judge: {evidence:?}"
+    )]
 }
 
 fn judge_fault_response(evidence: &DriveEvidence) -> Vec<String> {

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Family;
 use crate::families::FaultPlan;
 use crate::families::backup::plan::BackupSpec;
-use crate::perf::scenario::PerfSpec;
 use crate::oracle::{CheckName, Phase};
+use crate::perf::scenario::PerfSpec;
 
 /// A scenario as loaded from `scenarios/<family>/<name>.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -35,7 +35,10 @@ fn module_of(file: &Path) -> Vec<String> {
         .components()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
-    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
         parts.pop();
     }
     parts
@@ -122,7 +125,11 @@ fn child_uses(
         .filter_map(|rest| {
             let segments: Vec<String> = rest
                 .split("::")
-                .map(|s| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+                .map(|s| {
+                    s.chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect()
+                })
                 .take_while(|s: &String| !s.is_empty())
                 .collect();
             let mut path = module.to_vec();
@@ -248,9 +255,15 @@ fn the_rules_can_fail() {
     // The parser sees imports, so the rules above are not vacuous.
     let graph = graph();
     let supervisor = &graph[Path::new("engine/supervisor.rs")];
-    assert!(supervisor.contains(Path::new("engine/job.rs")), "{supervisor:?}");
+    assert!(
+        supervisor.contains(Path::new("engine/job.rs")),
+        "{supervisor:?}"
+    );
     let families = &graph[Path::new("families/mod.rs")];
-    assert!(families.contains(Path::new("engine/mod.rs")), "{families:?}");
+    assert!(
+        families.contains(Path::new("engine/mod.rs")),
+        "{families:?}"
+    );
     assert!(
         families.contains(Path::new("families/power_loss/plan.rs")),
         "a child module's `use` is an edge too: {families:?}"

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use harness::oracle::{CheckName, Evidence};
 use harness::engine::evidence_after_reopen;
 use harness::engine::{IterationJob, execution_from};
+use harness::oracle::{CheckName, Evidence};
 use harness::scenario::Registry;
 use rusqlite::Connection;
 

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
+use harness::engine::evidence_after_reopen;
+use harness::engine::execution_from;
 use harness::families::FaultPlan;
 use harness::oracle::{CheckName, Evidence};
-use harness::engine::execution_from;
-use harness::engine::evidence_after_reopen;
 use harness::scenario::Registry;
 
 use super::support::{drive_in_process, scenarios_dir};

@@ -6,7 +6,7 @@
 //! ([`BitFlipRule`]) and power loss ([`CrashTrigger`], [`CrashMode`]).
 //!
 //! ```no_run
-//! use harness::faults::vfs::{FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions};
+//! use harness::backends::vfs::{FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions};
 //! use rusqlite::{Connection, OpenFlags};
 //!
 //! let vfs = FaultVfs::register("doc-faults", VfsOptions::default()).unwrap();

@@ -490,7 +490,9 @@ pub(super) fn drill(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), Worker
     }
     run.note("live database destroyed".into())?;
     let (Some(first), Some(last)) = (history.first().copied(), history.last().copied()) else {
-        return Err(WorkerError::Step("backup drill: the drill archived nothing".into()));
+        return Err(WorkerError::Step(
+            "backup drill: the drill archived nothing".into(),
+        ));
     };
     let model = run.model();
     let mut restored = 0u64;

@@ -19,12 +19,11 @@ use ledger::{Ledger, LedgerError, OpenOptions, StepClock};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::plan::{BackupDrill, BackupSpec};
+use super::plan::BackupSpec;
 use crate::backends::vfs::VfsOptions;
 use crate::backends::vfs_drive::register_vfs;
 use crate::engine::{
-    IterationJob, Sink, WorkerError, WorkerMessage, execution_from, fresh_dir, iteration_dir,
-    ledger_config,
+    IterationJob, Sink, WorkerError, WorkerMessage, execution_from, iteration_dir, ledger_config,
 };
 use crate::oracle::backups::{BackupsInDrive, ReportedBackup, ReportedPrune, restores_within};
 use crate::oracle::fault_response::FaultResponse;

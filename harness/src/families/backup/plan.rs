@@ -4,7 +4,7 @@
 //! The workload plan still runs and is reported operation by operation, so the check worker
 //! judges the live database as in every family; the backup drive adds backups, archiving,
 //! rotation and restores between the operations, injects the drill's fault, and judges
-//! `backups_restorable` and `fault_response` itself (see `runner/backup_drive.rs`).
+//! `backups_restorable` and `fault_response` itself (see `drive.rs`).
 
 use serde::{Deserialize, Serialize};
 

@@ -36,9 +36,8 @@ impl Family for FailPoints {
     }
 
     fn run_iteration(&self, context: &IterationContext<'_>) -> Option<IterationOutcome> {
-        self.crash_at_each.then(|| {
-            sweep::run(context.exe, context.job, context.dir, context.control)
-        })
+        self.crash_at_each
+            .then(|| sweep::run(context.exe, context.job, context.dir, context.control))
     }
 
     fn planned_crash(

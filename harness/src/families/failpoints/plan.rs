@@ -15,7 +15,7 @@
 //!
 //! `panic` is a crash at exactly that step: the drive worker's panic hook aborts the process
 //! before any unwinding (no destructor rolls anything back), after telling the supervisor, which
-//! then judges the iteration like a `kill -9` (see `runner/fail_drive.rs`).
+//! then judges the iteration like a `kill -9` (see `families/failpoints/prepare.rs`).
 //!
 //! What the ledger must survive: a crash or an error at any point leaves nothing acknowledged
 //! lost and nothing partial; after reopening and resuming, an export is done exactly once (one

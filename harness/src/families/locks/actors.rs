@@ -2,7 +2,7 @@
 //! ([`run_writer`], a process `__worker lock-writer` or a thread), the lock holder
 //! ([`holder_worker`], a process, so it can be stopped), and the long reader with its
 //! checkpointer ([`LongReaderRun`], threads of the coordinator). They report to the coordinator
-//! (`lock_drive.rs`) as [`ActorReport`]s, one JSON line each for processes.
+//! (`drive.rs`) as [`ActorReport`]s, one JSON line each for processes.
 
 use std::io::{self, BufRead, Write};
 use std::ops::Range;
@@ -16,9 +16,9 @@ use ledger::{Ledger, LedgerError};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use super::plan::writer_seed;
 use crate::engine::{IterationJob, WorkerMessage};
 use crate::engine::{WorkerError, apply_workload_pragmas, drive_options, ledger_config, read_json};
-use super::plan::writer_seed;
 use crate::workload::{CaptureIds, OpError, execute};
 
 /// What a writer or the holder tells the coordinator.

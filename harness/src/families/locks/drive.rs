@@ -19,17 +19,16 @@ use ledger::Ledger;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::engine::{IterationJob, Sink, WorkerMessage};
 use super::actors::{ActorJob, ActorReport, LongReaderRun, ReaderReport, run_writer};
-use crate::engine::{WorkerError, drive_options, ledger_config};
 use super::plan::{LockContention, LockExpectation, WriterKind};
+use crate::engine::{IterationJob, Sink, WorkerMessage};
+use crate::engine::{WorkerError, drive_options, ledger_config};
 use crate::oracle::CheckName;
 use crate::oracle::contention::{
     ContentionEvidence, LockBudget, WriterOutcome, contention_absorbed, is_lock_error,
 };
 use crate::oracle::{Execution, OpRecord};
 use crate::workload::OpOutcome;
-
 
 /// Who sent a report: writer `k` or the holder; `None` = its stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

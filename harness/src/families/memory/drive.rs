@@ -178,7 +178,13 @@ pub(super) fn drive_pressure(
         cache_shrinks: counters.cache_shrinks,
         mmap_fallbacks: counters.mmap_fallbacks,
     });
-    sink(judge_in_drive(CheckName::FaultResponse, &DriveEvidence::FaultResponse(response)).into())
+    sink(
+        judge_in_drive(
+            CheckName::FaultResponse,
+            &DriveEvidence::FaultResponse(response),
+        )
+        .into(),
+    )
 }
 
 /// `sweep = true`: every allocation point of the workload, transient then persistent. The

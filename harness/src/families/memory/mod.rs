@@ -111,7 +111,11 @@ mod tests {
                 .planned_crash(None, &[], "thread panicked")
                 .is_none()
         );
-        assert!(AllocFaults::default().planned_crash(None, &[], OOM).is_none());
+        assert!(
+            AllocFaults::default()
+                .planned_crash(None, &[], OOM)
+                .is_none()
+        );
     }
 
     /// Run only as the child of the next test: allocates past a tight `RLIMIT_AS`, which makes

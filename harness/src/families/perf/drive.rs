@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use reports::perf::PerfCheck;
 use reports::{CheckResult, IterationResult, IterationStatus};
 
-use crate::engine::RunControl;
 use crate::engine::IterationJob;
+use crate::engine::RunControl;
 use crate::engine::{IterationOutcome, base_result, run_worker};
 use crate::oracle::Execution;
 use crate::perf::PerfError;

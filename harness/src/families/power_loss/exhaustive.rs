@@ -94,7 +94,13 @@ impl CrashCycles {
         fresh_dir(&uncut)?;
         vfs.reset();
         vfs.set_seed(job.seed);
-        run_pass(job, &scratch_target(job, &uncut), &vfs, Pass::PowerCut, sink)?;
+        run_pass(
+            job,
+            &scratch_target(job, &uncut),
+            &vfs,
+            Pass::PowerCut,
+            sink,
+        )?;
         let _ = std::fs::remove_dir_all(&uncut);
         let mutations = count_mutations(job, &vfs, &dir.join("counting-pass"))?;
         Ok(CrashCycles {

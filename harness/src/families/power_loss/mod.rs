@@ -88,7 +88,6 @@ fn drive_power_loss(
     Ok(())
 }
 
-
 /// Writes one crash image per mode into `dir/crash-<mode>/`, each with a copy of the vault
 /// at `vault.0` as the cut leaves it (`vault.1`: its unsynced entries), and reports each
 /// image's make-up as a fault line. Returns the images to check.
@@ -141,7 +140,6 @@ pub(super) fn write_images(
     }
     Ok(images)
 }
-
 
 /// Copies the files of `from` (flat: the vault has no subdirectories) into `to`.
 fn copy_dir(from: &Path, to: &Path) -> Result<(), WorkerError> {

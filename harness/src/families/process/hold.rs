@@ -12,7 +12,11 @@ use crate::engine::{WorkerError, WorkerMessage, send_line};
 
 /// Holds the worker the `hit`-th time it reaches `point`: reports [`WorkerMessage::Held`], then
 /// sleeps `hold` (or until the supervisor's signal ends it, when `None`).
-pub(super) fn hold(point: Option<&str>, hit: u32, hold: Option<Duration>) -> Result<(), WorkerError> {
+pub(super) fn hold(
+    point: Option<&str>,
+    hit: u32,
+    hold: Option<Duration>,
+) -> Result<(), WorkerError> {
     let Some(point) = point else {
         return Ok(());
     };
