@@ -44,13 +44,18 @@ fn module_of(file: &Path) -> Vec<String> {
     parts
 }
 
-/// The file's code without its test module (by convention the last item of a file).
+/// The file's code without comments (a doc link is not an import) and without its test module
+/// (by convention the last item of a file).
 fn code(file: &Path) -> String {
     let text = std::fs::read_to_string(src().join(file)).expect("read file");
-    match text.find("#[cfg(test)]") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
+    let text = match text.find("#[cfg(test)]") {
+        Some(at) => &text[..at],
+        None => &text,
+    };
+    text.lines()
+        .map(|line| line.find("//").map_or(line, |at| &line[..at]))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every path after `crate::` or `super::` in `code`, as written (segments of identifiers).
