@@ -10,7 +10,9 @@ use std::time::Instant;
 
 use benches::{scratch, settings};
 use criterion::{Criterion, criterion_group, criterion_main};
-use harness::runner::{CrashCycles, RunPlan};
+use harness::engine::RunPlan;
+use harness::families::FaultPlan;
+use harness::families::power_loss::exhaustive::CrashCycles;
 use harness::scenario::{Override, Registry};
 
 /// The scenario timed, and the workload size the issue names.
@@ -29,7 +31,10 @@ fn crash_cycles(c: &mut Criterion) {
     let plan = RunPlan::new(vec![scenario.clone()], 1, PathBuf::new());
     let job = plan.job(&scenario, 0, dir.path());
     std::fs::create_dir_all(job.db_path.parent().expect("iteration dir")).expect("mkdir");
-    let mut cycles = CrashCycles::prepare(&job, &mut |_| Ok(())).expect("prepare");
+    let FaultPlan::PowerLoss(power) = &scenario.fault else {
+        panic!("{SCENARIO} is a power-loss scenario");
+    };
+    let mut cycles = CrashCycles::prepare(&job, power, &mut |_| Ok(())).expect("prepare");
     let points = cycles.mutations();
     eprintln!(
         "crash cycles: {SCENARIO}, 200 operations, {points} crash points, scratch on tmpfs: {}",

@@ -11,7 +11,7 @@ use std::path::Path;
 use benches::inserts::new_capture;
 use benches::{scratch, settings};
 use criterion::{Criterion, criterion_group, criterion_main};
-use harness::faults::vfs::{FaultVfs, VfsOptions};
+use harness::backends::vfs::{FaultVfs, VfsOptions};
 use harness::perf::{AbConfig, Arm, run_ab};
 use ledger::{Config, Ledger, LedgerError};
 

@@ -144,7 +144,7 @@ struct RunArgs {
     #[arg(long, default_value = "target/resilience")]
     out: PathBuf,
     /// Run only shard K of N of the (scenario, iteration) space, e.g. `--shard 2/4`.
-    #[arg(long, value_parser = crate::runner::parse_shard)]
+    #[arg(long, value_parser = crate::engine::parse_shard)]
     shard: Option<reports::results::Shard>,
     /// History directory: earlier runs are read for the report's trends and this run is appended.
     #[arg(long)]
@@ -241,18 +241,14 @@ pub fn main_impl() -> i32 {
 pub struct UsageError(pub String);
 
 fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
-    // First, before anything initialises SQLite: the counting allocator (disarmed).
-    crate::faults::alloc_raw::install()?;
-    match phase {
-        "drive" => crate::runner::worker::drive(input)?,
-        "check" => crate::runner::worker::check(input)?,
-        "exhaustive" => crate::runner::exhaustive(input)?,
-        "perf" => crate::runner::perf_worker(input)?,
-        "lock-writer" => crate::runner::writer_worker(input)?,
-        "lock-holder" => crate::runner::holder_worker(input)?,
-        "backup-step" => crate::runner::backup_step::backup_step(input)?,
-        other => return Err(UsageError(format!("unknown worker phase `{other}`")).into()),
-    }
+    // First, before anything initialises SQLite.
+    crate::families::prepare_worker_process()?;
+    crate::engine::run_phase(phase, input, &crate::families::worker_phases()).map_err(|e| {
+        match e.downcast::<crate::engine::worker::UnknownPhase>() {
+            Ok(unknown) => UsageError(unknown.to_string()).into(),
+            Err(other) => other,
+        }
+    })?;
     Ok(exit_codes::OK)
 }
 

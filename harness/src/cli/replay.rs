@@ -3,7 +3,7 @@
 use reports::IterationStatus;
 
 use super::{ReplayArgs, UsageError, exit_codes, load_registry};
-use crate::runner::{RunControl, RunPlan, run as run_plan};
+use crate::engine::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;

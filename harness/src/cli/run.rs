@@ -10,7 +10,7 @@ use reports::junit::JunitReporter;
 use reports::progress::ProgressReporter;
 
 use super::{RunArgs, UsageError, exit_codes, load_registry, revision, select};
-use crate::runner::{RunControl, RunPlan, run as run_plan};
+use crate::engine::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;
@@ -138,7 +138,7 @@ const EXHAUSTIVE_TIMEOUT_SECS: u64 = 600;
 fn mark_exhaustive(scenarios: &mut [crate::scenario::Scenario]) -> anyhow::Result<()> {
     let mut marked = 0;
     for s in scenarios.iter_mut() {
-        if let crate::faults::FaultPlan::PowerLoss(power) = &mut s.fault {
+        if let crate::families::FaultPlan::PowerLoss(power) = &mut s.fault {
             power.exhaustive = true;
             s.timeout_secs = s.timeout_secs.max(EXHAUSTIVE_TIMEOUT_SECS);
             marked += 1;

@@ -5,7 +5,7 @@ use anyhow::Context;
 use reports::selftest::KillMatrix;
 
 use super::{SelftestArgs, exit_codes, revision};
-use crate::runner::RunControl;
+use crate::engine::RunControl;
 use crate::selftest::{SelftestPlan, run_selftest};
 
 /// Fixed base seed of a self-test without `--seed`, so two self-tests run the same cases.

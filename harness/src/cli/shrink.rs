@@ -6,9 +6,9 @@ use std::path::Path;
 
 use reports::{IterationStatus, RunResults};
 
-use crate::runner::shrink_run::shrink_failure;
-use crate::runner::supervisor::IterationOutcome;
-use crate::runner::{RunControl, RunPlan};
+use crate::engine::IterationOutcome;
+use crate::engine::shrink_run::shrink_failure;
+use crate::engine::{RunControl, RunPlan};
 use crate::scenario::capsule::{CapsuleSource, write_capsule};
 
 /// Shrinks the first failing iteration of each scenario with at most `budget` tries, records

@@ -1,7 +1,7 @@
 //! What the check phase sees after the reopen and the resume ([`AfterRecovery`]), and the
 //! checks that judge it: `exported_once`, `prune_backed_up` and `backups_restorable` (its check-phase path).
 //!
-//! The runner gathers it (the database after resuming, the vault's entries, what every guarded
+//! The check phase gathers it (the database after resuming, the vault's entries, what every guarded
 //! prune deleted, what each backup listed as verified holds and whether it restored); the
 //! functions here only compare, so each can be shown failing on evidence built by hand.
 

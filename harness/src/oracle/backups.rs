@@ -119,6 +119,30 @@ pub fn prunes_unheld(
     problems
 }
 
+/// What a backup drill's drive gathered for `backups_restorable`.
+#[derive(Debug, Clone)]
+pub struct BackupsInDrive {
+    /// What restoring each verified backup (and each restore the drill made) found different
+    /// from the model, one line each.
+    pub restore_problems: Vec<String>,
+    /// The guarded prunes the workload saw.
+    pub prunes: Vec<ReportedPrune>,
+    /// The backups the ledger reported.
+    pub backups: Vec<ReportedBackup>,
+    /// The model of what was acknowledged.
+    pub model: AckModel,
+}
+
+impl BackupsInDrive {
+    /// The problems `backups_restorable` finds: every restore that differed, and every capture
+    /// a prune removed that no verified backup held.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.restore_problems.clone();
+        problems.extend(prunes_unheld(&self.prunes, &self.backups, &self.model));
+        problems
+    }
+}
+
 /// Restore `backup` into `dir` once and compare it with the model at each instant of
 /// `backup.at..=backup.until`; `Ok` as soon as one matches, else the differences at `at`.
 pub fn restores_within(

@@ -1,4 +1,6 @@
-//! The checks: each a pure function from [`Evidence`] to a [`Verdict`], named by [`CheckName`].
+//! The checks, declared once in one table ([`CHECKS`]: name, where it is judged, its judge):
+//! each judge is a pure function from what was gathered ([`Evidence`] after reopening, or
+//! [`DriveEvidence`] from a family's drive) to a [`Verdict`].
 //!
 //! Every check must be able to fail: the tests at the bottom build broken states by hand and
 //! show each verdict turning red.
@@ -10,94 +12,140 @@ use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
 use super::after_recovery::{AfterRecovery, backups_restore, exported_once, prune_backed_up};
+use super::backups::BackupsInDrive;
+use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
+use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
 use super::snapshot::LedgerSnapshot;
 
-/// The name of a check, the same in scenario files, results and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckName {
+/// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
+/// files and reports, and [`CHECKS`], the table of how each is judged.
+macro_rules! checks {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $text:literal, reopened: $reopened:expr, in_drive: $in_drive:expr;
+    )*) => {
+        /// The name of a check, the same in scenario files, results and reports.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum CheckName {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $text)]
+                $variant,
+            )*
+        }
+
+        impl CheckName {
+            /// Every check, in the order they run.
+            pub const ALL: [CheckName; [$(CheckName::$variant),*].len()] =
+                [$(CheckName::$variant),*];
+
+            /// The name as written in files and reports.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(CheckName::$variant => $text,)*
+                }
+            }
+        }
+
+        /// How each check is judged, in the order they run.
+        pub static CHECKS: [CheckSpec; [$(CheckName::$variant),*].len()] = [$(
+            CheckSpec {
+                name: CheckName::$variant,
+                after_reopen: $reopened,
+                in_drive: $in_drive,
+            },
+        )*];
+    };
+}
+
+checks! {
     /// `PRAGMA integrity_check` is `ok`, `foreign_key_check` is empty, no orphan audit rows.
-    Integrity,
+    Integrity = "integrity", reopened: Some(judge_integrity), in_drive: None;
     /// Every row is in a legal state, audit rows and vault files agree with statuses, and the
     /// ledger never acknowledged an illegal transition.
-    StateMachine,
+    StateMachine = "state_machine", reopened: Some(judge_state_machine), in_drive: None;
     /// Every acknowledged operation's effect is present.
-    AcknowledgedDurable,
+    AcknowledgedDurable = "acknowledged_durable",
+        reopened: Some(judge_acknowledged_durable), in_drive: None;
     /// Nothing that was not acknowledged is visible, except all of an operation whose outcome is
     /// unknown (in flight at a crash, or a possibly committed failure).
-    NoPartial,
+    NoPartial = "no_partial", reopened: Some(judge_no_partial), in_drive: None;
     /// The state equals the model after some prefix of the acknowledged operations.
-    PrefixConsistent,
+    PrefixConsistent = "prefix_consistent", reopened: Some(judge_prefix_consistent), in_drive: None;
     /// The recovery query returns exactly the non-terminal captures and resuming them completes.
-    RecoveryComplete,
+    RecoveryComplete = "recovery_complete", reopened: Some(judge_recovery_complete), in_drive: None;
     /// Every read the workload made (`CheckDuplicate`, `PendingExports`, `Recover`) that
     /// returned `Ok` answered what the model held at that point: no silent wrong answer.
-    ReadsMatchModel,
+    ReadsMatchModel = "reads_match_model", reopened: Some(judge_reads_match_model), in_drive: None;
     /// After damage to the files: every acknowledged capture is intact or named missing by the
     /// ledger, never served wrong or absent ([`super::corruption`]).
-    CorruptionAccounted,
-    /// The ledger responded to the fault as the fault layer requires (its cache shrank and mmap
-    /// fell back under memory pressure; a writer that gave up reported a clear busy error).
-    /// Judged by the drive worker from what the ledger reported, not from the reopened
-    /// database: a scenario does not list it in `checks`.
-    FaultResponse,
+    CorruptionAccounted = "corruption_accounted",
+        reopened: Some(judge_corruption_accounted), in_drive: None;
+    /// The ledger responded to the fault as the fault layer requires (page checksums caught
+    /// flipped reads; its cache shrank and mmap fell back under memory pressure; a backup drill
+    /// saw the responses it requires), judged from what the drive gathered
+    /// ([`super::fault_response`]): a scenario does not list it in `checks`.
+    FaultResponse = "fault_response", reopened: None, in_drive: Some(judge_fault_response);
     /// Under lock contention every writer finished within its bound (no deadlock, no hang)
     /// and, while every lock holder released within what the scenario says the ledger must
     /// absorb, no operation surfaced `SQLITE_BUSY`/`SQLITE_LOCKED`; past it, only the ledger's
-    /// typed `lock_timeout` error ([`super::contention`]). Judged by the drive worker from what
-    /// the writers reported: a scenario does not list it in `checks`.
-    ContentionAbsorbed,
+    /// typed `lock_timeout` error ([`super::contention`]). Judged from what the writers
+    /// reported to the drive: a scenario does not list it in `checks`.
+    ContentionAbsorbed = "contention_absorbed",
+        reopened: None, in_drive: Some(judge_contention_absorbed);
     /// Every backup the ledger reported (or lists) verified restores to a database whose
     /// captures equal the model at the backup's snapshot point. In the `backup/` family the
-    /// backup drive worker judges it (with the guarded-prune rule, [`super::backups`]) and
-    /// scenarios do not list it; other scenarios that take backups list it and the check phase
-    /// judges it after resuming ([`super::after_recovery`]).
-    BackupsRestorable,
+    /// backup drive judges it (with the guarded-prune rule, [`super::backups`]) and scenarios
+    /// do not list it; other scenarios that take backups list it and the check phase judges it
+    /// after resuming ([`super::after_recovery`]).
+    BackupsRestorable = "backups_restorable",
+        reopened: Some(judge_backups_restore), in_drive: Some(judge_backups_in_drive);
     /// After resuming, every terminal capture has exactly one audit row and every exported one
     /// exactly one vault file, and the vault holds no temp file: an export interrupted by a
     /// crash and resumed happens exactly once ([`super::after_recovery`]).
-    ExportedOnce,
+    ExportedOnce = "exported_once", reopened: Some(judge_exported_once), in_drive: None;
     /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
     /// backup the ledger lists as verified: pruning never rests on an unverified backup.
-    PruneBackedUp,
+    PruneBackedUp = "prune_backed_up", reopened: Some(judge_prune_backed_up), in_drive: None;
+}
+
+/// Where a scenario's check is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// In the check phase, from the reopened ledger: a scenario lists it in `checks`.
+    Check,
+    /// Only by a family's drive, from what the drive gathered: a scenario cannot list it.
+    Drive,
+}
+
+/// One row of the table of checks.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckSpec {
+    /// The check.
+    pub name: CheckName,
+    /// Its judge in the check phase, from what was gathered after reopening.
+    pub after_reopen: Option<fn(&Evidence) -> Vec<String>>,
+    /// Its judge in a drive worker, from what a family's drive gathered.
+    pub in_drive: Option<fn(&DriveEvidence) -> Vec<String>>,
 }
 
 impl CheckName {
-    /// Every check, in the order they run.
-    pub const ALL: [CheckName; 13] = [
-        CheckName::Integrity,
-        CheckName::StateMachine,
-        CheckName::AcknowledgedDurable,
-        CheckName::NoPartial,
-        CheckName::PrefixConsistent,
-        CheckName::RecoveryComplete,
-        CheckName::ReadsMatchModel,
-        CheckName::CorruptionAccounted,
-        CheckName::FaultResponse,
-        CheckName::ContentionAbsorbed,
-        CheckName::BackupsRestorable,
-        CheckName::ExportedOnce,
-        CheckName::PruneBackedUp,
-    ];
+    /// The check's row in [`CHECKS`].
+    pub fn spec(self) -> &'static CheckSpec {
+        CHECKS
+            .iter()
+            .find(|spec| spec.name == self)
+            .expect("every check has a row")
+    }
 
-    /// The name as written in files and reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckName::Integrity => "integrity",
-            CheckName::StateMachine => "state_machine",
-            CheckName::AcknowledgedDurable => "acknowledged_durable",
-            CheckName::NoPartial => "no_partial",
-            CheckName::PrefixConsistent => "prefix_consistent",
-            CheckName::RecoveryComplete => "recovery_complete",
-            CheckName::ReadsMatchModel => "reads_match_model",
-            CheckName::CorruptionAccounted => "corruption_accounted",
-            CheckName::FaultResponse => "fault_response",
-            CheckName::ContentionAbsorbed => "contention_absorbed",
-            CheckName::BackupsRestorable => "backups_restorable",
-            CheckName::ExportedOnce => "exported_once",
-            CheckName::PruneBackedUp => "prune_backed_up",
+    /// Where a scenario's check is judged: [`Phase::Drive`] when only a drive can judge it.
+    pub fn phase(self) -> Phase {
+        if self.spec().after_reopen.is_some() {
+            Phase::Check
+        } else {
+            Phase::Drive
         }
     }
 }
@@ -105,6 +153,53 @@ impl CheckName {
 impl fmt::Display for CheckName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What a family's drive gathered for a check it judges there.
+#[derive(Debug, Clone)]
+pub enum DriveEvidence {
+    /// For `fault_response`.
+    FaultResponse(FaultResponse),
+    /// For `contention_absorbed`.
+    Contention(ContentionEvidence),
+    /// For `backups_restorable` in a backup drill.
+    Backups(BackupsInDrive),
+}
+
+/// Judges `name` in a drive worker from what the drive gathered.
+pub fn judge_in_drive(name: CheckName, evidence: &DriveEvidence) -> Verdict {
+    let problems = match name.spec().in_drive {
+        Some(judge) => judge(evidence),
+        None => vec![format!("{name} is not judged in a drive")],
+    };
+    Verdict::from_problems(name, problems)
+}
+
+fn wrong_evidence(name: CheckName, evidence: &DriveEvidence) -> Vec<String> {
+    vec![format!(
+        "{name} was handed evidence it does not judge: {evidence:?}"
+    )]
+}
+
+fn judge_fault_response(evidence: &DriveEvidence) -> Vec<String> {
+    match evidence {
+        DriveEvidence::FaultResponse(response) => super::fault_response::problems(response),
+        other => wrong_evidence(CheckName::FaultResponse, other),
+    }
+}
+
+fn judge_contention_absorbed(evidence: &DriveEvidence) -> Vec<String> {
+    match evidence {
+        DriveEvidence::Contention(contention) => contention_absorbed(contention),
+        other => wrong_evidence(CheckName::ContentionAbsorbed, other),
+    }
+}
+
+fn judge_backups_in_drive(evidence: &DriveEvidence) -> Vec<String> {
+    match evidence {
+        DriveEvidence::Backups(backups) => backups.problems(),
+        other => wrong_evidence(CheckName::BackupsRestorable, other),
     }
 }
 
@@ -175,51 +270,29 @@ impl Verdict {
 impl Evidence {
     /// Runs one check.
     pub fn check(&self, name: CheckName) -> Verdict {
-        let snapshot = match &self.snapshot {
-            Ok(s) => s,
-            Err(e) if name == CheckName::CorruptionAccounted => {
-                let unreadable = LedgerSnapshot {
-                    integrity: vec![format!("database unreadable: {e}")],
-                    ..LedgerSnapshot::default()
-                };
-                let problems =
-                    corruption_accounted(&unreadable, &self.model, self.corruption.as_ref());
-                return Verdict::from_problems(name, problems);
-            }
-            Err(e) => {
-                return Verdict::from_problems(name, vec![format!("database unreadable: {e}")]);
-            }
-        };
-        let problems = match name {
-            CheckName::Integrity => {
-                let mut problems = integrity(snapshot);
-                if let Err(e) = &self.reopen {
-                    problems.insert(0, e.clone());
-                }
-                problems
-            }
-            CheckName::StateMachine => state_machine(snapshot, &self.model),
-            CheckName::AcknowledgedDurable => acknowledged_durable(snapshot, &self.model).1,
-            CheckName::NoPartial => no_partial(snapshot, &self.model),
-            CheckName::PrefixConsistent => prefix_consistent(snapshot, &self.model),
-            CheckName::RecoveryComplete => recovery_complete(snapshot, &self.recovery),
-            CheckName::ReadsMatchModel => self.model.read_mismatches().to_vec(),
-            CheckName::CorruptionAccounted => {
-                corruption_accounted(snapshot, &self.model, self.corruption.as_ref())
-            }
-            CheckName::FaultResponse | CheckName::ContentionAbsorbed => Vec::new(),
-            CheckName::ExportedOnce | CheckName::PruneBackedUp | CheckName::BackupsRestorable => {
-                match &self.after_recovery {
-                    None => vec!["the state after resuming was not gathered".to_owned()],
-                    Some(after) => match name {
-                        CheckName::ExportedOnce => exported_once(after),
-                        CheckName::PruneBackedUp => prune_backed_up(after),
-                        _ => backups_restore(after),
-                    },
-                }
-            }
+        let problems = match name.spec().after_reopen {
+            Some(judge) => judge(self),
+            None => vec![format!(
+                "{name} is judged only by a family's drive, never after reopening"
+            )],
         };
         Verdict::from_problems(name, problems)
+    }
+
+    /// `judge` on the database's content, or the one problem that it could not be read.
+    fn on_snapshot(&self, judge: impl FnOnce(&LedgerSnapshot) -> Vec<String>) -> Vec<String> {
+        match &self.snapshot {
+            Ok(snapshot) => judge(snapshot),
+            Err(e) => vec![format!("database unreadable: {e}")],
+        }
+    }
+
+    /// `judge` on the state gathered after resuming, or the one problem that it was not.
+    fn after_resuming(&self, judge: impl FnOnce(&AfterRecovery) -> Vec<String>) -> Vec<String> {
+        self.on_snapshot(|_| match &self.after_recovery {
+            None => vec!["the state after resuming was not gathered".to_owned()],
+            Some(after) => judge(after),
+        })
     }
 
     /// Acknowledged operations whose effect is missing (0 when the database is unreadable and
@@ -230,6 +303,66 @@ impl Evidence {
             Err(_) => self.model.acknowledged_instant() as u64,
         }
     }
+}
+
+fn judge_integrity(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| {
+        let mut problems = integrity(snapshot);
+        if let Err(reopen) = &e.reopen {
+            problems.insert(0, reopen.clone());
+        }
+        problems
+    })
+}
+
+fn judge_state_machine(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| state_machine(snapshot, &e.model))
+}
+
+fn judge_acknowledged_durable(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| acknowledged_durable(snapshot, &e.model).1)
+}
+
+fn judge_no_partial(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| no_partial(snapshot, &e.model))
+}
+
+fn judge_prefix_consistent(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| prefix_consistent(snapshot, &e.model))
+}
+
+fn judge_recovery_complete(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| recovery_complete(snapshot, &e.recovery))
+}
+
+fn judge_reads_match_model(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|_| e.model.read_mismatches().to_vec())
+}
+
+/// Judged on an unreadable database too: every capture must then be named or refused.
+fn judge_corruption_accounted(e: &Evidence) -> Vec<String> {
+    match &e.snapshot {
+        Ok(snapshot) => corruption_accounted(snapshot, &e.model, e.corruption.as_ref()),
+        Err(unreadable) => {
+            let unreadable = LedgerSnapshot {
+                integrity: vec![format!("database unreadable: {unreadable}")],
+                ..LedgerSnapshot::default()
+            };
+            corruption_accounted(&unreadable, &e.model, e.corruption.as_ref())
+        }
+    }
+}
+
+fn judge_backups_restore(e: &Evidence) -> Vec<String> {
+    e.after_resuming(backups_restore)
+}
+
+fn judge_exported_once(e: &Evidence) -> Vec<String> {
+    e.after_resuming(exported_once)
+}
+
+fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
+    e.after_resuming(prune_backed_up)
 }
 
 fn integrity(s: &LedgerSnapshot) -> Vec<String> {

@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::faults::FaultPlan;
-use crate::oracle::CheckName;
+use crate::engine::Family;
+use crate::families::FaultPlan;
+use crate::families::backup::plan::BackupSpec;
+use crate::oracle::{CheckName, Phase};
+use crate::perf::scenario::PerfSpec;
 
 /// A scenario as loaded from `scenarios/<family>/<name>.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,10 +56,10 @@ pub struct Scenario {
     pub capsule: Option<Capsule>,
     /// A performance check instead of a fault workload (the `perf/` family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub perf: Option<crate::perf::scenario::PerfSpec>,
+    pub perf: Option<PerfSpec>,
     /// A backup drill run around the workload (the `backup/` family).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<super::backup::BackupSpec>,
+    pub backup: Option<BackupSpec>,
     /// Family: the folder the file sits in. Set by the loader, not written in the file.
     #[serde(skip)]
     pub family: String,
@@ -248,16 +251,23 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// True when the same seed always gives the same trace: the fault plan and the backup drill
-    /// (if any) are both free of timing, and it is not a perf measurement (whose verdict is a
-    /// timing; re-running a failed one is re-measuring it, not shrinking it).
+    /// The family that runs this scenario: the `[perf]` or `[backup]` table when there is one
+    /// (validation makes sure it comes without a `[fault]`), else the fault plan's.
+    pub fn family(&self) -> &dyn Family {
+        if let Some(perf) = &self.perf {
+            return perf;
+        }
+        if let Some(backup) = &self.backup {
+            return backup;
+        }
+        self.fault.family()
+    }
+
+    /// True when the same seed always gives the same trace (its family's faults are free of
+    /// timing; a perf measurement never is: re-running a failed one is re-measuring it, not
+    /// shrinking it).
     pub fn is_deterministic(&self) -> bool {
-        self.perf.is_none()
-            && self.fault.is_deterministic()
-            && self
-                .backup
-                .as_ref()
-                .is_none_or(|b| b.drill.is_deterministic())
+        self.family().is_deterministic()
     }
 
     /// Checks what serde cannot: sizes, names, non-empty lists.
@@ -282,11 +292,17 @@ impl Scenario {
         if self.workload.operations == 0 {
             return Err("`workload.operations` must be at least 1".into());
         }
-        if let Some(perf) = &self.perf {
-            perf.validate()?;
-        }
-        if let Some(backup) = &self.backup {
-            backup.validate()?;
+        let tables = [
+            self.perf.is_some().then_some("[perf]"),
+            self.backup.is_some().then_some("[backup]"),
+            (self.fault != FaultPlan::None).then_some("[fault]"),
+        ];
+        let tables: Vec<&str> = tables.into_iter().flatten().collect();
+        if tables.len() > 1 {
+            return Err(format!(
+                "a scenario has one family: {} cannot come together",
+                tables.join(" and ")
+            ));
         }
         if self.checks.is_empty() && self.perf.is_none() {
             return Err("`checks` must name at least one check".into());
@@ -298,7 +314,17 @@ impl Scenario {
         {
             return Err("`capsule.operations` must hold at least one operation".into());
         }
-        self.fault.validate().map_err(|e| format!("[fault]: {e}"))
+        if let Some(check) = self.checks.iter().find(|c| c.phase() == Phase::Drive) {
+            return Err(format!(
+                "`checks` lists `{check}`, which the {} family's drive judges by itself: \
+                 remove it from `checks`",
+                self.family().name()
+            ));
+        }
+        let in_fault = self.fault != FaultPlan::None;
+        self.family()
+            .validate(self)
+            .map_err(|e| if in_fault { format!("[fault]: {e}") } else { e })
     }
 }
 

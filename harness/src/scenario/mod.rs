@@ -1,7 +1,6 @@
 //! Scenarios: the file format ([`Scenario`]), `--set` overrides, the registry of scenario files
 //! and the filter that selects among them.
 
-pub mod backup;
 pub mod capsule;
 mod file;
 mod filter;

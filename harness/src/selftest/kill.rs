@@ -8,7 +8,7 @@ use reports::json::JsonReporter;
 use reports::results::{IterationResult, IterationStatus, RunResults};
 use reports::selftest::{KillMatrix, KillRow, KillVerdict};
 
-use crate::runner::{RunControl, RunError, RunPlan, run};
+use crate::engine::{RunControl, RunError, RunPlan, run};
 use crate::scenario::{Filter, Override, Registry, Scenario};
 
 /// What a self-test runs.

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use harness::oracle::{CheckName, Evidence};
-use harness::runner::worker::evidence_after_reopen;
-use harness::runner::{IterationJob, execution_from};
+use harness::engine::evidence_after_reopen;
+use harness::engine::{IterationJob, execution_from};
+use harness::oracle::{CheckName, Evidence, Phase};
 use harness::scenario::Registry;
 use rusqlite::Connection;
 
@@ -35,6 +35,7 @@ fn finished_workload(dir: &Path, seed: u64) -> Finished {
 fn failing(e: &Evidence) -> Vec<CheckName> {
     CheckName::ALL
         .into_iter()
+        .filter(|c| c.phase() == Phase::Check)
         .filter(|c| {
             ![
                 CheckName::CorruptionAccounted,

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
-use harness::faults::FaultPlan;
+use harness::engine::evidence_after_reopen;
+use harness::engine::execution_from;
+use harness::families::FaultPlan;
 use harness::oracle::{CheckName, Evidence};
-use harness::runner::execution_from;
-use harness::runner::worker::evidence_after_reopen;
 use harness::scenario::Registry;
 
 use super::support::{drive_in_process, scenarios_dir};
@@ -60,7 +60,7 @@ fn a_damaged_wal_frame_is_restored_from_the_archive_the_drive_kept() {
         .expect("scenario")
         .clone();
     let (job, _) = drive_in_process(&scenario, 1, dir.path());
-    let ledger = ledger::Ledger::open(&harness::runner::worker::ledger_config(&job)).expect("open");
+    let ledger = ledger::Ledger::open(&harness::engine::ledger_config(&job)).expect("open");
     let restored = ledger.safety_events().iter().any(|e| {
         matches!(&e.kind, ledger::SafetyEventKind::Corruption(report)
             if matches!(report.action, ledger::integrity::RepairAction::WalFramesRestored(_)))

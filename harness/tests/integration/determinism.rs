@@ -1,7 +1,7 @@
 //! The determinism guard: every scenario whose faults are deterministic runs twice with the same
 //! seed, and the traces must be identical; a mismatch names the first differing event.
 
-use harness::runner::{RunControl, RunPlan, run};
+use harness::engine::{RunControl, RunPlan, run};
 use harness::scenario::{Registry, Scenario};
 use harness::trace::Trace;
 

@@ -146,7 +146,11 @@ fn deterministic_scenarios_match_the_golden_record() {
         .filter(|s| s.is_deterministic())
         .map(|s| s.name.as_str())
         .collect();
-    assert!(names.len() >= 40, "only {} deterministic scenarios", names.len());
+    assert!(
+        names.len() >= 40,
+        "only {} deterministic scenarios",
+        names.len()
+    );
     let out = tempfile::tempdir().expect("temp dir");
     let results = run_named(&names, DETERMINISTIC_SEED, out.path());
     insta::assert_snapshot!("deterministic", deterministic_digest(&results));
@@ -160,7 +164,11 @@ fn timing_dependent_scenarios_match_the_golden_record() {
         .filter(|s| !s.is_deterministic())
         .map(|s| s.name.as_str())
         .collect();
-    assert!(names.len() >= 10, "only {} timing-dependent scenarios", names.len());
+    assert!(
+        names.len() >= 10,
+        "only {} timing-dependent scenarios",
+        names.len()
+    );
     let runs: Vec<RunResults> = TIMING_SEEDS
         .iter()
         .map(|&seed| {

@@ -42,10 +42,10 @@ pub fn drive_in_process(
     seed: u64,
     dir: &Path,
 ) -> (
-    harness::runner::IterationJob,
-    Vec<harness::runner::WorkerMessage>,
+    harness::engine::IterationJob,
+    Vec<harness::engine::WorkerMessage>,
 ) {
-    let plan = harness::runner::RunPlan::new(
+    let plan = harness::engine::RunPlan::new(
         vec![scenario.clone()],
         seed,
         env!("CARGO_BIN_EXE_resilience").into(),
@@ -53,7 +53,7 @@ pub fn drive_in_process(
     let job = plan.job(scenario, 0, dir);
     std::fs::create_dir_all(job.db_path.parent().expect("iteration dir")).expect("mkdir");
     let mut messages = Vec::new();
-    harness::runner::worker::drive_job(&job, &mut |m| {
+    harness::engine::worker::drive_job(&job, &mut |m| {
         messages.push(m);
         Ok(())
     })

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use harness::faults::vfs::{FaultVfs, VfsOptions};
+use harness::backends::vfs::{FaultVfs, VfsOptions};
 use rusqlite::{Connection, OpenFlags};
 
 /// Registers a VFS with a name unique in this test process.

@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_void};
 
-use harness::faults::vfs::{
+use harness::backends::vfs::{
     BitFlipRule, FaultEventKind, FaultRule, FileKind, IoOp, Trigger, VfsOptions,
 };
 use rusqlite::{Connection, ffi};

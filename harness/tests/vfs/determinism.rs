@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use harness::faults::vfs::{
+use harness::backends::vfs::{
     BitFlipRule, CrashMode, CrashTrigger, FaultEvent, FaultRule, FileKind, IoOp, Trigger,
     VfsOptions, seed_sqlite_prng,
 };

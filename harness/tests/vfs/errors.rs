@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use harness::faults::vfs::{FaultError, FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions};
+use harness::backends::vfs::{
+    FaultError, FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions,
+};
 use rusqlite::{Connection, ffi};
 
 use crate::common::{code, create_db, open, payload, register, tempdir};

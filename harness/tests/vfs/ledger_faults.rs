@@ -2,7 +2,9 @@
 //! leaves no partial transaction; once the fault clears the same instance works again; ENOSPC
 //! names the database path.
 
-use harness::faults::vfs::{FaultError, FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions};
+use harness::backends::vfs::{
+    FaultError, FaultRule, FaultVfs, FileKind, IoOp, Trigger, VfsOptions,
+};
 use ledger::{
     Config, JournalMode, Ledger, LedgerError, NewCapture, RetryPolicy, Source, StageOutcome,
 };

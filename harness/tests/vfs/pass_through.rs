@@ -1,6 +1,6 @@
 //! With no rules the shim behaves like the default VFS.
 
-use harness::faults::vfs::VfsOptions;
+use harness::backends::vfs::VfsOptions;
 use rusqlite::Connection;
 
 use crate::common::{open, register, tempdir};
@@ -93,14 +93,14 @@ fn mmap_goes_through_xfetch_only_when_forwarded() {
 fn registering_a_name_twice_fails() {
     let vfs = register(VfsOptions::default());
     let err =
-        harness::faults::vfs::FaultVfs::register(vfs.name(), VfsOptions::default()).unwrap_err();
+        harness::backends::vfs::FaultVfs::register(vfs.name(), VfsOptions::default()).unwrap_err();
     assert!(err.to_string().contains("already registered"), "{err}");
     let image = vfs.write_crash_image(
         std::path::Path::new("/nonexistent"),
-        harness::faults::vfs::CrashMode::Keep,
+        harness::backends::vfs::CrashMode::Keep,
     );
     assert!(matches!(
         image,
-        Err(harness::faults::vfs::VfsError::NotTracking)
+        Err(harness::backends::vfs::VfsError::NotTracking)
     ));
 }

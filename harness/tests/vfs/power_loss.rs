@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use harness::faults::vfs::{CrashMode, CrashTrigger, FaultEventKind, FaultVfs, VfsOptions};
+use harness::backends::vfs::{CrashMode, CrashTrigger, FaultEventKind, FaultVfs, VfsOptions};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use harness::faults::vfs::VfsOptions;
+use harness::backends::vfs::VfsOptions;
 use rusqlite::Connection;
 
 use crate::common::{create_db, open, payload, register, tempdir};

@@ -1,0 +1,174 @@
+//! The check phase: reopen the ledger (running its recovery) on the live files or on each
+//! crash image, gather the [`Evidence`] the checks judge, and fold the verdicts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ledger::{ExportMode, Ledger, LedgerError, OpenOptions, Status, StepClock};
+
+use super::drive::{
+    CHECK_CLOCK_OFFSET_MS, CLOCK_START_MS, CLOCK_STEP_MS, WorkerError, ledger_config_at,
+};
+use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_json, report};
+use super::verdicts::Verdicts;
+
+use crate::oracle::checks::RecoveryEvidence;
+use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
+
+/// Check phase: reopens the ledger (or each crash image), gathers evidence, prints verdicts.
+pub fn check(input_path: &Path) -> Result<(), WorkerError> {
+    let input: CheckInput = read_json(input_path)?;
+    let targets = if input.images.is_empty() {
+        vec![CheckedDatabase::live(&input.job)]
+    } else {
+        input.images.clone()
+    };
+    let mut verdicts = Verdicts::new(&input.job.scenario.checks);
+    let mut figures = Vec::new();
+    for target in &targets {
+        let evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        if let Some(after) = &evidence.after_recovery {
+            figures = super::evidence::after_recovery::figures(after);
+        }
+        verdicts.add(&target.label, &evidence);
+    }
+    let mut out = std::io::stdout().lock();
+    for message in verdicts.messages(targets.len() > 1) {
+        report(&mut out, &message)?;
+    }
+    for (name, value) in figures {
+        report(&mut out, &WorkerMessage::Figure { name, value })?;
+    }
+    Ok(())
+}
+
+/// Reopens the job's ledger (running its recovery) and gathers what the checks judge. Resumes
+/// the recoverable captures when the scenario asks for `recovery_complete`, so it changes the
+/// database: call it once, last.
+pub fn evidence_after_reopen(job: &IterationJob, execution: &Execution) -> Evidence {
+    evidence_after_reopen_at(job, execution, &CheckedDatabase::live(job))
+}
+
+/// [`evidence_after_reopen`] on another database and vault (a crash image), opened with the
+/// default VFS through the ledger's normal open.
+pub fn evidence_after_reopen_at(
+    job: &IterationJob,
+    execution: &Execution,
+    target: &CheckedDatabase,
+) -> Evidence {
+    let model = AckModel::build(execution);
+    let options = OpenOptions {
+        clock: Arc::new(StepClock::new(
+            CLOCK_START_MS + CHECK_CLOCK_OFFSET_MS,
+            CLOCK_STEP_MS,
+        )),
+        id_seed: Some(job.seed.wrapping_add(1)),
+    };
+    let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
+    let mut reopened = Ledger::open_with(&config, options);
+    let corruption = job
+        .scenario
+        .checks
+        .contains(&CheckName::CorruptionAccounted)
+        .then(|| match &mut reopened {
+            Ok(ledger) => super::evidence::corruption::gather(ledger, &model),
+            Err(e) => super::evidence::corruption::refused_at_open(e, &model),
+        });
+    let snapshot =
+        LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
+    let wants_after = super::evidence::after_recovery::wanted(&job.scenario.checks);
+    let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete) || wants_after;
+    let mut after_recovery = None;
+    let (reopen, recovery) = match reopened {
+        Ok(mut ledger) => {
+            let recovery = recovery_evidence(&mut ledger, wants_resume);
+            if wants_after {
+                after_recovery = Some(super::evidence::after_recovery::gather(
+                    &mut ledger,
+                    execution,
+                    &model,
+                    target,
+                ));
+            }
+            (Ok(()), recovery)
+        }
+        Err(e) => {
+            let message = format!("ledger did not reopen: {e}");
+            (
+                Err(message.clone()),
+                RecoveryEvidence {
+                    recoverable: Err(message),
+                    resume_errors: Vec::new(),
+                    left_after_resume: Vec::new(),
+                },
+            )
+        }
+    };
+    Evidence {
+        snapshot,
+        model,
+        recovery,
+        reopen,
+        corruption,
+        after_recovery,
+    }
+}
+
+/// Runs the recovery query, then (if asked) drives every recoverable capture to a terminal state.
+fn recovery_evidence(ledger: &mut Ledger, resume: bool) -> RecoveryEvidence {
+    let recoverable = ledger.recoverable_captures();
+    let mut resume_errors = Vec::new();
+    let mut left_after_resume = Vec::new();
+    if resume && let Ok(captures) = &recoverable {
+        for capture in captures {
+            if let Err(e) = resume_one(ledger, &capture.id, capture.status) {
+                resume_errors.push(format!("{}: {e}", capture.id));
+            }
+        }
+        left_after_resume =
+            non_terminal_ids(ledger).unwrap_or_else(|e| vec![format!("query failed: {e}")]);
+    }
+    RecoveryEvidence {
+        recoverable: recoverable
+            .map(|cs| cs.into_iter().map(|c| c.id).collect())
+            .map_err(|e| e.to_string()),
+        resume_errors,
+        left_after_resume,
+    }
+}
+
+/// Finishes one capture the way the app would after a restart.
+fn resume_one(ledger: &mut Ledger, id: &str, status: Status) -> Result<(), LedgerError> {
+    match status {
+        Status::Staged => {
+            match ledger.record_transcription(id, &format!("resumed transcript of {id}")) {
+                Ok(()) => ledger.record_export(id, ExportMode::Initial).map(drop),
+                Err(LedgerError::DuplicateContent { .. }) => ledger
+                    .record_export(id, ExportMode::DuplicateSkip)
+                    .map(drop),
+                Err(e) => Err(e),
+            }
+        }
+        Status::Transcribed => ledger.record_export(id, ExportMode::Initial).map(drop),
+        Status::FailedTranscription => ledger.record_export(id, ExportMode::Placeholder).map(drop),
+        _ => Ok(()),
+    }
+}
+
+/// Non-terminal capture ids, read with plain SQL rather than the ledger's query.
+fn non_terminal_ids(ledger: &Ledger) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = ledger
+        .connection()
+        .prepare("SELECT id, status FROM captures ORDER BY created_at, id")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut left = Vec::new();
+    for row in rows {
+        let (id, status) = row?;
+        if Status::parse(&status).is_none_or(|s| !s.is_terminal()) {
+            left.push(id);
+        }
+    }
+    Ok(left)
+}

@@ -1,0 +1,70 @@
+//! What `corruption_accounted` judges: after damage at rest, what the reopened ledger said
+//! (its full integrity check, the captures it named) and what it served for every capture the
+//! model knows. Gathered in the check phase of any scenario that lists the check.
+
+use ledger::integrity::{CheckLevel, RepairAction};
+use ledger::{Ledger, LedgerError};
+
+use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, Served};
+
+/// The evidence when the damaged database did not even reopen: every capture refused with the
+/// open error's kind.
+pub(crate) fn refused_at_open(e: &LedgerError, model: &AckModel) -> CorruptionEvidence {
+    CorruptionEvidence {
+        integrity: Some(Err(kind_and_message(e))),
+        named: Vec::new(),
+        served: model
+            .capture_ids()
+            .map(|id| (id.clone(), Served::Refused(e.kind().to_owned())))
+            .collect(),
+    }
+}
+
+fn kind_and_message(e: &LedgerError) -> String {
+    format!("{}: {e}", e.kind())
+}
+
+/// Asks the reopened ledger for a full integrity check (which repairs what it can), then reads
+/// every capture the model knows through it.
+pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel) -> CorruptionEvidence {
+    let integrity = match ledger.check_integrity(CheckLevel::Full) {
+        Ok(()) => Ok(match ledger.corruption() {
+            None if ledger.safety_counters().repairs > 0 => "repaired".to_owned(),
+            None => "sound".to_owned(),
+            Some(report) => format!("damaged: {report}"),
+        }),
+        Err(e) => Err(kind_and_message(&e)),
+    };
+    let named = ledger
+        .corruption()
+        .map(|report| {
+            let mut named = report.unreadable.clone();
+            if let RepairAction::Restored { missing, .. } = &report.action {
+                named.extend(missing.iter().cloned());
+            }
+            named
+        })
+        .unwrap_or_default();
+    let served = model
+        .capture_ids()
+        .map(|id| {
+            let served = match ledger.capture(id) {
+                Ok(Some(c)) => Served::Found(CaptureState {
+                    source: c.source.as_str().to_owned(),
+                    raw_content: c.raw_content,
+                    status: c.status.as_str().to_owned(),
+                    content_hash: c.content_hash,
+                    audit: Vec::new(),
+                }),
+                Ok(None) => Served::Absent,
+                Err(e) => Served::Refused(e.kind().to_owned()),
+            };
+            (id.clone(), served)
+        })
+        .collect();
+    CorruptionEvidence {
+        integrity: Some(integrity),
+        named,
+        served,
+    }
+}

@@ -1,0 +1,48 @@
+//! The engine: runs every iteration of a run in worker processes and turns what they report
+//! into results. It names no family: a family reaches it only through [`Family`].
+//!
+//! [`run`] plans the (scenario, iteration) space (seeds, shards, the time budget), runs
+//! `--jobs` iterations at a time, each with [`supervisor::run_iteration`] (a drive worker that
+//! executes the workload under the family's faults, then a fresh check worker that reopens the
+//! database and runs the oracle), and hands every result to the reporters as
+//! [`reports::RunEvent`]s. A worker that dies, hangs or is killed is a result, never a harness
+//! crash. Shrinking ([`shrink_run`]) re-runs smaller plans of a failing deterministic iteration.
+
+mod check;
+mod control;
+pub mod drive;
+mod error;
+pub mod evidence;
+mod expected;
+pub mod family;
+pub mod job;
+mod outcome;
+mod pool;
+mod seed;
+mod shard;
+pub mod shrink;
+pub mod shrink_run;
+pub mod signal;
+pub mod supervisor;
+mod verdicts;
+pub mod worker;
+
+pub use check::{check, evidence_after_reopen, evidence_after_reopen_at};
+pub use control::RunControl;
+pub use drive::{
+    Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,
+    ledger_config, ledger_config_at, run_plain, scratch_target,
+};
+pub use family::{Family, IterationContext, WorkerPhase};
+pub use job::{
+    CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from, read_json, report,
+    send_line,
+};
+pub use outcome::IterationOutcome;
+pub use pool::{RunError, RunPlan, run};
+pub use seed::iteration_seed;
+pub use shard::{in_shard, parse_shard};
+pub use signal::{SignalAction, SignalPlan, kill_group};
+pub use supervisor::{base_result, run_iteration, run_worker};
+pub use verdicts::Verdicts;
+pub use worker::run_phase;

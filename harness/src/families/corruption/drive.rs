@@ -1,0 +1,75 @@
+//! The drive of damage at rest ([`Corruption`]): runs the workload (archiving the WAL after
+//! each operation when `target.wal-archive-dir` is set), leaves the ledger (closed, or
+//! abandoned with its WAL for a `wal-frame` target) and damages the files. The check phase
+//! gathers what `corruption_accounted` judges, for any scenario that lists it.
+
+use ledger::{BackupConfig, Ledger};
+
+use super::plan::Corruption;
+use crate::engine::{
+    IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas, drive_options,
+    ledger_config,
+};
+use crate::workload::{CaptureIds, execute};
+
+/// Runs the workload, then damages the files as `corruption` says and reports it as a fault.
+pub(super) fn drive(
+    job: &IterationJob,
+    corruption: &Corruption,
+    sink: &mut Sink<'_>,
+) -> Result<(), WorkerError> {
+    let mut ledger = Ledger::open_with(&ledger_config(job), drive_options(job))?;
+    apply_workload_pragmas(job, &ledger)?;
+    let archive = archive_config(job)?;
+    if let Some(backup) = &archive {
+        ledger.enable_wal_archive(backup)?;
+        ledger.backup(backup)?;
+        ledger.checkpoint_archived(backup)?;
+    }
+    let mut ids = CaptureIds::default();
+    for (index, op) in job.plan.iter().enumerate() {
+        sink(WorkerMessage::OpStarted { index })?;
+        let outcome = execute(&mut ledger, op, &mut ids);
+        sink(WorkerMessage::OpFinished { index, outcome })?;
+        if let Some(backup) = &archive {
+            ledger.archive_wal(backup)?;
+        }
+    }
+    if corruption.keeps_wal() {
+        // As a crash would: no checkpoint, the WAL stays for the check phase's recovery.
+        std::mem::forget(ledger);
+    } else {
+        ledger.close()?;
+    }
+    let description = corruption
+        .apply(&job.db_path, job.seed)
+        .map_err(|e| WorkerError::Scratch {
+            path: job.db_path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?
+        .unwrap_or_else(|| "corruption: nothing of that kind to damage".into());
+    sink(WorkerMessage::Fault {
+        during_operation: None,
+        description,
+    })
+}
+
+/// With `target.wal-archive-dir` (`<backups>/wal`, relative to the database's directory), the
+/// backup configuration whose WAL archive that is: the drive then takes a snapshot, checkpoints
+/// (so every later frame is archived) and archives the WAL after every operation.
+fn archive_config(job: &IterationJob) -> Result<Option<BackupConfig>, WorkerError> {
+    let Some(archive) = &job.scenario.target.wal_archive_dir else {
+        return Ok(None);
+    };
+    let db_dir = job.db_path.parent().unwrap_or(std::path::Path::new("."));
+    let archive = db_dir.join(archive);
+    let mut backup = BackupConfig::new(archive.parent().unwrap_or(db_dir));
+    backup.archive = true;
+    if backup.archive_dir() != archive {
+        return Err(WorkerError::Scratch {
+            path: archive.display().to_string(),
+            source: std::io::Error::other("target.wal-archive-dir must name a `wal` directory"),
+        });
+    }
+    Ok(Some(backup))
+}

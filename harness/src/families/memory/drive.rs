@@ -1,0 +1,254 @@
+//! Drive phase for the memory layers: [`drive_alloc`] runs the plan with an allocation fault,
+//! heap limits or `RLIMIT_AS`; [`drive_pressure`] with a memory-pressure probe; [`sweep`] fails
+//! allocation N = 1, 2, 3…
+//! (transient, then persistent) in one worker until a pass completes without the fault firing,
+//! and checks every pass like the exhaustive power-loss loop.
+//!
+//! The counting allocator was installed by the worker entry before SQLite initialised (see
+//! `alloc_raw.rs`); here it is only armed and disarmed around the workload.
+
+use ledger::{Ledger, ManualProbe, MemorySample};
+
+use super::alloc::{AllocFaults, AllocTrigger};
+use super::alloc_raw;
+use super::pressure::MemoryPressure;
+use crate::engine::{
+    CheckedDatabase, IterationJob, Sink, Verdicts, WorkerError, WorkerMessage,
+    apply_workload_pragmas, drive_options, evidence_after_reopen_at, execution_from, fresh_dir,
+    iteration_dir, ledger_config_at, scratch_target,
+};
+use crate::oracle::fault_response::{FaultResponse, PressureResponse};
+use crate::oracle::{CheckName, DriveEvidence, judge_in_drive};
+use crate::workload::{CaptureIds, execute};
+
+/// A reading well under pressure (PSI 80 %, 1 MiB available) and one well clear of it.
+const PRESSED: MemorySample = MemorySample {
+    psi_some_avg10: Some(80.0),
+    available_bytes: Some(1 << 20),
+};
+const CALM: MemorySample = MemorySample {
+    psi_some_avg10: Some(0.0),
+    available_bytes: Some(8 << 30),
+};
+
+/// Runs the job's plan under its allocation plan.
+pub(super) fn drive_alloc(
+    job: &IterationJob,
+    alloc: &AllocFaults,
+    sink: &mut Sink<'_>,
+) -> Result<(), WorkerError> {
+    let target = CheckedDatabase::live(job);
+    let trigger = alloc.trigger(job.seed);
+    let fired = run_alloc_pass(job, &target, alloc, trigger, sink)?;
+    sink(WorkerMessage::Fault {
+        during_operation: None,
+        description: describe_alloc(alloc, trigger, fired),
+    })
+}
+
+/// One pass on `target`: opens the ledger unarmed, applies limits, arms `trigger`, runs the
+/// plan; returns how many allocations failed.
+fn run_alloc_pass(
+    job: &IterationJob,
+    target: &CheckedDatabase,
+    alloc: &AllocFaults,
+    trigger: Option<AllocTrigger>,
+    sink: &mut Sink<'_>,
+) -> Result<u64, WorkerError> {
+    let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
+    let mut ledger = Ledger::open_with(&config, drive_options(job))?;
+    apply_workload_pragmas(job, &ledger)?;
+    alloc_raw::set_heap_limits(alloc.hard_heap_limit, alloc.soft_heap_limit);
+    if let Some(headroom) = alloc.rlimit_as_headroom {
+        limit_address_space(headroom);
+    }
+    if let Some(trigger) = trigger {
+        alloc_raw::arm(trigger);
+    }
+    let result = run_plan(job, &mut ledger, sink, |_| {});
+    let fired = alloc_raw::disarm();
+    alloc_raw::set_heap_limits(
+        alloc.hard_heap_limit.map(|_| 0),
+        alloc.soft_heap_limit.map(|_| 0),
+    );
+    drop(ledger);
+    result.map(|()| fired)
+}
+
+/// Executes the plan, reporting each operation; `before` runs before each one.
+fn run_plan(
+    job: &IterationJob,
+    ledger: &mut Ledger,
+    sink: &mut Sink<'_>,
+    mut before: impl FnMut(usize),
+) -> Result<(), WorkerError> {
+    let mut ids = CaptureIds::default();
+    for (index, op) in job.plan.iter().enumerate() {
+        before(index);
+        sink(WorkerMessage::OpStarted { index })?;
+        let outcome = execute(ledger, op, &mut ids);
+        sink(WorkerMessage::OpFinished { index, outcome })?;
+    }
+    Ok(())
+}
+
+fn describe_alloc(alloc: &AllocFaults, trigger: Option<AllocTrigger>, fired: u64) -> String {
+    let mut parts = Vec::new();
+    if let Some(t) = trigger {
+        parts.push(format!(
+            "allocation {} failed{}: {fired} allocation(s) refused",
+            t.nth,
+            if t.persistent {
+                " and every one after it"
+            } else {
+                " once"
+            }
+        ));
+    }
+    if let Some(hard) = alloc.hard_heap_limit {
+        parts.push(format!("hard heap limit {hard} bytes"));
+    }
+    if let Some(soft) = alloc.soft_heap_limit {
+        parts.push(format!("soft heap limit {soft} bytes"));
+    }
+    if let Some(headroom) = alloc.rlimit_as_headroom {
+        parts.push(format!(
+            "RLIMIT_AS {headroom} bytes over the opened worker's size"
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Caps the address space at its current size plus `headroom` bytes. Best effort: a limit
+/// that cannot be read or set leaves the worker unlimited (the fault note still says which).
+fn limit_address_space(headroom: u64) {
+    use nix::sys::resource::{Resource, setrlimit};
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
+    if let Some(pages) = pages {
+        let limit = pages * 4096 + headroom;
+        let _ = setrlimit(Resource::RLIMIT_AS, limit, limit);
+    }
+}
+
+/// Memory pressure: a [`ManualProbe`] raised over the plan's window; the verdict says whether
+/// the cache shrank and mmap fell back as required.
+pub(super) fn drive_pressure(
+    job: &IterationJob,
+    pressure: &MemoryPressure,
+    sink: &mut Sink<'_>,
+) -> Result<(), WorkerError> {
+    let config = ledger_config_at(job, &job.db_path, &job.vault_dir);
+    let mut ledger = Ledger::open_with(&config, drive_options(job))?;
+    apply_workload_pragmas(job, &ledger)?;
+    let probe = ManualProbe::new(CALM);
+    ledger.set_memory_probe(Box::new(probe.clone()));
+    let mut was_on = false;
+    let mut changes = Vec::new();
+    run_plan(job, &mut ledger, sink, |index| {
+        let on = pressure.on_during(index);
+        if on != was_on {
+            probe.set(if on { PRESSED } else { CALM });
+            changes.push((index, on));
+            was_on = on;
+        }
+    })?;
+    for (index, on) in changes {
+        sink(WorkerMessage::Fault {
+            during_operation: Some(index),
+            description: format!("memory pressure {}", if on { "on" } else { "off" }),
+        })?;
+    }
+    let counters = ledger.safety_counters();
+    for (name, value) in [
+        ("cache_shrinks", counters.cache_shrinks),
+        ("cache_resizes", counters.cache_resizes),
+        ("mmap_fallbacks", counters.mmap_fallbacks),
+        ("mmap_restores", counters.mmap_restores),
+    ] {
+        sink(WorkerMessage::Figure {
+            name: name.to_owned(),
+            value,
+        })?;
+    }
+    let response = FaultResponse::MemoryPressure(PressureResponse {
+        require_shrink: pressure.require_shrink,
+        require_mmap_fallback: pressure.require_mmap_fallback,
+        cache_shrinks: counters.cache_shrinks,
+        mmap_fallbacks: counters.mmap_fallbacks,
+    });
+    sink(
+        judge_in_drive(
+            CheckName::FaultResponse,
+            &DriveEvidence::FaultResponse(response),
+        )
+        .into(),
+    )
+}
+
+/// `sweep = true`: every allocation point of the workload, transient then persistent. The
+/// first pass runs unarmed and is the iteration's trace; each later pass is checked in this
+/// process, its verdicts folded into one per check.
+pub(super) fn sweep(
+    job: &IterationJob,
+    alloc: &AllocFaults,
+    sink: &mut Sink<'_>,
+) -> Result<(), WorkerError> {
+    let dir = iteration_dir(job).join("sweep");
+    fresh_dir(&dir)?;
+    run_alloc_pass(job, &scratch_target(job, &dir), alloc, None, sink)?;
+    let mut verdicts = Verdicts::new(&job.scenario.checks);
+    let mut lost_total = 0;
+    let mut swept = [0u64; 2];
+    let mut fired_total = 0;
+    for (mode, persistent) in [false, true].into_iter().enumerate() {
+        for nth in 1..=alloc.sweep_limit {
+            fresh_dir(&dir)?;
+            let target = scratch_target(job, &dir);
+            let trigger = AllocTrigger { nth, persistent };
+            let mut messages = Vec::new();
+            let fired = run_alloc_pass(job, &target, alloc, Some(trigger), &mut |m| {
+                messages.push(m);
+                Ok(())
+            })?;
+            if fired == 0 {
+                break;
+            }
+            swept[mode] = nth;
+            fired_total += fired;
+            let (execution, _) = execution_from(&job.plan, &messages);
+            let evidence = evidence_after_reopen_at(job, &execution, &target);
+            let label = format!(
+                "allocation {nth} failed {}",
+                if persistent { "from then on" } else { "once" }
+            );
+            lost_total += verdicts.add(&label, &evidence);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    sink(WorkerMessage::Fault {
+        during_operation: None,
+        description: format!(
+            "allocation sweep: {} allocation point(s) failed once, {} failed from then on; {} states checked",
+            swept[0],
+            swept[1],
+            verdicts.states()
+        ),
+    })?;
+    for (name, value) in [
+        ("alloc_points_swept", swept[0]),
+        ("alloc_points_swept_persistent", swept[1]),
+        ("alloc_faults_fired", fired_total),
+    ] {
+        sink(WorkerMessage::Figure {
+            name: name.to_owned(),
+            value,
+        })?;
+    }
+    verdicts.lost = lost_total;
+    for message in verdicts.messages(true) {
+        sink(message)?;
+    }
+    Ok(())
+}

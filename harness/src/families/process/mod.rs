@@ -1,0 +1,65 @@
+//! The `process` family: `kill -9` ([`ProcessKill`]) or `SIGSTOP` ([`ProcessStop`]) of the
+//! writing worker, delivered by the supervisor a seeded delay after a seeded operation began,
+//! or while the worker holds at a fail point (`hold-at`). Nothing acknowledged may be lost and
+//! nothing partial may be visible after reopening; a stopped writer resumed later goes on as if
+//! nothing happened, one never resumed is ended by the supervisor's timeout.
+
+mod hold;
+pub mod plan;
+
+use std::time::Duration;
+
+use plan::{ProcessKill, ProcessStop, validate_hold};
+
+use crate::engine::{Family, IterationJob, SignalPlan, Sink, WorkerError, run_plain};
+use crate::scenario::Scenario;
+
+impl Family for ProcessKill {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
+        validate_hold(self.hold_at.as_deref(), self.hold_at_hit)
+    }
+
+    fn is_deterministic(&self) -> bool {
+        false
+    }
+
+    fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
+        Some(self.choose(seed, operations))
+    }
+
+    fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
+        hold::hold(self.hold_at.as_deref(), self.hold_at_hit, None)?;
+        run_plain(job, sink)
+    }
+}
+
+impl Family for ProcessStop {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
+        validate_hold(self.hold_at.as_deref(), self.hold_at_hit)
+    }
+
+    fn is_deterministic(&self) -> bool {
+        false
+    }
+
+    fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
+        Some(self.choose(seed, operations))
+    }
+
+    fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
+        hold::hold(
+            self.hold_at.as_deref(),
+            self.hold_at_hit,
+            Some(Duration::from_millis(self.hold_ms)),
+        )?;
+        run_plain(job, sink)
+    }
+}
