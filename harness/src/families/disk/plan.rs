@@ -5,7 +5,8 @@
 //! truncate; ENOSPC; a failed lock or open; a short write) returns a typed error and leaves no
 //! partial transaction; once the fault clears, the same ledger instance works again; nothing
 //! acknowledged is lost. Bit flips on read are latent corruption: the ledger must return an error
-//! or the right data (until page checksums land, it cannot; that family is expected to fail).
+//! or the right data: with page checksums on, a flipped page read is caught; without them
+//! (`page-checksums = false`, the control scenario) the checks are expected to fail.
 
 use serde::{Deserialize, Serialize};
 
