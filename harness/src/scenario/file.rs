@@ -385,4 +385,33 @@ operations = 10
         let err = Scenario::parse(Path::new("x.toml"), "f", &text).unwrap_err();
         assert_eq!(err.to_string(), "x.toml: `iterations` must be at least 1");
     }
+
+    #[test]
+    fn a_check_only_a_drive_judges_cannot_be_listed() {
+        for check in ["fault_response", "contention_absorbed"] {
+            let text = GOOD.replace(
+                r#"checks = ["integrity", "state_machine"]"#,
+                &format!(r#"checks = ["integrity", "{check}"]"#),
+            );
+            let err = Scenario::parse(Path::new("x.toml"), "f", &text).unwrap_err();
+            assert!(err.to_string().contains(check), "{err}");
+        }
+        let backups = GOOD.replace(
+            r#"checks = ["integrity", "state_machine"]"#,
+            r#"checks = ["integrity", "backups_restorable"]"#,
+        );
+        Scenario::parse(Path::new("x.toml"), "f", &backups).expect("judged after reopening too");
+    }
+
+    #[test]
+    fn a_scenario_has_one_family() {
+        let text =
+            format!("{GOOD}\n[fault]\nkind = \"process-kill\"\n[backup]\ndrill = \"drill\"\n");
+        let err = Scenario::parse(Path::new("x.toml"), "f", &text).unwrap_err();
+        assert!(err.to_string().contains("[backup] and [fault]"), "{err}");
+        let kill = format!("{GOOD}\n[fault]\nkind = \"process-kill\"\n");
+        let s = Scenario::parse(Path::new("x.toml"), "f", &kill).expect("one family");
+        assert_eq!(s.family().name(), "process");
+        assert!(!s.is_deterministic());
+    }
 }
