@@ -1,9 +1,9 @@
-//! The seed's claims and our goals, measured with the harness's interleaved
-//! A/B runner (`harness::perf::run_ab`: ABAB… on the same data in one
+//! The seed's claims and our goals, measured with perfkit's interleaved
+//! A/B runner (`perfkit::run_ab`: ABAB… on the same data in one
 //! process, median of per-pair ratios, bootstrap interval, A/A control) at
 //! each selected size, printed as claims tables. Not a criterion bench: it
 //! prints ratios, it does not gate. The adaptive-cache goals
-//! (`harness::perf::goal_claims`) compare SQLite's default cache with the
+//! (`perfkit::goal_claims`) compare SQLite's default cache with the
 //! cache the ledger's own rule chooses for the dataset.
 
 use std::convert::Infallible;
@@ -12,7 +12,7 @@ use benches::connect::{ConnectionUse, Tuning, describe_choice, open, open_adapti
 use benches::dataset::{Dataset, Variant};
 use benches::queries::{Probe, Query};
 use benches::settings::{self, Size};
-use harness::perf::{AbConfig, AbReport, Arm, Claim, ClaimTable, goal_claims, run_ab, seed_claims};
+use perfkit::{AbConfig, AbReport, Arm, Claim, ClaimTable, goal_claims, run_ab, seed_claims};
 use rusqlite::Connection;
 
 struct Side<'a> {

@@ -1,3 +1,3 @@
-//! The seed's "before" schema, shared with the harness's perf scenarios: [`DDL`].
+//! The seed's "before" schema, from `perfkit` (the harness's perf scenarios use it too): [`DDL`].
 
-pub use harness::perf::before_schema::DDL;
+pub use perfkit::before_schema::DDL;

@@ -1,10 +1,10 @@
 //! Seeded datasets cached on disk, by bench size: [`Dataset::cached`]. The builder and cache
-//! live in `harness::perf::dataset` (the perf scenarios use the same files).
+//! live in `perfkit::dataset` (the perf scenarios use the same files).
 
 use std::path::{Path, PathBuf};
 
-use harness::perf::dataset::{Dataset as Built, DatasetSpec};
-pub use harness::perf::dataset::{Variant, data_dir};
+use perfkit::dataset::{Dataset as Built, DatasetSpec};
+pub use perfkit::dataset::{Variant, data_dir};
 
 use crate::BenchError;
 use crate::settings::Size;

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use ulid::Ulid;
 
 use crate::{BenchError, sql_err};
-use harness::perf::{START_MS, YEAR_MS};
+use perfkit::{START_MS, YEAR_MS};
 
 /// The ledger's insert, as `ops/stage.rs` runs it.
 pub const INSERT_SQL: &str = "INSERT INTO captures

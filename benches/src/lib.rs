@@ -38,7 +38,7 @@ pub enum BenchError {
     Ledger(#[from] ledger::LedgerError),
     /// Building or reading a dataset failed.
     #[error("failed to prepare a dataset")]
-    Dataset(#[from] harness::perf::PerfError),
+    Dataset(#[from] perfkit::PerfError),
     /// A file operation failed.
     #[error("failed to {what} {path}")]
     Io {

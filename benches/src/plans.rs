@@ -1,7 +1,7 @@
 //! Printing each query's `EXPLAIN QUERY PLAN` once per schema variant, with
-//! the harness's plan check on the ledger schema: [`print_plan`].
+//! perfkit's plan check on the ledger schema: [`print_plan`].
 
-use harness::perf::{check_plan, query_plan};
+use perfkit::{check_plan, query_plan};
 use rusqlite::Connection;
 
 use crate::BenchError;

@@ -1,3 +1,3 @@
-//! The benched reads, shared with the harness's perf scenarios: [`Query`], [`Probe`].
+//! The benched reads, from `perfkit` (the harness's perf scenarios run them too): [`Query`], [`Probe`].
 
-pub use harness::perf::queries::{Probe, Query};
+pub use perfkit::queries::{Probe, Query};

@@ -1,47 +1,14 @@
-//! Performance checks as ratios, never absolute times: the A/B runner
-//! ([`run_ab`], [`AbReport`]), the bootstrap interval of the median ratio
-//! ([`RatioEstimate`]), the seed's claims ([`Claim`], [`seed_claims`]), our
-//! adaptive-cache goals ([`goal_claims`]) and the
-//! query-plan check ([`check_plan`]); the seeded datasets they run on
-//! ([`dataset::Dataset`], shared with the benches), the measured queries
-//! ([`queries::Query`]), and the `perf/` scenario family's measurement
-//! ([`scenario::PerfSpec`], [`scenario::measure`]) and regression check
-//! ([`regression`]).
-//!
-//! Both arms run alternately in one process on the same data (ABAB…, so
-//! drift hits both), each pair gives a ratio `baseline / candidate` (above 1:
-//! the candidate is faster), and the median of the ratios is reported with a
-//! seeded percentile-bootstrap interval. An A/A control (the baseline against
-//! itself, same alternation) shows how far from 1 noise alone moves the ratio.
-//!
-//! ```
-//! use harness::perf::{AbConfig, Arm, measure_pairs};
-//!
-//! // Deterministic fake timings: the candidate takes a third of the baseline's time.
-//! let samples = measure_pairs(&AbConfig::quick(), |arm, _| {
-//!     Ok::<_, std::convert::Infallible>(match arm { Arm::Baseline => 3.0, Arm::Candidate => 1.0 })
-//! })
-//! .unwrap();
-//! let estimate = samples.estimate(&AbConfig::quick()).unwrap();
-//! assert_eq!(estimate.median, 3.0);
-//! ```
+//! The `perf/` scenario family's measurement ([`scenario::PerfSpec`],
+//! [`scenario::measure`]) and regression check ([`regression`]), on top of
+//! the shared toolkit [`perfkit`] (A/B runner, bootstrap ratios, claims,
+//! plan check, seeded datasets, measured queries), re-exported here.
 
-mod ab;
-pub mod before_schema;
-mod claim;
-pub mod connect;
-pub mod dataset;
-mod error;
-mod generate;
-mod plan;
-pub mod queries;
 pub mod regression;
 pub mod scenario;
-mod stats;
 
-pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
-pub use claim::{Claim, ClaimGate, ClaimTable, Verdict, goal_claims, seed_claims};
-pub use error::{PerfError, sql_err};
-pub use generate::{DEFAULT_BACKLOG_PERMILLE, START_MS, YEAR_MS};
-pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};
-pub use stats::{RatioEstimate, bootstrap_median_interval, median};
+pub use perfkit::{
+    AbConfig, AbReport, AbSamples, Arm, Claim, ClaimGate, ClaimTable, DEFAULT_BACKLOG_PERMILLE,
+    PerfError, PlanExpectation, PlanProblem, PlanRow, RatioEstimate, START_MS, Verdict, YEAR_MS,
+    ab_report, before_schema, bootstrap_median_interval, check_plan, connect, dataset, goal_claims,
+    measure_pairs, median, queries, query_plan, run_ab, seed_claims, sql_err,
+};

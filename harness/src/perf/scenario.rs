@@ -23,16 +23,14 @@ use reports::perf::{PerfCheck, PerfVerdict, PlanVerdict, RatioInterval};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::ab::{AbConfig, AbReport, Arm, run_ab};
 use ledger::memory::adaptive_cache::ConnectionUse;
-
-use super::claim::{Claim, ClaimGate, Verdict, goal_claims, seed_claims};
-use super::connect::{Tuning, describe_choice, open, open_adaptive};
-use super::dataset::{Dataset, DatasetSpec, Variant};
-use super::error::{PerfError, sql_err};
-use super::plan::{PlanExpectation, check_plan, query_plan};
-use super::queries::{Probe, Query};
-use super::stats::RatioEstimate;
+use perfkit::connect::{Tuning, describe_choice, open, open_adaptive};
+use perfkit::dataset::{Dataset, DatasetSpec, Variant};
+use perfkit::queries::{Probe, Query};
+use perfkit::{
+    AbConfig, AbReport, Arm, Claim, ClaimGate, PerfError, PlanExpectation, RatioEstimate, Verdict,
+    check_plan, goal_claims, query_plan, run_ab, seed_claims, sql_err,
+};
 
 /// The claims a perf scenario can measure (the ids of [`seed_claims`] and [`goal_claims`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -100,7 +100,9 @@ pub struct Tuning {
     /// `PRAGMA integrity_check` every this many clock ms (0 = never scheduled).
     pub integrity_check_interval_ms: u32,
     /// A planted bug ([`crate::mutants::CATALOGUE`] name) for the harness's
-    /// self-test; refused at open unless built with the `mutants` feature.
+    /// self-test; only with the `mutants` feature (without it, `mutant` is an
+    /// unknown key).
+    #[cfg(feature = "mutants")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mutant: Option<String>,
     /// The WAL archive ([`crate::backup::BackupConfig::archive_dir`]; relative
@@ -127,6 +129,7 @@ impl Default for Tuning {
             pressure_calm_ms: 60_000,
             quick_check_interval_ms: 3_600_000,
             integrity_check_interval_ms: 86_400_000,
+            #[cfg(feature = "mutants")]
             mutant: None,
             wal_archive_dir: None,
         }

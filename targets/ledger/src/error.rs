@@ -142,7 +142,8 @@ pub enum LedgerError {
         /// The fail point, e.g. `ledger::export::after_vault_write`.
         name: String,
     },
-    /// The tuning names a mutant ([`crate::mutants`]) this build cannot run.
+    /// The tuning names a mutant ([`crate::mutants`]) that is not built.
+    #[cfg(feature = "mutants")]
     #[error("failed to open with mutant `{name}`: {reason}")]
     Mutant {
         /// The name in `target.mutant`.
@@ -226,9 +227,8 @@ impl LedgerError {
                 "run `ledger check --full` and restore from the last verified backup"
             }
             LedgerError::FailPoint { .. } => "disable the fail point",
-            LedgerError::Mutant { .. } => {
-                "remove target.mutant, or build the ledger with the `mutants` feature"
-            }
+            #[cfg(feature = "mutants")]
+            LedgerError::Mutant { .. } => "name a built mutant (see ledger::mutants::CATALOGUE)",
             LedgerError::Backup(_) => {
                 "read the message: it names the backup file and what to do with it"
             }
@@ -253,6 +253,7 @@ impl LedgerError {
             LedgerError::Corrupt { .. } => "corrupt",
             LedgerError::LockTimeout { .. } => "lock_timeout",
             LedgerError::FailPoint { .. } => "fail_point",
+            #[cfg(feature = "mutants")]
             LedgerError::Mutant { .. } => "mutant",
             LedgerError::Backup(_) => "backup",
             LedgerError::Stale { .. } => "stale",

@@ -27,7 +27,7 @@ use crate::retry::{self, Idempotence, RealTime, Retried};
 use crate::safety::Safety;
 use crate::status::ExportMode;
 use crate::sync_state::{self, keys};
-use crate::{mutants, open, ops, tx};
+use crate::{open, ops, tx};
 
 /// Mixed into the id seed to seed the retry jitter, so the two streams differ.
 const JITTER_SEED_SALT: u64 = 0x6a69_7474_6572_0001;
@@ -89,6 +89,7 @@ impl Ledger {
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
         let unclean = detect::unclean_shutdown(&config.path);
+        #[cfg(feature = "mutants")]
         crate::mutants::activate(config.tuning.mutant.as_deref())?;
         let wal_guard = crate::integrity::wal_break::guard(config);
         let busy = Arc::new(BusyStats::default());
@@ -313,7 +314,12 @@ impl Ledger {
         let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
             ops::transcribe::record_transcription(db, now, id, transcript)
         })?;
-        mutants::swallow_nomem(self.finish_write(Operation::RecordTranscription, write))
+        let result = self.finish_write(Operation::RecordTranscription, write);
+        mutant!(
+            NomemSwallowed,
+            crate::mutants::swallow_nomem(result),
+            result
+        )
     }
 
     /// `staged → failed_transcription`, logging `message` in `errors_log`.
@@ -325,7 +331,12 @@ impl Ledger {
         let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
             ops::transcribe::mark_transcription_failed(db, now, id, message)
         })?;
-        mutants::swallow_nomem(self.finish_write(Operation::MarkTranscriptionFailed, write))
+        let result = self.finish_write(Operation::MarkTranscriptionFailed, write);
+        mutant!(
+            NomemSwallowed,
+            crate::mutants::swallow_nomem(result),
+            result
+        )
     }
 
     /// Export a capture: write `<vault_dir>/<id>.md` (not for
@@ -589,11 +600,11 @@ struct AttemptedWrite<T> {
 /// waits counted in `busy`).
 fn connect(config: &Config, busy: &Arc<BusyStats>) -> Result<(Connection, OpenReport)> {
     let (mut conn, report) = open::open_connection(config)?;
-    let deadline = if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
-        Duration::ZERO
-    } else {
+    let deadline = mutant!(
+        NoBeginImmediate,
+        Duration::ZERO,
         Duration::from_millis(u64::from(config.tuning.busy_timeout_ms))
-    };
+    );
     busy::install(&mut conn, deadline, Arc::clone(busy)).map_err(|source| LedgerError::Sqlite {
         operation: "install the busy handler",
         path: config.path.clone(),
@@ -604,9 +615,9 @@ fn connect(config: &Config, busy: &Arc<BusyStats>) -> Result<(Connection, OpenRe
 
 /// The tuning's retry policy, or none at all under the `no-begin-immediate` mutant.
 fn retry_policy(config: &Config) -> retry::RetryPolicy {
-    if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
-        retry::RetryPolicy::disabled()
-    } else {
+    mutant!(
+        NoBeginImmediate,
+        retry::RetryPolicy::disabled(),
         config.tuning.retry.clone()
-    }
+    )
 }

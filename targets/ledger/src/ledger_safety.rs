@@ -326,7 +326,7 @@ impl Ledger {
 
     fn cache_choice(&self) -> Option<CacheChoice> {
         let tuning = &self.config.tuning;
-        let ignores_pressure = crate::mutants::is(crate::mutants::Mutant::CacheNeverShrinks);
+        let ignores_pressure = mutant!(CacheNeverShrinks, true, false);
         if self.safety.pressure.under_pressure() && !ignores_pressure {
             return Some(CacheChoice {
                 kib: adaptive_cache::FLOOR_KIB,

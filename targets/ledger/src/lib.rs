@@ -39,6 +39,10 @@
 //! these keep in the `sync_state` table).
 #![warn(missing_docs)]
 
+// First: the `mutant!` and `if_mutant!` switches are used by the modules below.
+#[macro_use]
+mod mutant_switch;
+
 pub mod backup;
 mod busy;
 pub mod capacity;
@@ -61,6 +65,7 @@ pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod mmap_fallback;
+#[cfg(feature = "mutants")]
 pub mod mutants;
 mod open;
 mod ops;

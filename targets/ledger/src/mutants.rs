@@ -1,21 +1,18 @@
 //! Broken ledgers for the harness to catch: [`Mutant`] and its [`CATALOGUE`].
 //!
 //! A mutant is a realistic bug planted in the ledger, selected with
-//! [`crate::Tuning::mutant`] (`--set target.mutant=NAME` in the harness). The
-//! bugs are compiled in only with the crate feature `mutants`, which only the
-//! harness enables; without it, opening a ledger whose tuning names a mutant
-//! fails with [`crate::LedgerError::Mutant`], so a normal build can never run
-//! broken.
-//!
-//! The field is an always-present `Option<String>` rather than a field that
-//! exists only with the feature: scenario files are parsed with
-//! `deny_unknown_fields`, and a cfg'd field would make the same file valid or
-//! invalid depending on how the ledger was built, with the serde error saying
-//! "unknown field" instead of why.
+//! [`crate::Tuning::mutant`] (`--set target.mutant=NAME` in the harness).
+//! This module, that field, [`crate::LedgerError::Mutant`] and the bugs
+//! themselves exist only with the crate feature `mutants`, which only the
+//! harness enables: each bug site is a `mutant!` or `if_mutant!` switch that
+//! expands to the correct code alone without the feature, so a production
+//! build neither carries the bugs nor accepts a `mutant` key in its tuning.
 //!
 //! The active mutant is process-global (set when a ledger opens): the harness
 //! opens one ledger per worker process, and the bug sites (inside
 //! transactions and queries) have no handle on the config.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One planted bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,22 +185,15 @@ impl Mutant {
 /// Checks the tuning's mutant at open and makes it the process's active one.
 ///
 /// # Errors
-/// [`crate::LedgerError::Mutant`] when a mutant is named but the feature is
-/// off, or the name is not a built mutant.
+/// [`crate::LedgerError::Mutant`] when the name is not a built mutant.
 pub(crate) fn activate(name: Option<&str>) -> crate::error::Result<()> {
     let Some(name) = name else {
-        imp::set(None);
+        set(None);
         return Ok(());
     };
-    if !cfg!(feature = "mutants") {
-        return Err(crate::LedgerError::Mutant {
-            name: name.to_owned(),
-            reason: "this ledger was built without the `mutants` feature",
-        });
-    }
     match Mutant::from_name(name) {
         Some(mutant) => {
-            imp::set(Some(mutant));
+            set(Some(mutant));
             Ok(())
         }
         None => Err(crate::LedgerError::Mutant {
@@ -213,65 +203,43 @@ pub(crate) fn activate(name: Option<&str>) -> crate::error::Result<()> {
     }
 }
 
-/// The `nomem-swallowed` bug site: a unit write's result, with `SQLITE_NOMEM` turned into
-/// `Ok` when that mutant is active (unchanged otherwise).
+/// The `nomem-swallowed` bug: a unit write's result, with `SQLITE_NOMEM` turned into `Ok`
+/// (the bug site asks `mutant!(NomemSwallowed, ..)` first).
 pub(crate) fn swallow_nomem(result: crate::error::Result<()>) -> crate::error::Result<()> {
     match result {
-        Err(error)
-            if error.sqlite_code() == Some(rusqlite::ErrorCode::OutOfMemory)
-                && is(Mutant::NomemSwallowed) =>
-        {
-            Ok(())
-        }
+        Err(error) if error.sqlite_code() == Some(rusqlite::ErrorCode::OutOfMemory) => Ok(()),
         other => other,
     }
 }
 
-/// The name of the active mutant, so a helper open inside an operation (a backup's
+/// `config` naming the active mutant, so a helper open inside an operation (a backup's
 /// verification copy) keeps the process's mutant instead of resetting it.
-pub(crate) fn active_name() -> Option<String> {
-    imp::get()
+pub(crate) fn keep_active(mut config: crate::Config) -> crate::Config {
+    config.tuning.mutant = get()
         .and_then(|m| CATALOGUE.iter().find(|s| s.mutant == Some(m)))
-        .map(|s| s.name.to_owned())
+        .map(|s| s.name.to_owned());
+    config
 }
 
-/// Whether `mutant` is the active one (always false without the feature).
+/// Whether `mutant` is the active one.
 pub(crate) fn is(mutant: Mutant) -> bool {
-    imp::get() == Some(mutant)
+    get() == Some(mutant)
 }
 
-#[cfg(feature = "mutants")]
-mod imp {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+/// Index + 1 into the catalogue of the active mutant; 0 = none.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 
-    use super::{CATALOGUE, Mutant};
-
-    /// Index + 1 into the catalogue; 0 = none.
-    static ACTIVE: AtomicUsize = AtomicUsize::new(0);
-
-    pub(super) fn set(mutant: Option<Mutant>) {
-        let index = mutant
-            .and_then(|m| CATALOGUE.iter().position(|s| s.mutant == Some(m)))
-            .map_or(0, |i| i + 1);
-        ACTIVE.store(index, Ordering::SeqCst);
-    }
-
-    pub(super) fn get() -> Option<Mutant> {
-        match ACTIVE.load(Ordering::SeqCst) {
-            0 => None,
-            i => CATALOGUE.get(i - 1).and_then(|s| s.mutant),
-        }
-    }
+fn set(mutant: Option<Mutant>) {
+    let index = mutant
+        .and_then(|m| CATALOGUE.iter().position(|s| s.mutant == Some(m)))
+        .map_or(0, |i| i + 1);
+    ACTIVE.store(index, Ordering::SeqCst);
 }
 
-#[cfg(not(feature = "mutants"))]
-mod imp {
-    use super::Mutant;
-
-    pub(super) fn set(_: Option<Mutant>) {}
-
-    pub(super) fn get() -> Option<Mutant> {
-        None
+fn get() -> Option<Mutant> {
+    match ACTIVE.load(Ordering::SeqCst) {
+        0 => None,
+        i => CATALOGUE.get(i - 1).and_then(|s| s.mutant),
     }
 }
 
@@ -297,12 +265,5 @@ mod tests {
     fn no_mutant_is_always_accepted_and_an_unknown_one_never() {
         assert!(activate(None).is_ok());
         assert!(activate(Some("no-such-bug")).is_err());
-    }
-
-    #[cfg(not(feature = "mutants"))]
-    #[test]
-    fn without_the_feature_a_named_mutant_is_refused() {
-        let error = activate(Some("durability-off")).unwrap_err();
-        assert!(error.to_string().contains("mutants"), "{error}");
     }
 }

@@ -38,6 +38,7 @@ impl OpenReport {
 /// database, sync the database's directory if the file was just created,
 /// apply the pragmas and migrate.
 pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport)> {
+    #[cfg(feature = "mutants")]
     crate::mutants::activate(config.tuning.mutant.as_deref())?;
     ensure_dir(&config.vault_dir)?;
     let existed = config.path.exists();
@@ -110,11 +111,11 @@ fn connect(config: &Config) -> Result<Connection> {
 
 /// The sync level to set: the tuning's, unless the `durability-off` mutant is active.
 fn synchronous(tuning: &crate::config::Tuning) -> &'static str {
-    if crate::mutants::is(crate::mutants::Mutant::DurabilityOff) {
-        crate::config::Synchronous::Off.as_str()
-    } else {
+    mutant!(
+        DurabilityOff,
+        crate::config::Synchronous::Off.as_str(),
         tuning.synchronous.as_str()
-    }
+    )
 }
 
 /// journal_mode (verified), synchronous, busy_timeout, cache_size, mmap_size, foreign_keys.

@@ -27,11 +27,14 @@ pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -
         .and_then(|()| body(db))
         .and_then(|value| match db.conn.execute_batch("COMMIT") {
             Ok(()) => Ok(value),
-            Err(_) if crate::mutants::is(crate::mutants::Mutant::SwallowCommitError) => {
-                roll_back_if_open(db);
-                Ok(value)
-            }
-            Err(error) => Err(db.err(COMMIT)(error)),
+            Err(error) => mutant!(
+                SwallowCommitError,
+                {
+                    roll_back_if_open(db);
+                    Ok(value)
+                },
+                Err(db.err(COMMIT)(error))
+            ),
         });
     if result.is_err() {
         roll_back_if_open(db);
@@ -41,11 +44,7 @@ pub(crate) fn immediate<T>(db: Db<'_>, body: impl FnOnce(Db<'_>) -> Result<T>) -
 
 /// `BEGIN IMMEDIATE`, or a deferred `BEGIN` under the `no-begin-immediate` mutant.
 fn begin_statement() -> &'static str {
-    if crate::mutants::is(crate::mutants::Mutant::NoBeginImmediate) {
-        "BEGIN"
-    } else {
-        "BEGIN IMMEDIATE"
-    }
+    mutant!(NoBeginImmediate, "BEGIN", "BEGIN IMMEDIATE")
 }
 
 /// Roll back a transaction a failed rollback left open, so nothing

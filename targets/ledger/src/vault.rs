@@ -50,11 +50,11 @@ pub(crate) fn render(capture: &Capture, mode: ExportMode, status: Status) -> Str
 /// Write `contents` to `dir/name` durably: temp file, fsync, rename, fsync `dir`.
 pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &str) -> Result<PathBuf> {
     let target = dir.join(name);
-    let temp = if crate::mutants::is(crate::mutants::Mutant::VaultTempPerAttempt) {
-        dir.join(format!(".{name}.{}.tmp", std::process::id()))
-    } else {
+    let temp = mutant!(
+        VaultTempPerAttempt,
+        dir.join(format!(".{name}.{}.tmp", std::process::id())),
         dir.join(format!(".{name}.tmp"))
-    };
+    );
     let vault_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LedgerError::Vault { path, source }
@@ -75,9 +75,9 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &str) -> Result
 /// fsync a directory so entries created or renamed in it are durable (skipped by the
 /// `no-dir-fsync` mutant).
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    if crate::mutants::is(crate::mutants::Mutant::NoDirFsync) {
+    if_mutant!(NoDirFsync, {
         return Ok(());
-    }
+    });
     let io_err = |source| LedgerError::Io {
         path: dir.to_path_buf(),
         source,

@@ -222,13 +222,13 @@ impl Ledger {
             None
         };
         let snapshot = write_snapshot(reader, config, now, position)?;
-        if crate::mutants::is(crate::mutants::Mutant::BackupVerifiedBeforeCheck) {
+        if_mutant!(BackupVerifiedBeforeCheck, {
             let early = Outcome::Verified {
                 path: &snapshot.path,
                 snapshot_at_ms: snapshot.manifest.created_at_ms,
             };
             state::record_outcome(self.backup_db(), now, &config.escalation, &early)?;
-        }
+        });
         failpoint::hit(FAILPOINT_BEFORE_VERIFY)?;
         let (verification, status, manifest) = if config.verify {
             let (report, status, manifest) = self.verify_and_record(config, &snapshot.path)?;
@@ -413,7 +413,7 @@ impl Ledger {
     ) -> Result<GuardedPrune> {
         let status = self.backup_status(config)?;
         let path = self.config().path.clone();
-        if crate::mutants::is(crate::mutants::Mutant::PruneIgnoresBackup) {
+        if_mutant!(PruneIgnoresBackup, {
             let now = self.now_ms();
             let pruned = ops::prune::prune_exported_older_than(self.backup_db(), now, days)?;
             let cutoff = now.saturating_sub(i64::from(days) * MS_PER_DAY);
@@ -423,7 +423,7 @@ impl Ledger {
                 verified_backup_at_ms: status.last_verified_snapshot_at_ms.unwrap_or(cutoff),
                 pruned,
             });
-        }
+        });
         if status.health == super::BackupHealth::PruningPaused {
             return Err(BackupError::PruneRefused {
                 path,

@@ -332,17 +332,18 @@ pub fn restore(plan: &RestorePlan) -> Result<RestoreReport, BackupError> {
     fs::rename(&temp, into)
         .map_err(BackupError::io("rename restored database into place", into))?;
     sync_dir(&parent_dir(into))?;
-    if crate::mutants::is(crate::mutants::Mutant::RestoreDropsNewestCapture) {
+    if_mutant!(RestoreDropsNewestCapture, {
         drop_newest_capture(into);
-    }
+    });
     Ok(report)
 }
 
 /// The planted bug `restore-drops-newest-capture`: the newest exported capture (and its audit
 /// rows) vanish from the restored copy.
+#[cfg(feature = "mutants")]
 fn drop_newest_capture(file: &Path) {
-    let mut config = crate::Config::new(file, parent_dir(file).join(".mutant-vault"));
-    config.tuning.mutant = crate::mutants::active_name();
+    let config = crate::Config::new(file, parent_dir(file).join(".mutant-vault"));
+    let config = crate::mutants::keep_active(config);
     if let Ok(ledger) = crate::Ledger::open(&config) {
         let _ = ledger.connection().execute_batch(
             "UPDATE errors_log SET capture_id = NULL WHERE capture_id =

@@ -114,9 +114,9 @@ pub fn verify_backup_file(path: &Path) -> Result<VerifyReport, BackupError> {
     };
     checks.pass("manifest");
     checks.report.expected = Some(manifest.logical.clone());
-    if crate::mutants::is(crate::mutants::Mutant::BackupVerifiedUnchecked) {
+    if_mutant!(BackupVerifiedUnchecked, {
         return Ok(checks.report);
-    }
+    });
     if let Err(detail) = check_file_hash(path, &manifest) {
         return Ok(checks.fail("file_hash", detail));
     }
@@ -201,8 +201,9 @@ pub(crate) fn open_and_check(
     vault: &Path,
     expected: Option<&LogicalHash>,
 ) -> Result<LogicalHash, String> {
-    let mut config = Config::new(db, vault);
-    config.tuning.mutant = crate::mutants::active_name();
+    let config = Config::new(db, vault);
+    #[cfg(feature = "mutants")]
+    let config = crate::mutants::keep_active(config);
     let ledger = Ledger::open(&config)
         .map_err(|error| format!("the ledger cannot open the copy: {error}"))?;
     let conn = ledger.connection();

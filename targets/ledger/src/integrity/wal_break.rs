@@ -287,11 +287,12 @@ fn archive_dir(config: &Config) -> Option<PathBuf> {
 /// copy, and repair it when it can (see the module doc). `None` when the
 /// WAL is absent, sound, or only has a torn tail.
 pub(crate) fn guard(config: &Config) -> Option<WalGuard> {
-    if config.tuning.journal_mode != JournalMode::Wal
-        || crate::mutants::is(crate::mutants::Mutant::WalDamageIgnored)
-    {
+    if config.tuning.journal_mode != JournalMode::Wal {
         return None;
     }
+    if_mutant!(WalDamageIgnored, {
+        return None;
+    });
     let wal = wal_path(&config.path);
     let mut bytes = fs::read(&wal).ok()?;
     let durable = matches!(

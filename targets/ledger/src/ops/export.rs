@@ -63,11 +63,11 @@ pub(crate) fn record_export(
             })
             .map_err(db.err("insert export audit row"))?;
         failpoint::hit(failpoint::EXPORT_AFTER_AUDIT_INSERT)?;
-        if crate::mutants::is(crate::mutants::Mutant::ExportSplitTransaction) {
+        if_mutant!(ExportSplitTransaction, {
             db.conn
                 .execute_batch("COMMIT; BEGIN IMMEDIATE")
                 .map_err(db.err(tx::COMMIT))?;
-        }
+        });
         super::update_status(db, id, current.status, target, now_ms)?;
         failpoint::hit(failpoint::EXPORT_BEFORE_COMMIT)?;
         Ok(ExportOutcome::Exported)

@@ -60,9 +60,10 @@ pub(crate) fn recoverable_sql() -> String {
 
 /// Every non-terminal capture, oldest first (created_at, then id).
 pub(crate) fn recoverable_captures(db: Db<'_>) -> Result<Vec<Capture>> {
-    let mut sql = recoverable_sql();
-    if crate::mutants::is(crate::mutants::Mutant::RecoveryMissesFailedTranscription) {
-        sql = sql.replace("ORDER BY", "AND status <> 'failed_transcription' ORDER BY");
-    }
+    let sql = mutant!(
+        RecoveryMissesFailedTranscription,
+        recoverable_sql().replace("ORDER BY", "AND status <> 'failed_transcription' ORDER BY"),
+        recoverable_sql()
+    );
     row::query_captures(db, "list recoverable captures", &sql, [])
 }

@@ -25,7 +25,7 @@ pub(crate) fn stage(
         Source::Voice => None,
     };
     tx::immediate(db, |db| {
-        let dedup = !crate::mutants::is(crate::mutants::Mutant::StageNoDedup);
+        let dedup = mutant!(StageNoDedup, false, true);
         if dedup && let Some(existing) = duplicate_of(db, hash.as_deref(), new)? {
             return Ok(StageOutcome::Duplicate(existing));
         }

@@ -8,6 +8,7 @@ mod locks;
 mod maintenance;
 mod migrations;
 mod model;
+mod production_build;
 mod query_plan;
 mod safety;
 mod schema_invariants;

@@ -2,7 +2,7 @@
 //! default VFS, through the fault VFS in pass-through, and through the fault
 //! VFS tracking power loss (real syncs skipped, as the harness simulates).
 //! Each arm has its own fresh ledger. After criterion, an interleaved A/B
-//! (`harness::perf::run_ab`) prints each shim's time over the default's with
+//! (`perfkit::run_ab`) prints each shim's time over the default's with
 //! its bootstrap interval and the A/A control.
 
 use std::hint::black_box;
@@ -12,8 +12,8 @@ use benches::inserts::new_capture;
 use benches::{scratch, settings};
 use criterion::{Criterion, criterion_group, criterion_main};
 use harness::backends::vfs::{FaultVfs, VfsOptions};
-use harness::perf::{AbConfig, Arm, run_ab};
 use ledger::{Config, Ledger, LedgerError};
+use perfkit::{AbConfig, Arm, run_ab};
 
 fn open_ledger(dir: &Path, name: &str, vfs: Option<&FaultVfs>) -> Ledger {
     let mut config = Config::new(dir.join(format!("{name}.db")), dir.join("vault"));
