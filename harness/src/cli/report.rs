@@ -21,8 +21,7 @@ pub(super) fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot read the history in {}", dir.display()))?,
         None => Vec::new(),
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    super::create_out_dir(&args.out)?;
     write_atomically(&args.out.join("results.json"), &merged)?;
     reports::write_file_atomically(
         &args.out.join("junit.xml"),

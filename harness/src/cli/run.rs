@@ -9,12 +9,16 @@ use reports::json::JsonReporter;
 use reports::junit::JunitReporter;
 use reports::progress::ProgressReporter;
 
-use super::{RunArgs, UsageError, exit_codes, load_registry, revision, select};
+use super::{
+    RunArgs, UsageError, create_out_dir, exit_codes, load_registry, revision, select,
+    with_overrides,
+};
 use crate::runner::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;
-    let mut scenarios = select(&registry, args.filter.as_deref())?;
+    let mut scenarios =
+        with_overrides(&args.scenarios, &select(&registry, args.filter.as_deref())?)?;
     if let Some(n) = args.iterations {
         if n == 0 {
             return Err(UsageError("--iterations must be at least 1".into()).into());
@@ -30,8 +34,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    create_out_dir(&args.out)?;
     let earlier = match &args.history {
         Some(dir) => history::read_last(dir, TREND_RUNS)
             .with_context(|| format!("cannot read the history in {}", dir.display()))?,
