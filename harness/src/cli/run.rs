@@ -70,6 +70,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .context("cannot install the Ctrl-C handler")?;
     let mut json = JsonReporter::new(args.out.join("results.json"));
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
+    let trend_history = earlier.clone();
     let mut html = HtmlReporter::new(args.out.join("report.html"), earlier);
     let mut progress = ProgressReporter::new();
     let (summary, outcomes) = run_plan(
@@ -77,27 +78,33 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         &mut [&mut progress, &mut json, &mut junit, &mut html],
         &control,
     )?;
+    let mut final_results = json.results().cloned();
     if summary.failed > 0
         && args.shrink_budget > 0
-        && let Some(mut results) = json.results().cloned()
+        && let Some(results) = &mut final_results
     {
+        let started = std::time::Instant::now();
         super::shrink::shrink_failures(
             &plan,
             &outcomes,
             args.shrink_budget,
-            args.capsules.as_deref(),
-            &mut results,
+            &super::shrink::ShrinkOutputs {
+                out: &args.out,
+                capsules: args.capsules.as_deref(),
+            },
+            results,
             &control,
         )?;
-        reports::json::write_atomically(&args.out.join("results.json"), &results)
+        results.shrink_wall_time_ms = started.elapsed().as_millis() as u64;
+        reports::json::write_atomically(&args.out.join("results.json"), results)
             .context("cannot write results.json")?;
         reports::write_file_atomically(
             &args.out.join("report.html"),
-            reports::html::render(&results, &[]).as_bytes(),
+            reports::html::render(results, &trend_history).as_bytes(),
         )
         .context("cannot write report.html")?;
     }
-    if let (Some(dir), Some(results)) = (&args.history, json.results()) {
+    if let (Some(dir), Some(results)) = (&args.history, &final_results) {
         history::append(dir, &HistoryEntry::from_results(results))
             .with_context(|| format!("cannot append to the history in {}", dir.display()))?;
     }
