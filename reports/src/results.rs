@@ -449,6 +449,30 @@ impl IterationResult {
             fix(&mut shrunk.failure.detail);
         }
     }
+
+    /// Prefixes the kept files this result names (relative to its run's output directory)
+    /// with `base`, that directory as seen from elsewhere: `report merge` uses it so a merged
+    /// report names each shard's files where they are.
+    pub fn rebase_kept_files(&mut self, base: &str) {
+        let rebase = |relative: &str| format!("{}/{relative}", base.trim_end_matches('/'));
+        if let Some(files) = self.files.clone() {
+            let dir = files.trim_end_matches('/');
+            self.relocate_paths(dir, &rebase(dir));
+            self.files = Some(rebase(&files));
+        }
+        if let Some(shrunk) = &mut self.shrunk {
+            for path in [&mut shrunk.files, &mut shrunk.capsule]
+                .into_iter()
+                .flatten()
+            {
+                if !path.starts_with('/') {
+                    let dir = path.trim_end_matches('/').to_owned();
+                    shrunk.failure.detail = shrunk.failure.detail.replace(&dir, &rebase(&dir));
+                    *path = rebase(path);
+                }
+            }
+        }
+    }
 }
 
 /// Whether an iteration promised durability of acknowledged writes (see
@@ -503,5 +527,12 @@ mod tests {
             "cannot read failures/wal-1/crash-drop/ledger.db"
         );
         assert_eq!(it.error.as_deref(), Some("worker died in failures/wal-1"));
+        it.files = Some("failures/wal-1/".into());
+        it.rebase_kept_files("shards/2");
+        assert_eq!(it.files.as_deref(), Some("shards/2/failures/wal-1/"));
+        assert_eq!(
+            it.checks[0].detail,
+            "cannot read shards/2/failures/wal-1/crash-drop/ledger.db"
+        );
     }
 }
