@@ -99,7 +99,7 @@ pub fn group_failures(results: &RunResults) -> Vec<FailureGroup<'_>> {
             .push(it);
     }
     let mut groups: Vec<FailureGroup<'_>> = groups.into_values().collect();
-    groups.sort_by(|a, b| b.iterations.len().cmp(&a.iterations.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.iterations.len()));
     groups
 }
 
