@@ -574,3 +574,73 @@ fn a_reported_failure_replays_with_the_same_digest() {
         failed.trace_digest
     );
 }
+
+/// After a failing run, what results.json and the report name exists: each failing
+/// iteration's files under `failures/<scenario>-<iteration>/` (not the temporary directory
+/// they were made in), and the minimal case's files, capsule and replay command.
+#[test]
+fn a_failing_run_names_only_files_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let scenarios = scenarios_dir();
+    let output = run(&[
+        "run",
+        "--scenarios",
+        scenarios.to_str().unwrap(),
+        "--filter",
+        "power-loss-wal-full",
+        "--set",
+        "target.mutant=durability-off",
+        "--iterations",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(
+        !text.contains("/resilience-"),
+        "a temporary path is named: {text}"
+    );
+    let r = results(&out);
+    let failing = r.not_passed();
+    assert!(!failing.is_empty());
+    for it in &failing {
+        let files = it
+            .files
+            .as_deref()
+            .expect("a failing iteration's files are kept");
+        assert_eq!(files, format!("failures/{}-{}/", it.scenario, it.iteration));
+        assert!(out.join(files).join("ledger.db").exists(), "{files}");
+    }
+    let shrunk = failing
+        .iter()
+        .find_map(|i| i.shrunk.as_ref())
+        .expect("the first failure was shrunk");
+    let capsule = shrunk
+        .capsule
+        .as_deref()
+        .expect("a capsule is always written");
+    assert!(
+        capsule.starts_with("capsules/") && out.join(capsule).exists(),
+        "{capsule}"
+    );
+    let minimal = shrunk
+        .files
+        .as_deref()
+        .expect("the minimal case's files are kept");
+    assert!(out.join(minimal).join("ledger.db").exists(), "{minimal}");
+    let replay = shrunk
+        .replay
+        .as_deref()
+        .expect("the minimal case has a replay command");
+    assert_eq!(
+        replay,
+        format!("resilience replay {}", out.join(capsule).display())
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(replay) && !html.contains("/resilience-"));
+    assert_named_paths_exist(&html, &out);
+}

@@ -300,7 +300,9 @@ mod tests {
 
     #[test]
     fn losses_where_durability_is_not_promised_name_the_scenario_and_why() {
-        let mut run = small_run("Unsafe on purpose. More text.");
+        let mut run = small_run(
+            "Power cut, rollback journal. The last commit can be lost, so acknowledged_durable is not checked here. More text.",
+        );
         assert!(!render(&run, &[]).contains("not-promised"));
         let mut relaxed = IterationResult {
             lost_acknowledged: 3,
@@ -318,7 +320,7 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("<code>kill-writer</code>: 3 lost; it does not check <code>acknowledged_durable</code>, as its configuration does not promise it: Unsafe on purpose.</li>"),
+            html.contains("<code>kill-writer</code>: 3 lost; it does not check <code>acknowledged_durable</code>; its description says why: The last commit can be lost, so acknowledged_durable is not checked here.</li>"),
             "{html}"
         );
     }

@@ -129,14 +129,14 @@ fn not_promised(r: &RunResults) -> Markup {
         r.scenarios
             .iter()
             .find(|s| s.name == name)
-            .map_or(String::new(), |s| first_sentence(&s.description))
+            .map_or(String::new(), |s| loss_reason(&s.description))
     };
     html! {
         @if !lost.is_empty() {
             div #not-promised {
                 p {
                     (r.summary.lost_where_not_promised) " acknowledged writes were lost where durability is not promised. "
-                    "They are measured, not failures (the matrix's lost acknowledged row leaves them out):"
+                    "They are measured, not failures (the matrix's lost acknowledged row leaves them out), in these scenarios:"
                 }
                 ul {
                     @for (name, (count, promise)) in &lost {
@@ -147,7 +147,7 @@ fn not_promised(r: &RunResults) -> Markup {
                                     "a regression capsule of a planted bug: it expects " code { (DURABILITY_CHECK) } " to fail, and it did"
                                 }
                                 _ => {
-                                    "it does not check " code { (DURABILITY_CHECK) } ", as its configuration does not promise it: " (description(name))
+                                    "it does not check " code { (DURABILITY_CHECK) } "; its description says why: " (description(name))
                                 }
                             }
                         }
@@ -158,12 +158,35 @@ fn not_promised(r: &RunResults) -> Markup {
     }
 }
 
-/// The first sentence of a description (up to the first `. `), for one-line explanations.
-fn first_sentence(text: &str) -> String {
-    let text = text.trim();
-    match text.find(". ") {
-        Some(end) => text[..=end].to_owned(),
-        None => text.to_owned(),
+/// Words that mark the sentence of a description explaining a loss.
+const LOSS_WORDS: [&str; 4] = [DURABILITY_CHECK, "durab", "lost", "lose"];
+
+/// Longest explanation quoted from a description, in characters, before `…`.
+const REASON_MAX_CHARS: usize = 320;
+
+/// The sentence of a scenario's description that explains why acknowledged writes may be lost
+/// there (the first naming durability or a loss), else its first sentence; at most 320
+/// characters.
+fn loss_reason(description: &str) -> String {
+    let sentences: Vec<&str> = description
+        .split_inclusive(". ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let chosen = sentences
+        .iter()
+        .find(|s| LOSS_WORDS.iter().any(|w| s.contains(w)))
+        .or(sentences.first())
+        .copied()
+        .unwrap_or("");
+    if chosen.chars().count() > REASON_MAX_CHARS {
+        chosen
+            .chars()
+            .take(REASON_MAX_CHARS - 1)
+            .collect::<String>()
+            + "…"
+    } else {
+        chosen.to_owned()
     }
 }
 
