@@ -26,11 +26,14 @@ pub mod merge;
 pub mod perf;
 pub mod progress;
 pub mod results;
+pub mod run_settings;
 pub mod selftest;
+pub mod triage;
 
 pub use events::RunEvent;
 pub use results::{
-    BitFlipCounts, CheckResult, IterationResult, IterationStatus, RunResults, ShrunkCase, Summary,
+    BitFlipCounts, CheckResult, DurabilityPromise, IterationResult, IterationStatus, RunResults,
+    ShrunkCase, Summary,
 };
 
 /// A sink for the run's event stream; one implementation per output format.

@@ -106,6 +106,7 @@ pub fn merge(parts: &[RunResults]) -> Result<RunResults, MergeError> {
         merged.complete &= part.complete;
         merged.interrupted |= part.interrupted;
         merged.wall_time_ms = merged.wall_time_ms.max(part.wall_time_ms);
+        merged.shrink_wall_time_ms = merged.shrink_wall_time_ms.max(part.shrink_wall_time_ms);
         merged.started_at_unix = merged.started_at_unix.min(part.started_at_unix);
     }
     let mut iterations: Vec<_> = parts

@@ -46,8 +46,13 @@ pub struct RunResults {
     pub complete: bool,
     /// True when the run was interrupted (Ctrl-C).
     pub interrupted: bool,
-    /// Wall time of the run, set when it finishes.
+    /// Wall time of the run's iterations, from the first started to the last finished (set
+    /// when the run finishes); start-up and shrinking are not in it.
     pub wall_time_ms: u64,
+    /// Wall time spent shrinking failures after the iterations (`run --shrink-budget`), 0 when
+    /// nothing was shrunk.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shrink_wall_time_ms: u64,
     /// The kill matrix, in the results of `resilience selftest` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selftest: Option<crate::selftest::KillMatrix>,
@@ -72,6 +77,7 @@ impl RunResults {
             complete: false,
             interrupted: false,
             wall_time_ms: 0,
+            shrink_wall_time_ms: 0,
             selftest: None,
         }
     }
@@ -128,6 +134,10 @@ impl RunResults {
         list.sort_by(|a, b| (&a.scenario, a.iteration).cmp(&(&b.scenario, b.iteration)));
         list
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One part of a run split with `--shard K/N`: shard `index` (1-based) of `count`.
@@ -197,12 +207,7 @@ impl Summary {
         self.operations += it.operations;
         self.acknowledged += it.acknowledged;
         self.faults_injected += it.faults_injected;
-        let durability = it.checks.iter().find(|c| c.name == DURABILITY_CHECK);
-        // A passing iteration whose durability check failed is a capsule of a planted bug that
-        // expects the loss (`expected-failures`): durability was not promised there.
-        let expected_loss =
-            it.status == IterationStatus::Passed && durability.is_some_and(|c| !c.passed);
-        if durability.is_some() && !expected_loss {
+        if it.durability_promise() == DurabilityPromise::Promised {
             self.lost_acknowledged += it.lost_acknowledged;
         } else {
             self.lost_where_not_promised += it.lost_acknowledged;
@@ -295,6 +300,10 @@ pub struct IterationResult {
     /// it first, with this iteration as the original beside it. Absent when not shrunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<ShrunkCase>,
+    /// Where this iteration's files were kept, relative to the output directory
+    /// (`failures/<scenario>-<iteration>/`); absent when they were not kept (passed, replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
 }
 
 /// Bit flips injected on read by the fault VFS, and what the ledger's page checksums caught.
@@ -326,9 +335,16 @@ pub struct ShrunkCase {
     pub failure: CheckResult,
     /// The minimal case's trace digest.
     pub trace_digest: String,
-    /// The regression capsule written for it, if any (`resilience replay PATH` re-runs it).
+    /// The regression capsule written for it, if any (`resilience replay PATH` re-runs it):
+    /// relative to the output directory when it is inside it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capsule: Option<String>,
+    /// The command that re-runs the minimal case (`resilience replay <capsule>`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<String>,
+    /// Where the minimal case's files are, relative to the output directory, if kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
 }
 
 /// One step of an iteration's timeline: an operation with its outcome, or a fault.
@@ -386,6 +402,7 @@ impl IterationResult {
             bit_flips: None,
             figures: Default::default(),
             shrunk: None,
+            files: None,
         }
     }
 
@@ -393,6 +410,82 @@ impl IterationResult {
     pub fn first_failure(&self) -> Option<&CheckResult> {
         self.checks.iter().find(|c| !c.passed)
     }
+
+    /// Whether this iteration promised that acknowledged writes survive, and if not, why.
+    pub fn durability_promise(&self) -> DurabilityPromise {
+        match self.checks.iter().find(|c| c.name == DURABILITY_CHECK) {
+            None => DurabilityPromise::NotChecked,
+            // A passing iteration whose durability check failed is a capsule of a planted bug
+            // that expects the loss (`expected-failures`).
+            Some(c) if !c.passed && self.status == IterationStatus::Passed => {
+                DurabilityPromise::LossExpected
+            }
+            Some(_) => DurabilityPromise::Promised,
+        }
+    }
+
+    /// Replaces the directory `from` with `to` in every text this result quotes (check
+    /// details, the error, the timeline, the minimal case): used when the iteration's files
+    /// move from a temporary directory to the output directory, so no text names a path that
+    /// no longer exists.
+    pub fn relocate_paths(&mut self, from: &str, to: &str) {
+        if from.is_empty() {
+            return;
+        }
+        let fix = |text: &mut String| {
+            if text.contains(from) {
+                *text = text.replace(from, to);
+            }
+        };
+        self.checks.iter_mut().for_each(|c| fix(&mut c.detail));
+        if let Some(error) = &mut self.error {
+            fix(error);
+        }
+        for entry in &mut self.timeline {
+            fix(&mut entry.text);
+            fix(&mut entry.outcome);
+        }
+        if let Some(shrunk) = &mut self.shrunk {
+            fix(&mut shrunk.failure.detail);
+        }
+    }
+
+    /// Prefixes the kept files this result names (relative to its run's output directory)
+    /// with `base`, that directory as seen from elsewhere: `report merge` uses it so a merged
+    /// report names each shard's files where they are.
+    pub fn rebase_kept_files(&mut self, base: &str) {
+        let rebase = |relative: &str| format!("{}/{relative}", base.trim_end_matches('/'));
+        if let Some(files) = self.files.clone() {
+            let dir = files.trim_end_matches('/');
+            self.relocate_paths(dir, &rebase(dir));
+            self.files = Some(rebase(&files));
+        }
+        if let Some(shrunk) = &mut self.shrunk {
+            for path in [&mut shrunk.files, &mut shrunk.capsule]
+                .into_iter()
+                .flatten()
+            {
+                if !path.starts_with('/') {
+                    let dir = path.trim_end_matches('/').to_owned();
+                    shrunk.failure.detail = shrunk.failure.detail.replace(&dir, &rebase(&dir));
+                    *path = rebase(path);
+                }
+            }
+        }
+    }
+}
+
+/// Whether an iteration promised durability of acknowledged writes (see
+/// [`IterationResult::durability_promise`]); a loss counts as a failure only when promised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DurabilityPromise {
+    /// The scenario runs `acknowledged_durable`: every acknowledged write must survive.
+    Promised,
+    /// The scenario does not run `acknowledged_durable` (its configuration does not promise
+    /// durability, e.g. WAL with `synchronous=NORMAL` under power loss); losses are measured.
+    NotChecked,
+    /// A regression capsule of a planted bug that expects `acknowledged_durable` to fail.
+    LossExpected,
 }
 
 /// One check's verdict.
@@ -404,4 +497,42 @@ pub struct CheckResult {
     pub passed: bool,
     /// What was expected and what was found; empty when it passed with nothing to say.
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relocated_paths_name_the_kept_directory_everywhere() {
+        let tmp = "/tmp/resilience-x/wal-1";
+        let mut it = IterationResult::new("wal", "power-loss", 1, IterationStatus::Failed);
+        it.checks.push(CheckResult {
+            name: "integrity".into(),
+            passed: false,
+            detail: format!("cannot read {tmp}/crash-drop/ledger.db"),
+        });
+        it.error = Some(format!("worker died in {tmp}"));
+        it.timeline.push(TimelineEntry {
+            operation: None,
+            kind: TimelineKind::Fault,
+            text: format!("image {tmp}/crash-drop"),
+            outcome: String::new(),
+        });
+        it.relocate_paths(tmp, "failures/wal-1");
+        let text = serde_json::to_string(&it).unwrap();
+        assert!(!text.contains("/tmp/"), "{text}");
+        assert_eq!(
+            it.checks[0].detail,
+            "cannot read failures/wal-1/crash-drop/ledger.db"
+        );
+        assert_eq!(it.error.as_deref(), Some("worker died in failures/wal-1"));
+        it.files = Some("failures/wal-1/".into());
+        it.rebase_kept_files("shards/2");
+        assert_eq!(it.files.as_deref(), Some("shards/2/failures/wal-1/"));
+        assert_eq!(
+            it.checks[0].detail,
+            "cannot read shards/2/failures/wal-1/crash-drop/ledger.db"
+        );
+    }
 }

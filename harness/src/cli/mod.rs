@@ -5,6 +5,7 @@
 //! 3 the harness itself failed; 130 interrupted.
 
 mod list;
+mod output;
 mod replay;
 mod report;
 mod run;
@@ -122,6 +123,10 @@ struct ListArgs {
     /// Only scenarios whose name, family or tag matches (globs; `a,b` = either).
     #[arg(long)]
     filter: Option<String>,
+    /// Every scenario, including those a run without `--filter` leaves out (`slow` perf
+    /// scenarios and `expected-fail` known gaps).
+    #[arg(long, conflicts_with = "filter")]
+    all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +230,7 @@ pub fn main_impl() -> i32 {
     };
     match result {
         Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => exit_codes::OK,
         Err(e) => {
             eprintln!("error: {e:#}");
             match e.downcast_ref::<UsageError>() {
@@ -252,10 +258,33 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
     Ok(exit_codes::OK)
 }
 
-/// Loads the registry, mapping invalid files to a usage error.
+/// Loads the registry as the files say (no `--set` yet: overrides are applied to the selected
+/// scenarios only, by [`with_overrides`]), mapping invalid files to a usage error.
 fn load_registry(args: &ScenarioArgs) -> anyhow::Result<crate::scenario::Registry> {
-    crate::scenario::Registry::load(&args.scenarios, &args.overrides)
+    crate::scenario::Registry::load(&args.scenarios, &[])
         .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// The selected `scenarios` with every `--set` applied; a refused value is a usage error,
+/// reported once with the selected scenarios it concerns.
+fn with_overrides(
+    args: &ScenarioArgs,
+    scenarios: &[crate::scenario::Scenario],
+) -> anyhow::Result<Vec<crate::scenario::Scenario>> {
+    crate::scenario::apply_overrides(scenarios, &args.overrides)
+        .map_err(|e| UsageError(e.to_string()).into())
+}
+
+/// Creates the output directory; failing to is bad input (exit 2: the user named a place the
+/// harness cannot write), not a harness failure.
+fn create_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| {
+        UsageError(format!(
+            "cannot create output directory {}: {e}; pass --out with a writable directory",
+            out.display()
+        ))
+        .into()
+    })
 }
 
 /// Scenarios with this tag document a known gap (e.g. bit flips before page checksums): a run
@@ -265,6 +294,14 @@ pub const EXPECTED_FAIL_TAG: &str = "expected-fail";
 /// Scenarios with this tag take minutes (the `perf/` family builds and measures 100k-capture
 /// datasets): a run without `--filter` leaves them out; `--filter perf` runs them.
 pub const SLOW_TAG: &str = "slow";
+
+/// True for scenarios a run without `--filter` leaves out (`expected-fail` or `slow`).
+fn hidden_by_default(scenario: &crate::scenario::Scenario) -> bool {
+    scenario
+        .tags
+        .iter()
+        .any(|t| t == EXPECTED_FAIL_TAG || t == SLOW_TAG)
+}
 
 /// Selects scenarios with an optional filter (without one: all but `expected-fail` and `slow`), mapping
 /// no-match to a usage error.
@@ -276,11 +313,7 @@ fn select(
         return Ok(registry
             .scenarios()
             .iter()
-            .filter(|s| {
-                !s.tags
-                    .iter()
-                    .any(|t| t == EXPECTED_FAIL_TAG || t == SLOW_TAG)
-            })
+            .filter(|s| !hidden_by_default(s))
             .cloned()
             .collect());
     };

@@ -2,29 +2,24 @@
 
 use reports::IterationStatus;
 
+use super::output::{out, out_line};
 use super::{ReplayArgs, UsageError, exit_codes, load_registry};
 use crate::engine::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;
-    let from_file = capsule_file(&args.scenario)?;
-    let Some(scenario) = from_file.as_ref().or_else(|| registry.get(&args.scenario)) else {
-        let filter = crate::scenario::Filter::parse(&args.scenario)
-            .map_err(|e| UsageError(e.to_string()))?;
-        let message = match filter.select(registry.scenarios()) {
-            Err(e) => e.to_string(),
-            Ok(matches) => format!(
-                "no scenario is named `{}`; it matches: {}",
-                args.scenario,
-                matches
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        return Err(UsageError(message).into());
+    let scenario = match capsule_file(&args.scenario)? {
+        Some(capsule) => capsule,
+        None => {
+            let named = registry
+                .get(&args.scenario)
+                .ok_or_else(|| UsageError(unknown_scenario(&registry, &args.scenario)))?;
+            let mut overridden =
+                super::with_overrides(&args.scenarios, std::slice::from_ref(named))?;
+            overridden.remove(0)
+        }
     };
+    let scenario = &scenario;
     if !scenario.is_deterministic() {
         eprintln!(
             "note: {} depends on timing ({}); the replay uses the same seed and plan but may not hit the same instant",
@@ -55,15 +50,15 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         .first()
         .ok_or_else(|| anyhow::anyhow!("the iteration did not run"))?;
     let result = &outcome.result;
-    println!(
+    out_line(format_args!(
         "{} iteration {} seed {} (base seed {})",
         result.scenario, result.iteration, result.seed, result.base_seed
-    );
-    print!("{}", outcome.trace.render());
-    println!("trace digest {}", result.trace_digest);
+    ))?;
+    out(outcome.trace.render())?;
+    out_line(format_args!("trace digest {}", result.trace_digest))?;
     for check in &result.checks {
         let mark = if check.passed { "ok  " } else { "FAIL" };
-        println!(
+        out_line(format_args!(
             "{mark} {}{}",
             check.name,
             if check.detail.is_empty() {
@@ -71,26 +66,46 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
             } else {
                 format!(": {}", check.detail)
             }
-        );
+        ))?;
     }
     if let Some(error) = &result.error {
-        println!("ERROR {error}");
+        out_line(format_args!("ERROR {error}"))?;
     }
-    println!("lost acknowledged writes: {}", result.lost_acknowledged);
+    out_line(format_args!(
+        "lost acknowledged writes: {}",
+        result.lost_acknowledged
+    ))?;
     if let Some(capsule) = &scenario.capsule {
         if capsule.digest != result.trace_digest {
-            println!(
+            out_line(format_args!(
                 "DIGEST MISMATCH: the capsule recorded {}, the replay gave {}",
                 capsule.digest, result.trace_digest
-            );
+            ))?;
             return Ok(exit_codes::CHECK_FAILED);
         }
-        println!("same digest as the capsule ({})", capsule.digest);
+        out_line(format_args!(
+            "same digest as the capsule ({})",
+            capsule.digest
+        ))?;
     }
     Ok(match result.status {
         IterationStatus::Passed => exit_codes::OK,
         _ => exit_codes::CHECK_FAILED,
     })
+}
+
+/// The error for a scenario name that does not exist: the closest names, and where to look.
+fn unknown_scenario(registry: &crate::scenario::Registry, name: &str) -> String {
+    let close = registry.closest_names(name, 5);
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean: {}?", close.join(", "))
+    };
+    format!(
+        "no scenario is named `{name}`{hint} (`resilience list --all` shows every name; a \
+         regression capsule is given by the path of its .toml file)"
+    )
 }
 
 /// A scenario file given by path (`resilience replay scenarios/regressions/x.toml`), or `None`

@@ -10,9 +10,13 @@ pub(super) fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
     let mut parts = Vec::new();
     for dir in &args.shards {
         let path = dir.join("results.json");
-        let part = read_results(&path).map_err(|e| {
+        let mut part = read_results(&path).map_err(|e| {
             UsageError(format!("cannot read shard results {}: {e}", path.display()))
         })?;
+        let shard_dir = dir.display().to_string();
+        part.iterations
+            .iter_mut()
+            .for_each(|it| it.rebase_kept_files(&shard_dir));
         parts.push(part);
     }
     let merged = reports::merge::merge(&parts).map_err(|e| UsageError(e.to_string()))?;
@@ -21,8 +25,7 @@ pub(super) fn merge(args: &MergeArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("cannot read the history in {}", dir.display()))?,
         None => Vec::new(),
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    super::create_out_dir(&args.out)?;
     write_atomically(&args.out.join("results.json"), &merged)?;
     reports::write_file_atomically(
         &args.out.join("junit.xml"),

@@ -9,12 +9,16 @@ use reports::json::JsonReporter;
 use reports::junit::JunitReporter;
 use reports::progress::ProgressReporter;
 
-use super::{RunArgs, UsageError, exit_codes, load_registry, revision, select};
+use super::{
+    RunArgs, UsageError, create_out_dir, exit_codes, load_registry, revision, select,
+    with_overrides,
+};
 use crate::engine::{RunControl, RunPlan, run as run_plan};
 
 pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let registry = load_registry(&args.scenarios)?;
-    let mut scenarios = select(&registry, args.filter.as_deref())?;
+    let mut scenarios =
+        with_overrides(&args.scenarios, &select(&registry, args.filter.as_deref())?)?;
     if let Some(n) = args.iterations {
         if n == 0 {
             return Err(UsageError("--iterations must be at least 1".into()).into());
@@ -30,8 +34,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    create_out_dir(&args.out)?;
     let earlier = match &args.history {
         Some(dir) => history::read_last(dir, TREND_RUNS)
             .with_context(|| format!("cannot read the history in {}", dir.display()))?,
@@ -67,6 +70,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         .context("cannot install the Ctrl-C handler")?;
     let mut json = JsonReporter::new(args.out.join("results.json"));
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
+    let trend_history = earlier.clone();
     let mut html = HtmlReporter::new(args.out.join("report.html"), earlier);
     let mut progress = ProgressReporter::new();
     let (summary, outcomes) = run_plan(
@@ -74,27 +78,33 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         &mut [&mut progress, &mut json, &mut junit, &mut html],
         &control,
     )?;
+    let mut final_results = json.results().cloned();
     if summary.failed > 0
         && args.shrink_budget > 0
-        && let Some(mut results) = json.results().cloned()
+        && let Some(results) = &mut final_results
     {
+        let started = std::time::Instant::now();
         super::shrink::shrink_failures(
             &plan,
             &outcomes,
             args.shrink_budget,
-            args.capsules.as_deref(),
-            &mut results,
+            &super::shrink::ShrinkOutputs {
+                out: &args.out,
+                capsules: args.capsules.as_deref(),
+            },
+            results,
             &control,
         )?;
-        reports::json::write_atomically(&args.out.join("results.json"), &results)
+        results.shrink_wall_time_ms = started.elapsed().as_millis() as u64;
+        reports::json::write_atomically(&args.out.join("results.json"), results)
             .context("cannot write results.json")?;
         reports::write_file_atomically(
             &args.out.join("report.html"),
-            reports::html::render(&results, &[]).as_bytes(),
+            reports::html::render(results, &trend_history).as_bytes(),
         )
         .context("cannot write report.html")?;
     }
-    if let (Some(dir), Some(results)) = (&args.history, json.results()) {
+    if let (Some(dir), Some(results)) = (&args.history, &final_results) {
         history::append(dir, &HistoryEntry::from_results(results))
             .with_context(|| format!("cannot append to the history in {}", dir.display()))?;
     }

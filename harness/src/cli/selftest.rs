@@ -32,8 +32,7 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         out: args.out.clone(),
         revision: revision(&args.scenarios),
     };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
+    super::create_out_dir(&args.out)?;
     eprintln!(
         "resilience selftest: seed {}, {jobs} job(s), outputs in {}",
         plan.base_seed,
@@ -53,7 +52,7 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         reports::html::render(&results, &[]).as_bytes(),
     )
     .context("cannot write report.html")?;
-    print!("{}", render_matrix(&matrix));
+    super::output::out(render_matrix(&matrix))?;
     eprintln!(
         "resilience selftest: {}, {}",
         args.out.join("results.json").display(),

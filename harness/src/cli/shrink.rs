@@ -1,23 +1,33 @@
-//! After a run: shrink the first failing iteration of each scenario ([`shrink_failures`]) and,
-//! with `--capsules DIR`, freeze each minimal case as a regression capsule.
+//! After a run: shrink the first failing iteration of each scenario ([`shrink_failures`]),
+//! keep the minimal case's files next to the original's, and freeze it as a regression
+//! capsule (in `--capsules DIR`, else in the output directory's `capsules/`), so the report
+//! can name a command that reproduces it.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use reports::{IterationStatus, RunResults};
 
-use crate::engine::IterationOutcome;
-use crate::engine::shrink_run::shrink_failure;
-use crate::engine::{RunControl, RunPlan};
+use crate::engine::shrink_run::{Shrunk, shrink_failure};
+use crate::engine::{IterationOutcome, RunControl, RunPlan, run_iteration};
+use crate::scenario::Scenario;
 use crate::scenario::capsule::{CapsuleSource, write_capsule};
 
-/// Shrinks the first failing iteration of each scenario with at most `budget` tries, records
-/// the minimal case in `results` (`shrunk`) and, when `capsules` is set, writes its capsule.
+/// Where the run's outputs go, and where capsules go.
+pub(super) struct ShrinkOutputs<'a> {
+    /// The run's output directory (`--out`).
+    pub out: &'a Path,
+    /// `--capsules DIR`, if given; otherwise capsules go to `<out>/capsules`.
+    pub capsules: Option<&'a Path>,
+}
+
+/// Shrinks the first failing iteration of each scenario with at most `budget` tries and
+/// records the minimal case in `results` (`shrunk`): its capsule, replay command and files.
 pub(super) fn shrink_failures(
     plan: &RunPlan,
     outcomes: &[IterationOutcome],
     budget: usize,
-    capsules: Option<&Path>,
+    outputs: &ShrinkOutputs<'_>,
     results: &mut RunResults,
     control: &RunControl,
 ) -> anyhow::Result<()> {
@@ -40,7 +50,8 @@ pub(super) fn shrink_failures(
         if !done.insert(name) || control.is_interrupted() {
             continue;
         }
-        let job = plan.job(scenario, outcome.result.iteration, work_root.path());
+        let iteration = outcome.result.iteration;
+        let job = plan.job(scenario, iteration, work_root.path());
         let Some(mut shrunk) = shrink_failure(
             &plan.worker_exe,
             &job,
@@ -52,44 +63,105 @@ pub(super) fn shrink_failures(
             continue;
         };
         eprintln!(
-            "shrunk {name}#{}: {} -> {} operations in {} tries ({})",
-            outcome.result.iteration,
+            "shrunk {name}#{iteration}: {} -> {} operations in {} tries ({})",
             shrunk.case.operations_before,
             shrunk.case.operations,
             shrunk.case.tries,
             shrunk.case.failure.name
         );
-        if let Some(dir) = capsules {
-            let mut frozen = scenario.clone();
-            if frozen.target.mutant.is_some() {
-                frozen.expected_failures = shrunk
-                    .failing
-                    .iter()
-                    .map(|name| serde_json::from_value(serde_json::Value::String(name.clone())))
-                    .collect::<Result<_, _>>()?;
-            }
-            let path = write_capsule(
-                dir,
-                &CapsuleSource {
-                    scenario: &frozen,
-                    iteration: outcome.result.iteration,
-                    base_seed: plan.base_seed,
-                    seed: shrunk.job.seed,
-                    operations: shrunk.job.plan.clone(),
-                    digest: shrunk.case.trace_digest.clone(),
-                    finding: format!("{} failed.", shrunk.failing.join(", ")),
-                },
-            )?;
-            eprintln!("capsule: {}", path.display());
-            shrunk.case.capsule = Some(path.display().to_string());
-        }
+        keep_minimal_files(
+            plan,
+            &mut shrunk,
+            outputs.out,
+            &format!("{name}-{iteration}"),
+            control,
+        );
+        let dir = outputs
+            .capsules
+            .map_or_else(|| outputs.out.join("capsules"), Path::to_owned);
+        let path = write_capsule(
+            &dir,
+            &CapsuleSource {
+                scenario: &frozen(scenario, &shrunk)?,
+                iteration,
+                base_seed: plan.base_seed,
+                seed: shrunk.job.seed,
+                operations: shrunk.job.plan.clone(),
+                digest: shrunk.case.trace_digest.clone(),
+                finding: format!("{} failed.", shrunk.failing.join(", ")),
+            },
+        )?;
+        eprintln!("capsule: {}", path.display());
+        shrunk.case.replay = Some(format!("resilience replay {}", path.display()));
+        shrunk.case.capsule = Some(relative_to(&path, outputs.out).display().to_string());
         if let Some(it) = results
             .iterations
             .iter_mut()
-            .find(|i| i.scenario == name && i.iteration == outcome.result.iteration)
+            .find(|i| i.scenario == name && i.iteration == iteration)
         {
             it.shrunk = Some(shrunk.case);
         }
     }
     Ok(())
+}
+
+/// The scenario a capsule freezes: with a planted bug, the checks the minimal case fails are
+/// the expected failures (the capsule proves the bug is still caught).
+fn frozen(scenario: &Scenario, shrunk: &Shrunk) -> anyhow::Result<Scenario> {
+    let mut frozen = scenario.clone();
+    if frozen.target.mutant.is_some() {
+        frozen.expected_failures = shrunk
+            .failing
+            .iter()
+            .map(|name| serde_json::from_value(serde_json::Value::String(name.clone())))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(frozen)
+}
+
+/// Runs the minimal case once more in `<out>/failures/<case>-minimal/` and keeps its files
+/// there: the candidates' own directories were temporary. Its failure detail then names
+/// files that exist (relative to `out`). Left as shrinking found it when the re-run does
+/// not fail the same way (a timing-dependent case) or its directory cannot be made.
+fn keep_minimal_files(
+    plan: &RunPlan,
+    shrunk: &mut Shrunk,
+    out: &Path,
+    case: &str,
+    control: &RunControl,
+) {
+    let relative = PathBuf::from("failures").join(format!("{case}-minimal"));
+    let dir = out.join(&relative);
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let mut job = shrunk.job.clone();
+    job.db_path = dir.join("ledger.db");
+    job.vault_dir = dir.join("vault");
+    let rerun = run_iteration(&plan.worker_exe, &job, &dir, control);
+    let same = rerun.result.trace_digest == shrunk.case.trace_digest;
+    match rerun
+        .result
+        .checks
+        .iter()
+        .find(|c| c.name == shrunk.case.failure.name && !c.passed)
+    {
+        Some(failure) if same => {
+            let mut failure = failure.clone();
+            failure.detail = failure
+                .detail
+                .replace(&dir.display().to_string(), &relative.display().to_string());
+            shrunk.case.failure = failure;
+            shrunk.case.files = Some(format!("{}/", relative.display()));
+        }
+        _ => {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// `path` relative to `base` when it is inside it, else `path` itself.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    path.strip_prefix(base)
+        .map_or_else(|_| path.to_owned(), Path::to_owned)
 }

@@ -259,7 +259,7 @@ pub fn run(
 fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<IterationOutcome> {
     let dir = job.db_path.parent().expect("db path has a parent");
     std::fs::create_dir_all(dir).ok()?;
-    let outcome = run_iteration(&plan.worker_exe, job, dir, control);
+    let mut outcome = run_iteration(&plan.worker_exe, job, dir, control);
     if control.is_interrupted() && outcome.result.status != IterationStatus::Passed {
         let _ = std::fs::remove_dir_all(dir);
         return None;
@@ -267,7 +267,13 @@ fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<I
     if outcome.result.status != IterationStatus::Passed
         && let Some(keep) = &plan.keep_failures_in
     {
-        copy_dir(dir, &keep.join(dir.file_name().expect("named dir")));
+        let name = dir.file_name().expect("named dir");
+        copy_dir(dir, &keep.join(name));
+        let kept = Path::new(keep.file_name().unwrap_or_default()).join(name);
+        outcome
+            .result
+            .relocate_paths(&dir.display().to_string(), &kept.display().to_string());
+        outcome.result.files = Some(format!("{}/", kept.display()));
     }
     let _ = std::fs::remove_dir_all(dir);
     Some(outcome)

@@ -88,6 +88,8 @@ pub fn shrink_failure(
             failure,
             trace_digest: last.result.trace_digest,
             capsule: None,
+            replay: None,
+            files: None,
         },
         job: minimal,
         failing,

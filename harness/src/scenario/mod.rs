@@ -9,5 +9,5 @@ mod registry;
 
 pub use file::{Capsule, Scenario, ScenarioError, WorkloadKind, WorkloadSpec};
 pub use filter::{Filter, FilterError};
-pub use overrides::{Override, OverrideError};
+pub use overrides::{Override, OverrideError, OverridesRejected, Rejection, apply_overrides};
 pub use registry::{Registry, RegistryError};

@@ -87,6 +87,31 @@ impl Registry {
     pub fn get(&self, name: &str) -> Option<&Scenario> {
         self.scenarios.iter().find(|s| s.name == name)
     }
+
+    /// At most `limit` scenario names closest to `name` (Jaro-Winkler at least 0.7, or
+    /// containing it), best first: the suggestions for a name that does not exist.
+    pub fn closest_names(&self, name: &str, limit: usize) -> Vec<String> {
+        let mut scored: Vec<(f64, &str)> = self
+            .scenarios
+            .iter()
+            .map(|s| {
+                let contains = !name.is_empty() && s.name.contains(name);
+                let score = if contains {
+                    1.0
+                } else {
+                    strsim::jaro_winkler(name, &s.name)
+                };
+                (score, s.name.as_str())
+            })
+            .filter(|(score, _)| *score >= 0.7)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, n)| n.to_owned())
+            .collect()
+    }
 }
 
 fn load_one(path: &Path, family: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
@@ -155,6 +180,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("already used by"), "{text}");
+    }
+
+    #[test]
+    fn closest_names_rank_typos_and_fragments_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["kill-writer", "kill-writer-long", "baseline-mixed"] {
+            write(
+                dir.path(),
+                &format!("fam/{name}.toml"),
+                &OK.replace("\"a\"", &format!("\"{name}\"")),
+            );
+        }
+        let reg = Registry::load(dir.path(), &[]).unwrap();
+        assert_eq!(reg.closest_names("kill-writr", 5)[0], "kill-writer");
+        assert_eq!(
+            reg.closest_names("writer", 5),
+            ["kill-writer", "kill-writer-long"]
+        );
+        assert!(reg.closest_names("nosuchscenario", 5).is_empty());
     }
 
     #[test]

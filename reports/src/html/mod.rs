@@ -6,6 +6,7 @@
 //! never become markup.
 
 mod bit_flips;
+mod failures;
 mod figures;
 mod perf;
 mod sections;
@@ -70,9 +71,9 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
             body {
                 (sections::summary(results))
                 @if let Some(kill) = &results.selftest { (selftest::kill_matrix(kill)) }
+                (failures::section(results))
                 (sections::matrix(results))
                 (bit_flips::section(results))
-                (sections::failures(results))
                 (perf::section(results))
                 (figures::section(results))
                 (sections::trends(results, history))
@@ -135,6 +136,7 @@ mod tests {
             passed: false,
             detail: "01ABC: expected exported audit [\"initial\"], found absent (3 acknowledged write(s) missing)".into(),
         };
+        failed.files = Some("failures/kill-writer-1/".into());
         failed.timeline = vec![
             TimelineEntry {
                 operation: Some(0),
@@ -154,6 +156,12 @@ mod tests {
                 text: "kill -9 of the writer 10us after operation 1 started".into(),
                 outcome: String::new(),
             },
+            TimelineEntry {
+                operation: None,
+                kind: TimelineKind::Fault,
+                text: "crash image drop: 2 file(s)".into(),
+                outcome: String::new(),
+            },
         ];
         results.push(base);
         results.push(failed);
@@ -165,6 +173,182 @@ mod tests {
     /// The page body, one tag per line so a snapshot diff reads well.
     fn body(html: &str) -> String {
         html[html.find("<body>").expect("has a body")..].replace("><", ">\n<")
+    }
+
+    /// `small_run` with a second failing iteration failing the same check the same way in three
+    /// checks, and a third failing another check.
+    fn run_with_repeated_failures() -> RunResults {
+        let mut run = small_run("d");
+        let template = run.iterations[1].clone();
+        let same = "01ABC: expected exported audit [\"initial\"], found absent (3 acknowledged write(s) missing)";
+        for (iteration, first) in [(2, "acknowledged_durable"), (3, "integrity")] {
+            let mut it = template.clone();
+            it.iteration = iteration;
+            it.checks = [first, "no_partial", "state_machine"]
+                .iter()
+                .map(|name| CheckResult {
+                    name: (*name).into(),
+                    passed: false,
+                    detail: same.into(),
+                })
+                .collect();
+            run.push(it);
+        }
+        run
+    }
+
+    #[test]
+    fn failures_are_grouped_by_cause_and_a_shared_detail_is_said_once() {
+        let html = render(&run_with_repeated_failures(), &[]);
+        assert!(html.contains("Failures: 3 iterations, 2 causes"), "{html}");
+        assert!(html.contains("kill-writer · acknowledged_durable failed"));
+        assert!(html.contains("(2 iterations: #1, #2; process-crash)"));
+        assert!(html.contains("kill-writer · integrity failed"));
+        assert_eq!(
+            html.matches("<p class=\"why\">").count(),
+            2,
+            "one why per cause"
+        );
+        assert!(
+            html.contains("<strong>integrity, no_partial, state_machine</strong>"),
+            "checks with the same detail are listed together"
+        );
+        let detail_blocks = html.matches("<pre>01ABC: expected exported audit").count();
+        assert_eq!(
+            detail_blocks, 3,
+            "one detail block per iteration, not per check"
+        );
+    }
+
+    #[test]
+    fn the_minimal_case_has_its_replay_command_and_files() {
+        let mut run = small_run("d");
+        run.iterations[1].shrunk = Some(crate::results::ShrunkCase {
+            operations_before: 40,
+            operations: 3,
+            tries: 23,
+            budget_spent: false,
+            failure: run.iterations[1].checks[0].clone(),
+            trace_digest: "cafe".into(),
+            capsule: Some("capsules/regression-kill-writer-1.toml".into()),
+            replay: Some("resilience replay out/capsules/regression-kill-writer-1.toml".into()),
+            files: Some("failures/kill-writer-1-minimal/".into()),
+        });
+        let html = render(&run, &[]);
+        assert!(
+            html.contains("Minimal case: a plan of 3 operations"),
+            "{html}"
+        );
+        assert!(html.contains("shrunk from the original plan of 40 in 23 tries"));
+        assert!(
+            html.contains(
+                "<code>resilience replay out/capsules/regression-kill-writer-1.toml</code>"
+            )
+        );
+        assert!(html.contains("failures/kill-writer-1-minimal/"));
+        assert!(
+            html.contains("3 operations ran (of a plan of 40)"),
+            "the original's count says what it counts"
+        );
+    }
+
+    #[test]
+    fn the_header_names_planted_bugs_overrides_and_skipped_iterations() {
+        let mut run = small_run("d");
+        assert!(render(&run, &[]).contains("Settings: the default run"));
+        run.command = "resilience run --set target.mutant=durability-off --set target.synchronous=off --iterations 5"
+            .split(' ')
+            .map(str::to_owned)
+            .collect();
+        run.filter = Some("kill-writer".into());
+        run.skipped.push(crate::results::SkippedIterations {
+            scenario: "kill-writer".into(),
+            count: 4,
+            reason: "time budget spent".into(),
+        });
+        let html = render(&run, &[]);
+        let header = &html[html.find("<header>").unwrap()..html.find("</header>").unwrap()];
+        for text in [
+            "planted bug <code>durability-off</code>",
+            "--set <code>target.synchronous=off</code>",
+            "iterations per scenario <code>5</code>",
+            "filter <code>kill-writer</code>",
+            "skipped iterations: 4 of kill-writer (time budget spent)",
+        ] {
+            assert!(header.contains(text), "{text} in {header}");
+        }
+    }
+
+    #[test]
+    fn wall_time_says_what_it_counts() {
+        let mut run = small_run("d");
+        assert!(render(&run, &[]).contains("wall time of the iterations (start-up not counted)"));
+        run.shrink_wall_time_ms = 5200;
+        let html = render(&run, &[]);
+        assert!(html.contains("6.7 s"), "the total, shrinking included");
+        assert!(html.contains("wall time: iterations 1.5 s + shrinking 5.2 s"));
+    }
+
+    #[test]
+    fn trends_of_a_single_run_say_so() {
+        let html = render(&small_run("d"), &[]);
+        assert!(!html.contains("1 runs"));
+        assert!(html.contains("Only this run so far"));
+        let history = vec![HistoryEntry::from_results(&small_run("d"))];
+        assert!(render(&small_run("d"), &history).contains("Over the last 2 runs"));
+    }
+
+    #[test]
+    fn losses_where_durability_is_not_promised_name_the_scenario_and_why() {
+        let mut run = small_run(
+            "Power cut, rollback journal. The last commit can be lost, so acknowledged_durable is not checked here. More text.",
+        );
+        assert!(!render(&run, &[]).contains("not-promised"));
+        let mut relaxed = IterationResult {
+            lost_acknowledged: 3,
+            ..IterationResult::new("kill-writer", "process-crash", 5, IterationStatus::Passed)
+        };
+        relaxed.checks.push(CheckResult {
+            name: "integrity".into(),
+            passed: true,
+            detail: String::new(),
+        });
+        run.push(relaxed);
+        let html = render(&run, &[]);
+        assert!(
+            html.contains("3 acknowledged writes were lost where durability is not promised"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<code>kill-writer</code>: 3 lost; it does not check <code>acknowledged_durable</code>; its description says why: The last commit can be lost, so acknowledged_durable is not checked here.</li>"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn the_matrix_puts_the_longer_list_down_the_rows_and_never_scrolls() {
+        let html = render(&small_run("d"), &[]);
+        assert!(!html.contains("class=\"scroll\""));
+        assert!(html.contains("<table class=\"matrix\">"));
+        assert!(
+            html.contains("check \\ family"),
+            "as many checks as families: checks down"
+        );
+        let mut wide = small_run("d");
+        for family in ["power-loss", "torn-writes"] {
+            let mut it = wide.iterations[0].clone();
+            it.family = family.into();
+            wide.push(it);
+        }
+        assert!(
+            render(&wide, &[]).contains("family \\ check"),
+            "more families than checks: families down"
+        );
+        let html = render(&run_with_repeated_failures(), &[]);
+        assert!(
+            html.contains("acknowledged_<wbr>durable"),
+            "headings wrap at underscores"
+        );
     }
 
     #[test]
@@ -195,9 +379,11 @@ mod tests {
             html.contains("1 ✓ · 1 expected ✗"),
             "the matrix names the expected failure"
         );
+        let matrix = &html[html.find("<section id=\"matrix\">").unwrap()..];
+        let matrix = &matrix[..matrix.find("</section>").unwrap()];
         assert!(
-            !html.contains("td class=\"bad"),
-            "nothing is coloured as a failure"
+            !matrix.contains(" bad\"") && !matrix.contains("\"bad"),
+            "nothing is coloured as a failure, not even the expected loss: {matrix}"
         );
     }
 

@@ -1,30 +1,8 @@
-//! The self-test parts of `report.html`: the kill matrix ([`kill_matrix`]) and a failure's
-//! minimal case ([`shrunk_case`]).
+//! The self-test part of `report.html`: the kill matrix ([`kill_matrix`]).
 
 use maud::{Markup, html};
 
-use crate::results::ShrunkCase;
 use crate::selftest::{KillMatrix, KillVerdict};
-
-/// A failure's minimal case, shown before the original.
-pub fn shrunk_case(s: &ShrunkCase) -> Markup {
-    html! {
-        div.shrunk {
-            p {
-                strong { "Minimal case: " (s.operations) " operations" }
-                " (shrunk from " (s.operations_before) " in " (s.tries) " tries"
-                @if s.budget_spent { ", budget spent" } ")"
-                " · trace digest " code { (s.trace_digest) }
-            }
-            p { strong { (s.failure.name) } }
-            pre { (s.failure.detail) }
-            @if let Some(capsule) = &s.capsule {
-                p { "Capsule:" }
-                pre { code { "resilience replay " (capsule) } }
-            }
-        }
-    }
-}
 
 /// Mutant × family, each cell caught (with the first failing check) or not, and the real
 /// ledger's false alarms.

@@ -18,7 +18,9 @@ pub fn colour(kind: TimelineKind) -> &'static str {
 }
 
 /// Operations as dots on one axis (green acknowledged, grey failed, amber in flight) and
-/// faults as red bars at the operation they hit; hovering shows each step's text.
+/// injected faults as red bars at the operation they hit; hovering shows each step's text.
+/// Fault-layer events that belong to no operation (a power cut being armed, crash images made
+/// after the cut) are not drawn: they did not happen at any point of the axis.
 pub fn timeline(entries: &[TimelineEntry]) -> Markup {
     let last = entries
         .iter()
@@ -32,8 +34,10 @@ pub fn timeline(entries: &[TimelineEntry]) -> Markup {
             line x1="20" y1="28" x2=(TIMELINE_WIDTH - 20.0) y2="28" stroke="#d0d7de" stroke-width="1" {}
             @for entry in entries {
                 @if entry.kind == TimelineKind::Fault {
-                    rect x=(x(entry.operation) - 2.0) y="8" width="4" height="40" fill=(colour(entry.kind)) {
-                        title { "fault during op " (entry.operation.unwrap_or(0)) ": " (entry.text) }
+                    @if let Some(op) = entry.operation {
+                        rect x=(x(Some(op)) - 2.0) y="8" width="4" height="40" fill=(colour(entry.kind)) {
+                            title { "fault injected during op " (op) ": " (entry.text) }
+                        }
                     }
                 } @else {
                     circle cx=(x(entry.operation)) cy="28" r="4" fill=(colour(entry.kind)) {
@@ -78,5 +82,40 @@ pub fn sparkline(values: &[f64]) -> Markup {
             polyline points=(points.join(" ")) fill="none" stroke="#0969da" stroke-width="1.5" {}
             circle cx=(format!("{lx:.1}")) cy=(format!("{ly:.1}")) r="2.5" fill="#0969da" {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(operation: Option<u64>, kind: TimelineKind, text: &str) -> TimelineEntry {
+        TimelineEntry {
+            operation,
+            kind,
+            text: text.into(),
+            outcome: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_injected_faults_are_drawn_as_faults() {
+        let svg = timeline(&[
+            entry(
+                None,
+                TimelineKind::Fault,
+                "power cut armed before mutation 3",
+            ),
+            entry(Some(0), TimelineKind::Acknowledged, "stage #0"),
+            entry(Some(4), TimelineKind::Fault, "vfs: power cut before write"),
+            entry(None, TimelineKind::Fault, "crash image drop"),
+        ])
+        .into_string();
+        assert_eq!(svg.matches("<rect").count(), 1, "{svg}");
+        assert!(svg.contains("fault injected during op 4: vfs: power cut before write"));
+        assert!(
+            !svg.contains("crash image") && !svg.contains("armed"),
+            "{svg}"
+        );
     }
 }
