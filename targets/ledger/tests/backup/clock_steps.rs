@@ -38,7 +38,7 @@ fn staged(ledger: &mut Ledger, n: u32) -> String {
 fn exported(ledger: &mut Ledger, n: u32) -> String {
     let id = staged(ledger, n);
     ledger
-        .record_transcription(&id, "words")
+        .record_transcription(&id, &format!("words {n}"))
         .expect("transcribe");
     ledger
         .record_export(&id, ExportMode::Initial)
