@@ -97,7 +97,7 @@ fn a_clock_stepping_back_never_dates_anything_before_what_was_recorded() {
         .expect("guarded prune");
     assert_eq!(
         pruned.pruned,
-        [before.clone()],
+        [before],
         "only the capture the first backup holds; the one exported after it is kept"
     );
     let second = ledger.backup(&backups).expect("second backup");
@@ -113,7 +113,7 @@ fn a_clock_stepping_back_never_dates_anything_before_what_was_recorded() {
     );
 
     let rotation = rotate(&backups, false).expect("rotate");
-    assert_eq!(rotation.deleted, [first.path.clone()]);
+    assert_eq!(rotation.deleted, [first.path]);
     assert!(
         rotation
             .decisions
