@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ledger::backup::{
-    BackupConfig, BackupState, RestoreTarget, list_backups, plan_restore, rotate,
+    BackupConfig, BackupManifest, BackupState, RestoreTarget, VerificationState, list_backups,
+    plan_restore, rotate,
 };
 use ledger::{Ledger, OpenOptions};
 use rand::{RngExt, SeedableRng};
@@ -114,14 +115,37 @@ impl ClockRun<'_, '_> {
                         instant,
                     });
                 }
-                if let Some((reason, _)) = report.lineage_break {
+                if let Some((reason, path)) = report.lineage_break {
                     self.count("lineage_breaks");
                     self.note(format!("archive started a new lineage: {reason}"))?;
+                    self.lineage_backup(path);
                 }
             }
             Err(e) => self.problems.push(format!("archiving failed: {e}")),
         }
         Ok(())
+    }
+
+    /// Records the backup a lineage break made (inside `archive_wal`) as its manifest says.
+    fn lineage_backup(&mut self, path: std::path::PathBuf) {
+        let at = self.instant();
+        match BackupManifest::load(&path) {
+            Ok(manifest) => {
+                self.history.push(Recorded {
+                    at_ms: manifest.created_at_ms,
+                    instant: at,
+                });
+                self.backups.push(ReportedBackup {
+                    verified: manifest.verification.state == VerificationState::Verified,
+                    path,
+                    at,
+                    until: at,
+                });
+            }
+            Err(e) => self
+                .problems
+                .push(format!("the backup of a new lineage has no manifest: {e}")),
+        }
     }
 
     /// Takes a backup and records it (and its time) as the ledger reported it.
