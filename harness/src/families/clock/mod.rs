@@ -48,6 +48,10 @@
 //! advances ten minutes per reading when not stalled. One ledger, one thread, seeded ids: the
 //! same seed gives the same trace (the family is deterministic).
 //!
+//! With `prune-every = N` the generated workload gets a guarded prune of every exported capture
+//! (`days = 0`) after every N operations, so prunes meet captures changed just after a backup
+//! whose clock then stepped back.
+//!
 //! # The mutant it catches
 //!
 //! `wall-clock-time` (`ledger::mutants`): ledger time is the raw clock. After a backwards step
@@ -64,7 +68,8 @@ use plan::ClockPlan;
 
 use crate::engine::{Family, IterationJob, Sink, WorkerError};
 use crate::oracle::CheckName;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, WorkloadSpec};
+use crate::workload::{Operation, generate};
 
 impl Family for ClockPlan {
     fn name(&self) -> &'static str {
@@ -73,6 +78,10 @@ impl Family for ClockPlan {
 
     fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
         ClockPlan::validate(self)
+    }
+
+    fn workload_plan(&self, spec: &WorkloadSpec, seed: u64) -> Option<Vec<Operation>> {
+        Some(self.with_prunes(generate(spec, seed)))
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {

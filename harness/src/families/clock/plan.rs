@@ -6,6 +6,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::workload::Operation;
+
 /// Mixed into the iteration seed for the schedule (which operations, which steps).
 const SCHEDULE_SALT: u64 = 0xC10C_5EED_0000_0015;
 
@@ -35,6 +37,7 @@ pub enum StepKind {
 /// max-stall-operations = 6
 /// every = 6
 /// restores = 16
+/// prune-every = 3
 /// retention = { hourly = 0, daily = 0, weekly = 0 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +57,10 @@ pub struct ClockPlan {
     pub every: usize,
     /// Point-in-time restores judged at the end.
     pub restores: usize,
+    /// A guarded prune of every exported capture (`days = 0`) after every this many generated
+    /// operations, so prunes meet captures changed after a backup whose clock stepped back
+    /// (0: only the workload's own prunes).
+    pub prune_every: usize,
     /// The retention policy rotation applies after each backup (default: keep nothing but what
     /// rotation always keeps, the newest verified backup).
     pub retention: RetentionPolicy,
@@ -69,6 +76,7 @@ impl Default for ClockPlan {
             max_stall_operations: 6,
             every: 6,
             restores: 16,
+            prune_every: 0,
             retention: RetentionPolicy {
                 hourly: 0,
                 daily: 0,
@@ -122,6 +130,21 @@ impl ClockPlan {
         Ok(())
     }
 
+    /// The generated workload with a `Prune { days: 0 }` after every `prune_every` operations.
+    pub fn with_prunes(&self, generated: Vec<Operation>) -> Vec<Operation> {
+        if self.prune_every == 0 {
+            return generated;
+        }
+        let mut plan = Vec::with_capacity(generated.len() + generated.len() / self.prune_every);
+        for (n, op) in generated.into_iter().enumerate() {
+            plan.push(op);
+            if (n + 1) % self.prune_every == 0 {
+                plan.push(Operation::Prune { days: 0 });
+            }
+        }
+        plan
+    }
+
     /// The iteration's schedule: `(operation index, step)` in operation order, at most one step
     /// per operation, never before the first operation (the first backup needs a start).
     pub fn schedule(&self, seed: u64, operations: usize) -> Vec<(usize, ClockStep)> {
@@ -158,6 +181,7 @@ impl ClockPlan {
 #[cfg(test)]
 mod tests {
     use super::{ClockPlan, ClockStep, StepKind};
+    use crate::workload::Operation;
 
     #[test]
     fn a_plan_parses_with_defaults_and_refuses_unknown_fields() {
@@ -192,5 +216,20 @@ mod tests {
             plan.schedule(7, 1).is_empty(),
             "no room before the first operation"
         );
+    }
+
+    #[test]
+    fn prunes_are_woven_in_only_when_asked() {
+        let generated = vec![Operation::Recover; 7];
+        let plain = ClockPlan::default();
+        assert_eq!(plain.with_prunes(generated.clone()), generated);
+        let pruning = ClockPlan {
+            prune_every: 3,
+            ..ClockPlan::default()
+        };
+        let plan = pruning.with_prunes(generated);
+        assert_eq!(plan.len(), 9);
+        assert_eq!(plan[3], Operation::Prune { days: 0 });
+        assert_eq!(plan[7], Operation::Prune { days: 0 });
     }
 }
