@@ -44,7 +44,12 @@
 //! The latest recorded time survives a reopen: at open, ledger time starts from the newest
 //! time the database holds that can be found by index (the time part of the newest capture and
 //! export ids, which are ULIDs made from ledger time, the last `errors_log` row, and the newest
-//! `sync_state` row, where every backup outcome is recorded). Two ledgers open on one database
+//! `sync_state` row, where every backup outcome is recorded). A status change recorded after all
+//! of these (a transcription of an older capture after the newest stage, export and backup) is
+//! not among them, so after a reopen with the clock set back a later write may be dated before
+//! it; never before the newest backup, so the guarded prune's rule still holds. (Finding the
+//! newest `updated_at` exactly would take a scan of `captures` at every open.) Two ledgers open
+//! on one database
 //! at the same time each keep their own latest time; with a clock going backwards between their
 //! writes, one may record a time before the other's latest (the backup directory and the
 //! archive state still keep their own order, above).
