@@ -24,9 +24,14 @@
 //!   restores to the model at its snapshot point.
 //! - `perf` (a scenario's `[perf]` table): the ledger's performance claims as interleaved A/B
 //!   ratios.
+//! - `clock` ([`FaultPlan::Clock`]): the wall clock steps back, forward and stalls during
+//!   backups, archiving, rotation, guarded prunes and point-in-time restores; ledger time never
+//!   goes back, rotation keeps the newest verified backup, restores to a time T equal the model
+//!   at the last operation recorded at or before T.
 
 pub mod backup;
 pub mod baseline;
+pub mod clock;
 pub mod corruption;
 pub mod disk;
 pub mod failpoints;
@@ -75,6 +80,9 @@ pub enum FaultPlan {
     /// Actions at the ledger's fail points (feature `failpoints`), or a crash at each in turn.
     #[serde(rename = "failpoints")]
     FailPoints(FailPoints),
+    /// The wall clock steps backwards, forwards and stalls during backups, archiving, rotation,
+    /// guarded prunes and point-in-time restores.
+    Clock(clock::plan::ClockPlan),
 }
 
 impl FaultPlan {
@@ -91,6 +99,7 @@ impl FaultPlan {
             FaultPlan::MemoryPressure(plan) => plan,
             FaultPlan::LockContention(plan) => plan,
             FaultPlan::FailPoints(plan) => plan,
+            FaultPlan::Clock(plan) => plan,
         }
     }
 }

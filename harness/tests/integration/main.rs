@@ -5,6 +5,7 @@ mod architecture;
 mod backup;
 mod broken_databases;
 mod cli;
+mod clock;
 mod corruption;
 mod determinism;
 mod failpoints;

@@ -1,4 +1,9 @@
 //! Time and id sources, injectable for deterministic replay: [`Clock`], [`StepClock`], [`OpenOptions`].
+//!
+//! The clock is the seam every time the ledger records or compares comes through; the ledger
+//! never reads it raw, but through ledger time ([`crate::ledger_time`]): the clock's reading,
+//! never before a time already recorded, so a clock stepping backwards never makes the ledger's
+//! records go back in time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

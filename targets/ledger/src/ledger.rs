@@ -12,13 +12,14 @@ use rusqlite::Connection;
 
 use crate::busy::{self, BusyStats};
 use crate::capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome};
-use crate::clock::{Clock, OpenOptions};
+use crate::clock::OpenOptions;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{LedgerError, Result};
 use crate::health::{self, CheckReport, HealthReport};
 use crate::ids::IdGenerator;
 use crate::integrity::detect;
+use crate::ledger_time::LedgerTime;
 use crate::lock::LockDiagnosis;
 use crate::maintenance::{self, DueStep, MaintenanceReport};
 use crate::metrics::{BusyMetrics, LatencySummary, MetricsSnapshot, Operation, Recorder};
@@ -45,7 +46,8 @@ const JITTER_SEED_SALT: u64 = 0x6a69_7474_6572_0001;
 pub struct Ledger {
     pub(crate) conn: Connection,
     pub(crate) config: Config,
-    pub(crate) clock: Arc<dyn Clock>,
+    /// Ledger time: the clock seam, never before a time already recorded.
+    pub(crate) time: LedgerTime,
     ids: IdGenerator,
     jitter: RefCell<ChaCha8Rng>,
     recorder: RefCell<Recorder>,
@@ -101,7 +103,7 @@ impl Ledger {
         let mut ledger = Ledger {
             conn,
             config: config.clone(),
-            clock: options.clock,
+            time: LedgerTime::new(options.clock),
             ids: IdGenerator::new(options.id_seed),
             jitter: RefCell::new(jitter),
             recorder: RefCell::new(Recorder::default()),
@@ -110,6 +112,7 @@ impl Ledger {
             open_report,
             safety: Safety::new(config),
         };
+        ledger.time.observe_database(&ledger.conn);
         ledger.after_open(unclean, wal_guard)?;
         Ok(ledger)
     }
@@ -118,9 +121,10 @@ impl Ledger {
         Db::new(&self.conn, &self.config.path)
     }
 
-    /// One reading of the ledger's clock (for backup bookkeeping).
+    /// One reading of ledger time (for backup bookkeeping): the clock, never before a time
+    /// already recorded ([`crate::ledger_time`]).
     pub(crate) fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.time.now_ms()
     }
 
     /// Reopens the connection the way `open_with` made it (busy handler included); used when
@@ -134,7 +138,7 @@ impl Ledger {
     /// Before a write: one clock reading for the whole write (however often it is retried),
     /// then the between-operations safety work.
     fn begin_write(&mut self) -> Result<i64> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         self.between_operations(now)?;
         Ok(now)
     }
@@ -425,7 +429,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`.
     pub fn record_backup(&mut self, at_ms: i64, verified: bool) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         let db = self.db();
         tx::immediate(db, |db| {
             sync_state::set(db, keys::BACKUP_LAST_AT_MS, &at_ms.to_string(), now)?;
@@ -494,7 +498,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`.
     pub fn metrics_snapshot(&self) -> Result<MetricsSnapshot> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         crate::metrics::take(self.db(), &self.recorder.borrow(), self.busy_metrics(), now)
     }
 
@@ -503,7 +507,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`.
     pub fn maintenance_due(&self) -> Result<Vec<DueStep>> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         maintenance::plan(self.db(), &self.config.tuning.maintenance, now)
     }
 
@@ -516,7 +520,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite` when the plan itself cannot be made.
     pub fn maintain(&mut self, dry_run: bool) -> Result<MaintenanceReport> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         let db = self.db();
         tx::discard_stale_transaction(db)?;
         let due = maintenance::plan(db, &self.config.tuning.maintenance, now)?;

@@ -94,7 +94,7 @@ impl Ledger {
     /// # Errors
     /// `Corrupt` when the database is damaged beyond repair; open errors on reopen.
     pub fn refresh(&mut self) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         self.between_operations(now)
     }
 
@@ -103,7 +103,7 @@ impl Ledger {
     /// # Errors
     /// `Corrupt` (with what was found and done) when the damage is not repaired.
     pub fn check_integrity(&mut self, level: CheckLevel) -> Result<()> {
-        let now = self.clock.now_ms();
+        let now = self.time.now_ms();
         self.run_check(level, Some(now))
     }
 
@@ -502,7 +502,7 @@ impl Ledger {
 
     /// `errors_log`, stage `integrity`, when the database can still be written.
     fn log_integrity(&self, now: Option<i64>, report: &CorruptionReport) {
-        let at = now.unwrap_or_else(|| self.clock.now_ms());
+        let at = now.unwrap_or_else(|| self.time.now_ms());
         let db = Db::new(&self.conn, &self.config.path);
         let _ = tx::immediate(db, |db| {
             db.conn

@@ -28,6 +28,7 @@
 //! ```
 //!
 //! Modules: [`config`] (pragmas), [`clock`] (deterministic time and ids),
+//! [`ledger_time`] (what "now" means when the clock goes backwards),
 //! [`status`] (the state machine), [`error`], [`failpoint`] (fault-injection
 //! sites, feature `failpoints`); the operations live behind [`Ledger`].
 //!
@@ -60,6 +61,7 @@ mod ids;
 pub mod integrity;
 mod ledger;
 mod ledger_safety;
+pub mod ledger_time;
 pub mod lock;
 pub mod maintenance;
 pub mod memory;

@@ -57,6 +57,11 @@ pub enum Mutant {
     /// No directory fsync after creating the database or the vault directory, or
     /// after renaming a vault file into place.
     NoDirFsync,
+    /// Ledger time is the raw clock reading ([`crate::ledger_time`]): after the clock steps
+    /// back, a newer backup is dated before an older one (rotation then keeps the wrong one as
+    /// "newest verified"), rows changed after a backup are dated before it (a guarded prune
+    /// deletes them), and archive commit times go back (a point-in-time restore misplaces them).
+    WallClockTime,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -169,6 +174,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "a restore loses the newest exported capture of the snapshot it copies",
         caught_by: &["kill-during-maintenance"],
         mutant: Some(Mutant::RestoreDropsNewestCapture),
+    },
+    MutantSpec {
+        name: "wall-clock-time",
+        description: "the ledger records the raw clock: when it steps back, a newer backup is dated before an older one",
+        caught_by: &["clock"],
+        mutant: Some(Mutant::WallClockTime),
     },
 ];
 

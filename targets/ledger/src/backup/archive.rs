@@ -47,6 +47,10 @@ pub struct ArchiveState {
     pub last_txid: u64,
     /// The next segment number.
     pub next_seq: u64,
+    /// The latest commit time recorded (ledger time): a later pass never records an earlier one,
+    /// whatever clock the archiving process has ([`crate::ledger_time`]).
+    #[serde(default)]
+    pub last_commit_ms: i64,
 }
 
 /// What one archiving pass did.
@@ -159,6 +163,7 @@ pub(crate) fn archive_locked(
     if state.lineage == 0 {
         return Ok(Continuity::Break("no archive lineage started yet".into()));
     }
+    let now_ms = crate::ledger_time::not_before(state.last_commit_ms, now_ms);
     let wal = wal_path(db);
     let Some((header, _)) = read_wal(&wal, 1)? else {
         return Ok(Continuity::Continued(idle(&state, now_ms)));
@@ -227,6 +232,7 @@ pub(crate) fn archive_locked(
     state.sealed = false;
     state.last_txid += transactions;
     state.next_seq += 1;
+    state.last_commit_ms = state.last_commit_ms.max(now_ms);
     store_state(dir, &state)?;
     Ok(Continuity::Continued(ArchiveStep {
         segment: Some(path),

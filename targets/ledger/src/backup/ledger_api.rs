@@ -14,7 +14,7 @@ use super::archive::{self, ArchiveStep, Continuity};
 use super::config::BackupConfig;
 use super::error::BackupError;
 use super::fsutil::ensure_dir;
-use super::manifest::{BackupManifest, Verification, VerificationState};
+use super::manifest::{BackupManifest, Verification, VerificationState, list_backups};
 use super::snapshot::{SourceReader, write_snapshot};
 use super::state::{self, BackupStatus, Outcome};
 use super::verify::{VerifyReport, verify_backup_file};
@@ -26,6 +26,7 @@ use crate::capture::CaptureId;
 use crate::db::Db;
 use crate::error::Result;
 use crate::ledger::Ledger;
+use crate::ledger_time::not_before;
 use crate::{failpoint, ops};
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -173,7 +174,7 @@ impl Ledger {
     /// # Errors
     /// `Backup(..)` naming the file, `Sqlite`, `FailPoint`.
     pub fn backup(&mut self, config: &BackupConfig) -> Result<BackupReport> {
-        let now = self.now_ms();
+        let now = self.backup_time(config);
         match self.backup_at(config, now) {
             Ok(report) => Ok(report),
             Err(error) => {
@@ -191,6 +192,22 @@ impl Ledger {
                 Err(error)
             }
         }
+    }
+
+    /// A backup's time: ledger time, and after every backup already listed in `config.dir`
+    /// (rotation and restores order backups by it; see [`crate::ledger_time`]). Ledger time
+    /// moves up to it.
+    fn backup_time(&self, config: &BackupConfig) -> i64 {
+        let now = self.now_ms();
+        let newest = list_backups(config)
+            .ok()
+            .and_then(|list| list.backups.iter().map(|b| b.created_at_ms).max());
+        let at = match newest {
+            Some(newest) => not_before(newest.saturating_add(1), now),
+            None => now,
+        };
+        self.time.observe(at);
+        at
     }
 
     fn backup_at(&mut self, config: &BackupConfig, now: i64) -> Result<BackupReport> {
@@ -324,10 +341,13 @@ impl Ledger {
         let continuity =
             self.with_write_lock(|| Ok(archive::archive_locked(&db_path, &dir, now)?))?;
         match continuity {
-            Continuity::Continued(step) => Ok(ArchiveReport {
-                step: Some(step),
-                lineage_break: None,
-            }),
+            Continuity::Continued(step) => {
+                self.time.observe(step.at_ms);
+                Ok(ArchiveReport {
+                    step: Some(step),
+                    lineage_break: None,
+                })
+            }
             Continuity::Break(reason) => {
                 let message = format!("WAL archive break: {reason}; starting a new lineage");
                 state::record_outcome(
@@ -387,6 +407,7 @@ impl Ledger {
             }
             Ok((step, log, done, sealed))
         })?;
+        self.time.observe(step.at_ms);
         let archive = ArchiveReport {
             step: Some(step).filter(|s| s.transactions > 0).or(first.step),
             lineage_break: first.lineage_break,

@@ -3,6 +3,7 @@
 //! bundled SQLite, the ledger's `StepClock`; no wall-clock assertions.
 
 mod cli;
+mod clock_steps;
 mod escalation;
 mod online;
 mod pitr;

@@ -143,11 +143,10 @@ fn age_text(ms: i64) -> String {
     }
 }
 
+/// The wall clock through the ledger's clock seam (for the ages `backups list` prints only).
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    use ledger::Clock;
+    ledger::SystemClock.now_ms()
 }
 
 /// `ledger verify PATH`: verify one backup file; with `--db`, record the
