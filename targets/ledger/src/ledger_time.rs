@@ -60,16 +60,12 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::clock::Clock;
-use crate::mutants::{self, Mutant};
 
 /// The ledger-time rule: `clock_ms`, but never before `recorded_ms`.
 ///
 /// The `wall-clock-time` mutant's one site: under it the raw clock reading is used as is.
 pub(crate) fn not_before(recorded_ms: i64, clock_ms: i64) -> i64 {
-    if mutants::is(Mutant::WallClockTime) {
-        return clock_ms;
-    }
-    clock_ms.max(recorded_ms)
+    mutant!(WallClockTime, clock_ms, clock_ms.max(recorded_ms))
 }
 
 /// A ledger's time source: its clock seam plus the latest time it has handed out or seen
