@@ -77,7 +77,9 @@ mod vault;
 
 pub use backup::{BackupConfig, BackupError};
 pub use busy::LockWaits;
-pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
+pub use capture::{
+    Capture, CaptureId, ExportOutcome, NewCapture, RecoveryEntry, StageOutcome, content_hash,
+};
 pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};
 pub use error::{LedgerError, Result};
@@ -98,4 +100,10 @@ pub use vault::file_name as vault_file_name;
 /// query-plan checks (`EXPLAIN QUERY PLAN`).
 pub fn recoverable_captures_sql() -> String {
     ops::query::recoverable_sql()
+}
+
+/// The crash-resume queue query [`Ledger::recovery_queue`] runs, for
+/// query-plan checks and benches.
+pub fn recovery_queue_sql() -> String {
+    ops::query::recovery_queue_sql()
 }
