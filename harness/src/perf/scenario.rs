@@ -16,6 +16,7 @@
 //! regression-margin = 0.10      # flag figures this far (relative) outside the history's spread
 //! ```
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -292,6 +293,8 @@ struct Side<'a> {
     /// The adaptive rule's choice, when the arm follows it between queries as
     /// the ledger does (`ledger::memory::scan_watch::follow`).
     follows_scans: Option<CacheChoice>,
+    /// The cache sizes the scan watch set on this arm, in order (KiB).
+    watch_changes: RefCell<Vec<u64>>,
 }
 
 impl<'a> Side<'a> {
@@ -300,6 +303,7 @@ impl<'a> Side<'a> {
             conn,
             variant,
             follows_scans: None,
+            watch_changes: RefCell::new(Vec::new()),
         }
     }
 }
@@ -318,9 +322,11 @@ fn compare(
             Arm::Candidate => (candidate, &mut watches[1]),
         };
         std::hint::black_box(probe.run(side.conn, query, side.variant)?);
-        if let Some(chosen) = side.follows_scans {
-            scan_watch::follow(side.conn, watch, chosen)
-                .map_err(sql_err("follow the scan watch"))?;
+        if let Some(chosen) = side.follows_scans
+            && let Some(now) = scan_watch::follow(side.conn, watch, chosen)
+                .map_err(sql_err("follow the scan watch"))?
+        {
+            side.watch_changes.borrow_mut().push(now.kib);
         }
         Ok::<_, PerfError>(())
     })
@@ -442,8 +448,10 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 )?,
                 baseline: DEFAULT_CACHE.into(),
                 candidate: format!(
-                    "{}, followed by the ledger's scan watch between queries",
-                    describe_choice(&choice)
+                    "{}, followed by the ledger's scan watch between queries (cache set to {:?} KiB \
+                     by the watch during the run)",
+                    describe_choice(&choice),
+                    following.watch_changes.borrow()
                 ),
                 plan: None,
             }

@@ -5,13 +5,17 @@
 //! cargo build --release -p ledger --example wal_open_memory
 //! target/release/examples/wal_open_memory build /dev/shm/walmem 64   # a 64 MB WAL
 //! target/release/examples/wal_open_memory open /dev/shm/walmem       # one open, in a fresh process
+//! target/release/examples/wal_open_memory clean /dev/shm/walmem      # the same, checkpointed first
 //! ```
 //!
 //! `build` stages captures with automatic checkpoints off until the `-wal` holds
 //! the asked megabytes, then exits without closing (no checkpoint, the WAL and
 //! its index stay). `open` copies the three files to `<dir>/open/`, opens the
 //! copy once and prints the open's wall time, the WAL size and the process's
-//! peak resident memory (`VmHWM`) before and after the open.
+//! peak resident memory (`VmHWM`) before and after the open. `clean` first
+//! checkpoints the copy and removes its WAL (a plain SQLite connection; the
+//! WAL's page images are already sealed), so the open is a clean reopen of
+//! the same content.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -66,19 +70,22 @@ fn build(dir: &Path, megabytes: u64) -> Result<(), Box<dyn std::error::Error>> {
     std::process::exit(0);
 }
 
-fn open(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn open(dir: &Path, clean: bool) -> Result<(), Box<dyn std::error::Error>> {
     let source = config(dir);
     let copy_dir = dir.join("open");
     let _ = std::fs::remove_dir_all(&copy_dir);
     std::fs::create_dir_all(&copy_dir)?;
     let target = config(&copy_dir);
     for suffix in ["", "-wal", "-shm"] {
-        std::fs::copy(
-            sibling(&source.path, suffix),
-            sibling(&target.path, suffix),
-        )?;
+        std::fs::copy(sibling(&source.path, suffix), sibling(&target.path, suffix))?;
     }
-    let wal_bytes = std::fs::metadata(sibling(&target.path, "-wal"))?.len();
+    if clean {
+        let conn = rusqlite::Connection::open(&target.path)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        conn.close().map_err(|(_, e)| e)?;
+        let _ = std::fs::remove_file(sibling(&target.path, "-wal"));
+    }
+    let wal_bytes = std::fs::metadata(sibling(&target.path, "-wal")).map_or(0, |m| m.len());
     let before = peak_rss_kib();
     let started = Instant::now();
     let ledger = Ledger::open(&target)?;
@@ -97,7 +104,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("build") if args.len() == 4 => build(Path::new(&args[2]), args[3].parse()?),
-        Some("open") if args.len() == 3 => open(Path::new(&args[2])),
-        _ => Err("usage: wal_open_memory build <dir> <megabytes> | open <dir>".into()),
+        Some("open") if args.len() == 3 => open(Path::new(&args[2]), false),
+        Some("clean") if args.len() == 3 => open(Path::new(&args[2]), true),
+        _ => {
+            Err("usage: wal_open_memory build <dir> <megabytes> | open <dir> | clean <dir>".into())
+        }
     }
 }

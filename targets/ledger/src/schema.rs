@@ -259,7 +259,10 @@ mod tests {
         );
         let plan: String = conn
             .query_row(
-                &format!("EXPLAIN QUERY PLAN {}", crate::ops::query::recovery_queue_sql()),
+                &format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    crate::ops::query::recovery_queue_sql()
+                ),
                 [],
                 |row| row.get(3),
             )

@@ -108,7 +108,11 @@ pub fn follow(
         return Ok(None);
     }
     let now = watch.cache_for(chosen);
-    conn.pragma_update(None, "cache_size", -i64::try_from(now.kib).unwrap_or(i64::MAX))?;
+    conn.pragma_update(
+        None,
+        "cache_size",
+        -i64::try_from(now.kib).unwrap_or(i64::MAX),
+    )?;
     Ok(Some(now))
 }
 

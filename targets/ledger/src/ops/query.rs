@@ -98,9 +98,8 @@ pub(crate) fn recovery_queue(db: Db<'_>) -> Result<Vec<RecoveryEntry>> {
         .map_err(db.err("list the recovery queue"))?;
     raws.into_iter()
         .map(|(id, status, created_at)| {
-            let status = Status::parse(&status).ok_or_else(|| {
-                db.corrupt(format!("capture {id} has unknown status {status:?}"))
-            })?;
+            let status = Status::parse(&status)
+                .ok_or_else(|| db.corrupt(format!("capture {id} has unknown status {status:?}")))?;
             Ok(RecoveryEntry {
                 id,
                 status,

@@ -353,7 +353,10 @@ fn check_state(ledger: &ledger::Ledger, model: &Model) -> Result<(), TestCaseErr
         .expect("recovery queue")
         .into_iter()
         .map(|entry| {
-            assert_eq!(Some(entry.status), model.captures.get(&entry.id).map(|c| c.status));
+            assert_eq!(
+                Some(entry.status),
+                model.captures.get(&entry.id).map(|c| c.status)
+            );
             (entry.created_at, entry.id)
         })
         .collect();
