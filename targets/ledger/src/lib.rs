@@ -27,6 +27,13 @@
 //! # }
 //! ```
 //!
+//! After a crash, resume from [`Ledger::recovery_queue`]: the id, status and
+//! creation time of every non-terminal capture, oldest first, read from a
+//! partial index alone (schema version 2; an older database is migrated at
+//! open, and a version-1 build refuses a version-2 database), then load each
+//! capture with [`Ledger::capture`] when it is its turn.
+//! [`Ledger::recoverable_captures`] still returns every body at once.
+//!
 //! Modules: [`config`] (pragmas), [`clock`] (deterministic time and ids),
 //! [`status`] (the state machine), [`error`], [`failpoint`] (fault-injection
 //! sites, feature `failpoints`); the operations live behind [`Ledger`].
