@@ -12,22 +12,30 @@ use benches::connect::{ConnectionUse, Tuning, describe_choice, open, open_adapti
 use benches::dataset::{Dataset, Variant};
 use benches::queries::{Probe, Query};
 use benches::settings::{self, Size};
+use ledger::memory::CacheChoice;
+use ledger::memory::scan_watch::{self, ScanWatch};
 use perfkit::{AbConfig, AbReport, Arm, Claim, ClaimTable, goal_claims, run_ab, seed_claims};
 use rusqlite::Connection;
 
 struct Side<'a> {
     conn: &'a Connection,
     variant: Variant,
+    /// The adaptive rule's choice, when the arm follows the ledger's scan watch between queries.
+    follows_scans: Option<CacheChoice>,
 }
 
 fn compare(config: &AbConfig, query: Query, baseline: &Side<'_>, candidate: &Side<'_>) -> AbReport {
     let mut probe = Probe::load(baseline.conn).expect("probe");
+    let mut watches = [ScanWatch::default(), ScanWatch::default()];
     run_ab(config, |arm| {
-        let side = match arm {
-            Arm::Baseline => baseline,
-            Arm::Candidate => candidate,
+        let (side, watch) = match arm {
+            Arm::Baseline => (baseline, &mut watches[0]),
+            Arm::Candidate => (candidate, &mut watches[1]),
         };
         std::hint::black_box(probe.run(side.conn, query, side.variant).expect("query"));
+        if let Some(chosen) = side.follows_scans {
+            scan_watch::follow(side.conn, watch, chosen).expect("follow the scan watch");
+        }
         Ok::<_, Infallible>(())
     })
     .expect("interleaved A/B")
@@ -69,7 +77,15 @@ fn claims_at(size: Size) {
         open_adaptive(&ledger_data.path, ConnectionUse::Reused).expect("open adaptive");
     let (_, fresh_choice) =
         open_adaptive(&ledger_data.path, ConnectionUse::PerQuery).expect("open adaptive");
-    let side = |conn, variant| Side { conn, variant };
+    let side = |conn, variant| Side {
+        conn,
+        variant,
+        follows_scans: None,
+    };
+    let adaptive_side = Side {
+        follows_scans: Some(choice),
+        ..side(&adaptive, Variant::Ledger)
+    };
 
     let mut table = ClaimTable {
         claims: seed_claims().into_iter().chain(goal_claims()).collect(),
@@ -81,7 +97,7 @@ fn claims_at(size: Size) {
     }
     table.claims.push(Claim::new(
         "goal-index-recovery",
-        "ours: recovery >= 10x faster than the before schema",
+        "ours: the crash-resume queue >= 10x faster than the before schema",
         "same as index-recovery",
         10.0,
     ));
@@ -90,7 +106,7 @@ fn claims_at(size: Size) {
             "index-recovery",
             compare(
                 &config,
-                Query::Recovery,
+                Query::RecoveryQueue,
                 &side(&before, Variant::Before),
                 &side(&indexed, Variant::Ledger),
             ),
@@ -134,7 +150,7 @@ fn claims_at(size: Size) {
                 &config,
                 Query::Recovery,
                 &side(&default_cache, Variant::Ledger),
-                &side(&adaptive, Variant::Ledger),
+                &adaptive_side,
             ),
         ),
         (
@@ -143,7 +159,7 @@ fn claims_at(size: Size) {
                 &config,
                 Query::FullScan,
                 &side(&default_cache, Variant::Ledger),
-                &side(&adaptive, Variant::Ledger),
+                &adaptive_side,
             ),
         ),
         (

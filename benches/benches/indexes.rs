@@ -12,7 +12,8 @@ use benches::queries::{Probe, Query};
 use benches::settings::{self, Size};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-const QUERIES: [Query; 6] = [
+const QUERIES: [Query; 7] = [
+    Query::RecoveryQueue,
     Query::Recovery,
     Query::RecoveryWindow,
     Query::ExportReady,

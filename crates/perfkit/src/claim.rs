@@ -146,7 +146,7 @@ pub fn seed_claims() -> Vec<Claim> {
     vec![
         Claim::new(
             "index-recovery",
-            "composite + partial indexes make the recovery query >= 5x faster than the before schema",
+            "composite + partial indexes make the crash-resume queue (every non-terminal capture's id and status, oldest first) >= 5x faster than the before schema",
             "100k captures, 3 % backlog, ANALYZE on both, warm reused connection",
             5.0,
         ),

@@ -14,9 +14,13 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// A read the benches time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Query {
-    /// The crash-resume query: every non-terminal capture, oldest first
+    /// Every non-terminal capture in full, oldest first
     /// (`ledger::recoverable_captures_sql()`; its `INDEXED BY` dropped for the before schema).
     Recovery,
+    /// The crash-resume queue: id, status and creation time of every non-terminal capture,
+    /// oldest first (`ledger::recovery_queue_sql()`; its `INDEXED BY` dropped for the before
+    /// schema).
+    RecoveryQueue,
     /// Non-terminal captures of the last 30 days, oldest first.
     RecoveryWindow,
     /// The ledger's pending-exports query with `LIMIT 100`.
@@ -36,6 +40,7 @@ impl Query {
     pub fn name(self) -> &'static str {
         match self {
             Query::Recovery => "recovery",
+            Query::RecoveryQueue => "recovery-queue",
             Query::RecoveryWindow => "recovery-window",
             Query::ExportReady => "export-ready",
             Query::AuditJoin => "audit-join",
@@ -52,17 +57,8 @@ impl Query {
     /// crate strips it for the before schema (update this function).
     pub fn sql(self, variant: Variant) -> String {
         match self {
-            Query::Recovery => {
-                let sql = ledger::recoverable_captures_sql();
-                match variant {
-                    Variant::Ledger => sql,
-                    Variant::Before => {
-                        let pin = "INDEXED BY captures_recoverable";
-                        assert!(sql.contains(pin), "recovery SQL changed: {sql}");
-                        sql.replace(pin, "")
-                    }
-                }
-            }
+            Query::Recovery => unpinned(ledger::recoverable_captures_sql(), variant),
+            Query::RecoveryQueue => unpinned(ledger::recovery_queue_sql(), variant),
             Query::RecoveryWindow => format!(
                 "SELECT {COLUMNS} FROM captures
                  WHERE status IN ('staged','transcribed','failed_transcription') AND created_at >= ?1
@@ -93,7 +89,9 @@ impl Query {
     pub fn intended_plan(self) -> Option<PlanExpectation> {
         let sort_free = PlanExpectation::index_without_sort;
         match self {
-            Query::Recovery | Query::RecoveryWindow => Some(sort_free("captures_recoverable")),
+            Query::Recovery | Query::RecoveryQueue | Query::RecoveryWindow => {
+                Some(sort_free("captures_recoverable"))
+            }
             Query::ExportReady => Some(sort_free("captures_status_created")),
             Query::AuditJoin => Some(PlanExpectation {
                 no_temp_btree: false,
@@ -102,6 +100,22 @@ impl Query {
             Query::Dedup => Some(sort_free("sqlite_autoindex_captures_2")),
             Query::DedupChannel => Some(sort_free("captures_channel_native")),
             Query::FullScan => None,
+        }
+    }
+}
+
+/// The ledger's `sql` as is, or for the before schema without its
+/// `INDEXED BY captures_recoverable` (an index that schema lacks).
+///
+/// # Panics
+/// If the ledger's SQL no longer pins its index that way (update this function).
+fn unpinned(sql: String, variant: Variant) -> String {
+    match variant {
+        Variant::Ledger => sql,
+        Variant::Before => {
+            let pin = "INDEXED BY captures_recoverable";
+            assert!(sql.contains(pin), "recovery SQL changed: {sql}");
+            sql.replace(pin, "")
         }
     }
 }
@@ -181,7 +195,9 @@ impl Probe {
                 let (channel, native) = &self.channels[self.next % self.channels.len()];
                 stmt.query([channel, native])
             }
-            Query::Recovery | Query::ExportReady | Query::FullScan => stmt.query([]),
+            Query::Recovery | Query::RecoveryQueue | Query::ExportReady | Query::FullScan => {
+                stmt.query([])
+            }
         }
         .map_err(sql_err(format!("run {}", query.name())))?;
         let mut bytes = 0;

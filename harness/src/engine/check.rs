@@ -114,15 +114,16 @@ pub fn evidence_after_reopen_at(
     }
 }
 
-/// Runs the recovery query, then (if asked) drives every recoverable capture to a terminal state.
+/// Reads the crash-resume queue (`Ledger::recovery_queue`), then (if asked) drives every
+/// queued capture to a terminal state.
 fn recovery_evidence(ledger: &mut Ledger, resume: bool) -> RecoveryEvidence {
-    let recoverable = ledger.recoverable_captures();
+    let recoverable = ledger.recovery_queue();
     let mut resume_errors = Vec::new();
     let mut left_after_resume = Vec::new();
-    if resume && let Ok(captures) = &recoverable {
-        for capture in captures {
-            if let Err(e) = resume_one(ledger, &capture.id, capture.status) {
-                resume_errors.push(format!("{}: {e}", capture.id));
+    if resume && let Ok(queue) = &recoverable {
+        for entry in queue {
+            if let Err(e) = resume_one(ledger, &entry.id, entry.status) {
+                resume_errors.push(format!("{}: {e}", entry.id));
             }
         }
         left_after_resume =
@@ -130,7 +131,7 @@ fn recovery_evidence(ledger: &mut Ledger, resume: bool) -> RecoveryEvidence {
     }
     RecoveryEvidence {
         recoverable: recoverable
-            .map(|cs| cs.into_iter().map(|c| c.id).collect())
+            .map(|queue| queue.into_iter().map(|entry| entry.id).collect())
             .map_err(|e| e.to_string()),
         resume_errors,
         left_after_resume,

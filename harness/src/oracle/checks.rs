@@ -225,7 +225,8 @@ pub struct Evidence {
 /// The recovery query's answer and the resume attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecoveryEvidence {
-    /// Ids the ledger's recoverable-captures query returned after reopening, in order.
+    /// Ids the ledger's crash-resume queue (`Ledger::recovery_queue`) returned after reopening,
+    /// in order.
     pub recoverable: Result<Vec<String>, String>,
     /// Errors met while driving each recoverable capture to a terminal state.
     pub resume_errors: Vec<String>,

@@ -16,6 +16,7 @@
 //! regression-margin = 0.10      # flag figures this far (relative) outside the history's spread
 //! ```
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -23,7 +24,9 @@ use reports::perf::{PerfCheck, PerfVerdict, PlanVerdict, RatioInterval};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use ledger::memory::CacheChoice;
 use ledger::memory::adaptive_cache::ConnectionUse;
+use ledger::memory::scan_watch::{self, ScanWatch};
 use perfkit::connect::{Tuning, describe_choice, open, open_adaptive};
 use perfkit::dataset::{Dataset, DatasetSpec, Variant};
 use perfkit::queries::{Probe, Query};
@@ -36,7 +39,7 @@ use perfkit::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClaimId {
-    /// Composite and partial indexes vs the before schema, recovery query.
+    /// Composite and partial indexes vs the before schema, the crash-resume queue.
     IndexRecovery,
     /// Composite indexes vs the before schema, export-ready `LIMIT 100`.
     IndexExportReady,
@@ -75,6 +78,7 @@ impl ClaimId {
             ClaimId::CacheScanLargerThanCache | ClaimId::AdaptiveScanLargerThanCache => {
                 Query::FullScan
             }
+            ClaimId::IndexRecovery => Query::RecoveryQueue,
             _ => Query::Recovery,
         }
     }
@@ -284,6 +288,22 @@ fn plan_verdict(
 struct Side<'a> {
     conn: &'a Connection,
     variant: Variant,
+    /// The adaptive rule's choice, when the arm follows it between queries as
+    /// the ledger does (`ledger::memory::scan_watch::follow`).
+    follows_scans: Option<CacheChoice>,
+    /// The cache sizes the scan watch set on this arm, in order (KiB).
+    watch_changes: RefCell<Vec<u64>>,
+}
+
+impl<'a> Side<'a> {
+    fn plain(conn: &'a Connection, variant: Variant) -> Side<'a> {
+        Side {
+            conn,
+            variant,
+            follows_scans: None,
+            watch_changes: RefCell::new(Vec::new()),
+        }
+    }
 }
 
 fn compare(
@@ -293,12 +313,19 @@ fn compare(
     candidate: &Side<'_>,
 ) -> Result<AbReport, PerfError> {
     let mut probe = Probe::load(baseline.conn)?;
+    let mut watches = [ScanWatch::default(), ScanWatch::default()];
     run_ab(config, |arm| {
-        let side = match arm {
-            Arm::Baseline => baseline,
-            Arm::Candidate => candidate,
+        let (side, watch) = match arm {
+            Arm::Baseline => (baseline, &mut watches[0]),
+            Arm::Candidate => (candidate, &mut watches[1]),
         };
         std::hint::black_box(probe.run(side.conn, query, side.variant)?);
+        if let Some(chosen) = side.follows_scans
+            && let Some(now) = scan_watch::follow(side.conn, watch, chosen)
+                .map_err(sql_err("follow the scan watch"))?
+        {
+            side.watch_changes.borrow_mut().push(now.kib);
+        }
         Ok::<_, PerfError>(())
     })
 }
@@ -373,14 +400,8 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             let report = compare(
                 &config,
                 query,
-                &Side {
-                    conn: &base,
-                    variant: Variant::Before,
-                },
-                &Side {
-                    conn: &cand,
-                    variant: spec.candidate_schema,
-                },
+                &Side::plain(&base, Variant::Before),
+                &Side::plain(&cand, spec.candidate_schema),
             )?;
             Measured {
                 report,
@@ -392,10 +413,7 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         ClaimId::CacheRecoveryReused | ClaimId::CacheScanLargerThanCache => {
             let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
             let big = analyzed(&ledger.path, Tuning::CACHE_64MB)?;
-            let side = |conn| Side {
-                conn,
-                variant: Variant::Ledger,
-            };
+            let side = |conn| Side::plain(conn, Variant::Ledger);
             Measured {
                 report: compare(&config, query, &side(&small), &side(&big))?,
                 baseline: DEFAULT_CACHE.into(),
@@ -415,14 +433,24 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         ClaimId::AdaptiveRecoveryReused | ClaimId::AdaptiveScanLargerThanCache => {
             let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
             let (adaptive, choice) = open_adaptive(&ledger.path, ConnectionUse::Reused)?;
-            let side = |conn| Side {
-                conn,
-                variant: Variant::Ledger,
+            let following = Side {
+                follows_scans: Some(choice),
+                ..Side::plain(&adaptive, Variant::Ledger)
             };
             Measured {
-                report: compare(&config, query, &side(&small), &side(&adaptive))?,
+                report: compare(
+                    &config,
+                    query,
+                    &Side::plain(&small, Variant::Ledger),
+                    &following,
+                )?,
                 baseline: DEFAULT_CACHE.into(),
-                candidate: describe_choice(&choice),
+                candidate: format!(
+                    "{}, followed by the ledger's scan watch between queries (cache set to {:?} KiB \
+                     by the watch during the run)",
+                    describe_choice(&choice),
+                    following.watch_changes.borrow()
+                ),
                 plan: None,
             }
         }

@@ -1,4 +1,5 @@
-//! The capture record and operation outcomes: [`Capture`], [`NewCapture`], [`content_hash`].
+//! The capture record and operation outcomes: [`Capture`], [`RecoveryEntry`], [`NewCapture`],
+//! [`content_hash`].
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,6 +36,18 @@ impl Capture {
         let meta: serde_json::Value = serde_json::from_str(&self.meta_json).ok()?;
         meta.get("transcript")?.as_str().map(str::to_owned)
     }
+}
+
+/// One entry of the crash-resume queue ([`crate::Ledger::recovery_queue`]):
+/// which non-terminal capture, and where it stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryEntry {
+    /// ULID text.
+    pub id: CaptureId,
+    /// Its (non-terminal) status: what the resume does next.
+    pub status: Status,
+    /// Unix millis at stage (the queue's order, then the id).
+    pub created_at: i64,
 }
 
 /// What [`crate::Ledger::stage`] stores.

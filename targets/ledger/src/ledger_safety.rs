@@ -16,6 +16,7 @@ use crate::integrity::{
 };
 use crate::ledger::Ledger;
 use crate::memory::adaptive_cache::{self, PressureChange};
+use crate::memory::scan_watch::ScanWatch;
 use crate::memory::{CacheChoice, CacheReason, ConnectionUse, MemoryProbe};
 use crate::mmap_fallback::{self, MmapOffReason};
 use crate::safety::{SafetyCounters, SafetyEvent, SafetyEventKind};
@@ -283,6 +284,7 @@ impl Ledger {
         let old = std::mem::replace(&mut self.conn, fresh);
         let _ = old.close();
         self.safety.cache_kib = None;
+        self.safety.scan_watch = ScanWatch::default();
         self.safety.log(now, SafetyEventKind::Reopened(why));
         self.safety.count(|c| c.reopens += 1);
         self.apply_cache(now);
@@ -324,7 +326,7 @@ impl Ledger {
         }
     }
 
-    fn cache_choice(&self) -> Option<CacheChoice> {
+    fn cache_choice(&mut self) -> Option<CacheChoice> {
         let tuning = &self.config.tuning;
         let ignores_pressure = mutant!(CacheNeverShrinks, true, false);
         if self.safety.pressure.under_pressure() && !ignores_pressure {
@@ -356,7 +358,14 @@ impl Ledger {
             ceiling_kib,
         )
         .ok()?;
-        Some(adaptive_cache::choose(inputs))
+        let chosen = adaptive_cache::choose(inputs);
+        if chosen.kib > adaptive_cache::FLOOR_KIB
+            && let (Some(hits), Some(misses)) = crate::metrics::cache_counters(&self.conn)
+        {
+            let window_pages = chosen.kib * 1024 / page_size;
+            self.safety.scan_watch.observe(hits, misses, window_pages);
+        }
+        Some(self.safety.scan_watch.cache_for(chosen))
     }
 
     fn apply_cache(&mut self, now: Option<i64>) {

@@ -27,6 +27,13 @@
 //! # }
 //! ```
 //!
+//! After a crash, resume from [`Ledger::recovery_queue`]: the id, status and
+//! creation time of every non-terminal capture, oldest first, read from a
+//! partial index alone (schema version 2; an older database is migrated at
+//! open, and a version-1 build refuses a version-2 database), then load each
+//! capture with [`Ledger::capture`] when it is its turn.
+//! [`Ledger::recoverable_captures`] still returns every body at once.
+//!
 //! Modules: [`config`] (pragmas), [`clock`] (deterministic time and ids),
 //! [`ledger_time`] (what "now" means when the clock goes backwards),
 //! [`status`] (the state machine), [`error`], [`failpoint`] (fault-injection
@@ -84,7 +91,9 @@ mod vault;
 
 pub use backup::{BackupConfig, BackupError};
 pub use busy::LockWaits;
-pub use capture::{Capture, CaptureId, ExportOutcome, NewCapture, StageOutcome, content_hash};
+pub use capture::{
+    Capture, CaptureId, ExportOutcome, NewCapture, RecoveryEntry, StageOutcome, content_hash,
+};
 pub use clock::{Clock, ManualClock, OpenOptions, StepClock, SystemClock};
 pub use config::{Config, JournalMode, Synchronous, Tuning};
 pub use error::{LedgerError, Result};
@@ -105,4 +114,10 @@ pub use vault::file_name as vault_file_name;
 /// query-plan checks (`EXPLAIN QUERY PLAN`).
 pub fn recoverable_captures_sql() -> String {
     ops::query::recoverable_sql()
+}
+
+/// The crash-resume queue query [`Ledger::recovery_queue`] runs, for
+/// query-plan checks and benches.
+pub fn recovery_queue_sql() -> String {
+    ops::query::recovery_queue_sql()
 }

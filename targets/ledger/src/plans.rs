@@ -25,12 +25,17 @@ pub struct PlannedQuery {
 pub(crate) const AUDIT_BY_CAPTURE_SQL: &str =
     "SELECT id, mode, exported_at FROM exports_audit WHERE capture_id = ?1";
 
-/// The queries checked: recovery, export queue, dedup (both keys), audit, prune.
+/// The queries checked: recovery (whole set and queue), export queue, dedup (both keys), audit, prune.
 pub fn planned_queries() -> Vec<PlannedQuery> {
     vec![
         PlannedQuery {
             name: "recoverable_captures",
             sql: query::recoverable_sql(),
+            expected_index: "captures_recoverable",
+        },
+        PlannedQuery {
+            name: "recovery_queue",
+            sql: query::recovery_queue_sql(),
             expected_index: "captures_recoverable",
         },
         PlannedQuery {

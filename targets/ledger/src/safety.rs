@@ -6,6 +6,7 @@ use std::cell::Cell;
 use crate::coherency::{Coherency, Incoherence};
 use crate::config::Config;
 use crate::integrity::{CheckLevel, CorruptionReport, IntegritySchedule, RestoreSource};
+use crate::memory::scan_watch::ScanWatch;
 use crate::memory::{CacheReason, MemoryProbe, MemorySample, PressureTracker, ProcMemoryProbe};
 use crate::mmap_fallback::{MmapChange, MmapState};
 
@@ -78,6 +79,7 @@ pub(crate) struct Safety {
     pub(crate) last_poll_ms: Option<i64>,
     pub(crate) pressure: PressureTracker,
     pub(crate) cache_kib: Option<u64>,
+    pub(crate) scan_watch: ScanWatch,
     pub(crate) mmap: MmapState,
     pub(crate) coherency: Option<Coherency>,
     pub(crate) schedule: IntegritySchedule,
@@ -98,6 +100,7 @@ impl Safety {
             last_poll_ms: None,
             pressure: PressureTracker::new(i64::from(t.pressure_calm_ms)),
             cache_kib: None,
+            scan_watch: ScanWatch::default(),
             mmap: MmapState::new(t.mmap_size, i64::from(t.pressure_calm_ms)),
             coherency: None,
             schedule: IntegritySchedule::new(

@@ -133,9 +133,19 @@ BEGIN
 END;
 ";
 
+/// Version 2: `captures_recoverable` also holds `status`, so the crash-resume
+/// queue (id, status, creation time of every non-terminal capture, oldest
+/// first) is read from that small partial index alone, with no lookup into
+/// the table. Rebuilding the index reads the whole table once.
+const V2: &str = "
+DROP INDEX IF EXISTS captures_recoverable;
+CREATE INDEX captures_recoverable ON captures(created_at, id, status)
+    WHERE status IN ('staged','transcribed','failed_transcription');
+";
+
 /// The migrations, in order; entry `i` takes `user_version` from `i` to `i + 1`.
 /// Append only: never edit a released entry.
-const MIGRATIONS: [&str; 1] = [V1];
+const MIGRATIONS: [&str; 2] = [V1, V2];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -218,6 +228,54 @@ mod tests {
             tables,
             ["captures", "errors_log", "exports_audit", "sync_state"]
         );
+    }
+
+    fn index_columns(conn: &Connection, index: &str) -> Vec<String> {
+        conn.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")
+            .and_then(|mut stmt| stmt.query_map([index], |row| row.get(0))?.collect())
+            .expect("index columns")
+    }
+
+    #[test]
+    fn a_version_1_database_gets_the_covering_recovery_index() {
+        let conn = Connection::open_in_memory().expect("in-memory db");
+        conn.execute_batch(V1).expect("v1 schema");
+        conn.pragma_update(None, "user_version", 1).expect("v1");
+        conn.execute(
+            "INSERT INTO captures VALUES ('A','email','x',NULL,'staged','{}',1,1)",
+            [],
+        )
+        .expect("insert");
+        assert_eq!(
+            index_columns(&conn, "captures_recoverable"),
+            ["created_at", "id"]
+        );
+        let db = Db::new(&conn, Path::new(":memory:"));
+        migrate(db).expect("migrates");
+        assert_eq!(user_version(db).expect("version"), 2);
+        assert_eq!(
+            index_columns(&conn, "captures_recoverable"),
+            ["created_at", "id", "status"]
+        );
+        let plan: String = conn
+            .query_row(
+                &format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    crate::ops::query::recovery_queue_sql()
+                ),
+                [],
+                |row| row.get(3),
+            )
+            .expect("plan");
+        assert!(
+            plan.contains("COVERING INDEX captures_recoverable"),
+            "{plan}"
+        );
+        let ids: Vec<String> = conn
+            .prepare(&crate::ops::query::recovery_queue_sql())
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .expect("queue");
+        assert_eq!(ids, ["A"]);
     }
 
     #[test]

@@ -244,6 +244,39 @@ fn indexed_through(db: &Path, bytes: &[u8]) -> Option<u32> {
     (intact && bytes.get(16..24)? == &header[32..40]).then(|| native(16))
 }
 
+/// Whether the WAL at `path` has a whole frame with the current salts that
+/// fails the checksum chain: the only case in which [`scan`] can find a
+/// break. Streamed a frame at a time through one reused buffer, so a sound
+/// WAL (the usual case at open, however large) is never held in memory; the
+/// rare WAL that fails here is then read whole for [`scan`] and the repair.
+/// An unreadable or headerless WAL is `false` (nothing to guard: SQLite's
+/// recovery decides).
+fn chain_fails_within_generation(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = fs::File::open(path) else {
+        return false;
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut header = [0u8; WAL_HEADER_BYTES];
+    if reader.read_exact(&mut header).is_err() {
+        return false;
+    }
+    let Ok(Some(generation)) = wal::parse_header(&header) else {
+        return false;
+    };
+    let mut frame = vec![0u8; generation.frame_bytes()];
+    let mut running = generation.header_checksum;
+    while reader.read_exact(&mut frame).is_ok() {
+        match wal::check_frame(&generation, &frame, running) {
+            Some((_, sum)) => running = sum,
+            None => {
+                return be32(&frame, 8) == generation.salt1 && be32(&frame, 12) == generation.salt2;
+            }
+        }
+    }
+    false
+}
+
 /// `<db>-wal`.
 fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
@@ -294,6 +327,9 @@ pub(crate) fn guard(config: &Config) -> Option<WalGuard> {
         return None;
     });
     let wal = wal_path(&config.path);
+    if !chain_fails_within_generation(&wal) {
+        return None;
+    }
     let mut bytes = fs::read(&wal).ok()?;
     let durable = matches!(
         config.tuning.synchronous,
@@ -382,6 +418,30 @@ mod tests {
         let mut torn = sound.clone();
         torn.truncate(torn.len() - 100);
         assert!(scan(&torn, true, None).is_none());
+    }
+
+    #[test]
+    fn the_streamed_pre_check_flags_exactly_a_failing_frame_of_the_current_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            fs::write(&path, bytes).unwrap();
+            chain_fails_within_generation(&path)
+        };
+        let sound = wal_image(4);
+        assert!(!flags("sound", &sound));
+        let mut torn = sound.clone();
+        torn.truncate(torn.len() - 100);
+        assert!(!flags("torn", &torn), "a partial last frame is a torn tail");
+        let mut damaged = wal_image(5);
+        flip_in_frame(&mut damaged, 2);
+        assert!(flags("damaged", &damaged));
+        let mut stale = sound.clone();
+        stale.extend_from_slice(&wal_image(2)[WAL_HEADER_BYTES..]);
+        let stale_frame = WAL_HEADER_BYTES + 4 * (FRAME_HEADER_BYTES + PAGE);
+        stale[stale_frame + 8] ^= 0xff; // an old generation's salt
+        assert!(!flags("stale", &stale), "frames of an older generation");
+        assert!(!chain_fails_within_generation(&dir.path().join("absent")));
     }
 
     #[test]

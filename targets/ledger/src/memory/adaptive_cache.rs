@@ -34,11 +34,11 @@
 //! What it buys at 100k (interleaved A/B against the default, 41 pairs,
 //! `resilience run --filter adaptive`): recovery 1.81x [1.69, 2.07] on a
 //! reused connection (goal 1.6x), no change on a fresh connection per query
-//! (0.99x [0.93, 1.09]: the floor). Its limit: a full scan larger than the
-//! cache on the same reused connection is still about 7 % slower (0.90-0.97x
-//! over twelve runs, against 0.77-0.86x with 64 MB): a cache big enough for
-//! the hot set costs the scan something, and the A/A noise on an idle
-//! machine is smaller than that.
+//! (0.99x [0.93, 1.09]: the floor). A full scan larger than the cache on the
+//! same reused connection cost about 7 % with the hot-set cache (0.90-0.97x
+//! over twelve runs, against 0.77-0.86x with 64 MB); the scan watch
+//! ([`super::scan_watch`]) now recognises such a scan-dominated connection
+//! from its hit and miss counters and gives it the floor.
 //!
 //! Under memory pressure the ledger drops to the floor and releases what
 //! SQLite can spare; it restores the chosen size only after the pressure has
@@ -97,6 +97,9 @@ pub enum CacheReason {
     /// The database is larger than the ceiling; the hot queries' working set
     /// fits under it: cache that.
     HotWorkingSet,
+    /// The connection's reads are dominated by scans larger than the cache
+    /// ([`super::scan_watch`]): the floor until the chosen cache is retried.
+    ScanDominated,
 }
 
 /// The rule's answer.

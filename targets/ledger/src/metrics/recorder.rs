@@ -28,11 +28,13 @@ pub enum Operation {
     PendingExports,
     /// [`crate::Ledger::recoverable_captures`].
     RecoverableCaptures,
+    /// [`crate::Ledger::recovery_queue`].
+    RecoveryQueue,
 }
 
 impl Operation {
     /// Every measured operation.
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 10] = [
         Operation::Stage,
         Operation::RecordTranscription,
         Operation::MarkTranscriptionFailed,
@@ -42,6 +44,7 @@ impl Operation {
         Operation::Capture,
         Operation::PendingExports,
         Operation::RecoverableCaptures,
+        Operation::RecoveryQueue,
     ];
 
     /// The stable name used in metrics, logs and `sync_state` keys.
@@ -56,6 +59,7 @@ impl Operation {
             Operation::Capture => "capture",
             Operation::PendingExports => "pending_exports",
             Operation::RecoverableCaptures => "recoverable_captures",
+            Operation::RecoveryQueue => "recovery_queue",
         }
     }
 

@@ -1,13 +1,15 @@
-//! Read-only queries: duplicates, single captures, the export queue and the
-//! crash-resume set ([`recoverable_captures`]).
+//! Read-only queries: duplicates, single captures, the export queue, the
+//! crash-resume queue ([`recovery_queue`]) and the whole crash-resume set
+//! ([`recoverable_captures`]).
 
 use rusqlite::OptionalExtension;
 
-use crate::capture::{Capture, CaptureId};
+use crate::capture::{Capture, CaptureId, RecoveryEntry};
 use crate::db::Db;
 use crate::error::Result;
 use crate::row::{self, CAPTURE_COLUMNS};
 use crate::schema::NON_TERMINAL_IN;
+use crate::status::Status;
 
 /// The capture whose content hash is `content_hash`, if any.
 pub(crate) fn find_duplicate(db: Db<'_>, content_hash: &str) -> Result<Option<CaptureId>> {
@@ -66,4 +68,45 @@ pub(crate) fn recoverable_captures(db: Db<'_>) -> Result<Vec<Capture>> {
         recoverable_sql()
     );
     row::query_captures(db, "list recoverable captures", &sql, [])
+}
+
+/// The crash-resume queue query: id, status and creation time of every
+/// non-terminal capture, oldest first. `captures_recoverable` is
+/// `(created_at, id, status)` over the non-terminal rows (schema version 2),
+/// so the plan reads that partial index alone: no lookup into the table and
+/// no sort, and the cost follows the backlog, not the table.
+pub(crate) fn recovery_queue_sql() -> String {
+    format!(
+        "SELECT id, status, created_at FROM captures INDEXED BY captures_recoverable
+         WHERE status IN {NON_TERMINAL_IN}
+         ORDER BY created_at, id"
+    )
+}
+
+/// Every non-terminal capture's id, status and creation time, oldest first.
+pub(crate) fn recovery_queue(db: Db<'_>) -> Result<Vec<RecoveryEntry>> {
+    let sql = mutant!(
+        RecoveryMissesFailedTranscription,
+        recovery_queue_sql().replace("ORDER BY", "AND status <> 'failed_transcription' ORDER BY"),
+        recovery_queue_sql()
+    );
+    let raws: Vec<(String, String, i64)> = db
+        .conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect()
+        })
+        .map_err(db.err("list the recovery queue"))?;
+    raws.into_iter()
+        .map(|(id, status, created_at)| {
+            let status = Status::parse(&status)
+                .ok_or_else(|| db.corrupt(format!("capture {id} has unknown status {status:?}")))?;
+            Ok(RecoveryEntry {
+                id,
+                status,
+                created_at,
+            })
+        })
+        .collect()
 }

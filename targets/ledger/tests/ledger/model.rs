@@ -347,7 +347,20 @@ fn check_state(ledger: &ledger::Ledger, model: &Model) -> Result<(), TestCaseErr
         .into_iter()
         .map(|c| (c.created_at, c.id))
         .collect();
-    prop_assert_eq!(recovered, expected);
+    prop_assert_eq!(recovered, expected.clone());
+    let queue: Vec<(i64, String)> = ledger
+        .recovery_queue()
+        .expect("recovery queue")
+        .into_iter()
+        .map(|entry| {
+            assert_eq!(
+                Some(entry.status),
+                model.captures.get(&entry.id).map(|c| c.status)
+            );
+            (entry.created_at, entry.id)
+        })
+        .collect();
+    prop_assert_eq!(queue, expected);
     Ok(())
 }
 

@@ -74,7 +74,7 @@ fn dropping_a_composite_index_is_a_plan_warning_naming_the_query() {
         ("captures_status_created", vec!["prune_candidates"]),
         (
             "captures_recoverable",
-            vec!["recoverable_captures", "pending_exports"],
+            vec!["recoverable_captures", "recovery_queue", "pending_exports"],
         ),
         ("captures_channel_native", vec!["duplicate_by_channel"]),
     ] {
