@@ -69,6 +69,7 @@ pub use register::{RegisterError, VfsConfig, register};
 pub type Code = std::ffi::c_int;
 
 /// `Ok(())` for `SQLITE_OK`, otherwise the code as the error.
+#[inline]
 pub fn into_result(rc: Code) -> Result<(), Code> {
     if rc == rusqlite::ffi::SQLITE_OK {
         Ok(())
@@ -78,6 +79,7 @@ pub fn into_result(rc: Code) -> Result<(), Code> {
 }
 
 /// `SQLITE_OK` for `Ok(())`, otherwise the error's code.
+#[inline]
 pub fn into_code(result: Result<(), Code>) -> Code {
     match result {
         Ok(()) => rusqlite::ffi::SQLITE_OK,

@@ -25,16 +25,19 @@ pub struct RealVfs {
 impl RealVfs {
     /// # Safety
     /// `vfs` must be a registered VFS (which lives until exit).
+    #[inline]
     pub(crate) unsafe fn new(vfs: *mut ffi::sqlite3_vfs) -> RealVfs {
         RealVfs { vfs }
     }
 
+    #[inline]
     fn methods(&self) -> &ffi::sqlite3_vfs {
         // SAFETY: a registered VFS lives until exit (invariant 1).
         unsafe { &*self.vfs }
     }
 
     /// `xDelete` of `path`, syncing the directory if `sync_dir`.
+    #[inline]
     pub fn delete(&self, path: &CStr, sync_dir: bool) -> Result<(), Code> {
         let x_delete = self.methods().xDelete.ok_or(ffi::SQLITE_IOERR_DELETE)?;
         // SAFETY: a live VFS and a NUL-terminated path.
@@ -42,6 +45,7 @@ impl RealVfs {
     }
 
     /// `xAccess`: whether `path` passes the `SQLITE_ACCESS_*` check `flags`.
+    #[inline]
     pub fn access(&self, path: &CStr, flags: c_int) -> Result<bool, Code> {
         let x_access = self.methods().xAccess.ok_or(ffi::SQLITE_IOERR_ACCESS)?;
         let mut answer: c_int = 0;
@@ -60,6 +64,7 @@ pub struct RealFile {
     file: *mut ffi::sqlite3_file,
 }
 
+#[inline]
 fn length(len: usize, code: Code) -> Result<c_int, Code> {
     c_int::try_from(len).map_err(|_| code)
 }
@@ -68,10 +73,12 @@ impl RealFile {
     /// # Safety
     /// `file` must be an open file of the wrapped VFS (its `pMethods` valid)
     /// that stays open while the value lives.
+    #[inline]
     pub(crate) unsafe fn new(file: *mut ffi::sqlite3_file) -> RealFile {
         RealFile { file }
     }
 
+    #[inline]
     fn methods(&self) -> &ffi::sqlite3_io_methods {
         // SAFETY: the file is open, so its methods table is valid (invariant 3).
         unsafe { &*(*self.file).pMethods }
@@ -79,6 +86,7 @@ impl RealFile {
 
     /// Reads exactly `buf.len()` bytes at `offset` (`SQLITE_IOERR_SHORT_READ`
     /// past the end, with the rest of `buf` zeroed).
+    #[inline]
     pub fn read(&mut self, buf: &mut [u8], offset: i64) -> Result<(), Code> {
         let amt = length(buf.len(), ffi::SQLITE_IOERR_READ)?;
         // SAFETY: `buf` is valid for `amt` bytes.
@@ -89,6 +97,7 @@ impl RealFile {
     ///
     /// # Safety
     /// `buf` must be valid for writes of `amt` bytes.
+    #[inline]
     pub(crate) unsafe fn read_raw(&mut self, buf: *mut c_void, amt: c_int, offset: i64) -> Code {
         match self.methods().xRead {
             // SAFETY: an open file; the caller vouches for the buffer.
@@ -98,6 +107,7 @@ impl RealFile {
     }
 
     /// Writes `data` at `offset`.
+    #[inline]
     pub fn write(&mut self, data: &[u8], offset: i64) -> Result<(), Code> {
         let x_write = self.methods().xWrite.ok_or(ffi::SQLITE_IOERR_WRITE)?;
         let amt = length(data.len(), ffi::SQLITE_IOERR_WRITE)?;
@@ -106,6 +116,7 @@ impl RealFile {
     }
 
     /// Truncates (or extends) the file to `size` bytes.
+    #[inline]
     pub fn truncate(&mut self, size: i64) -> Result<(), Code> {
         let x_truncate = self.methods().xTruncate.ok_or(ffi::SQLITE_IOERR_TRUNCATE)?;
         // SAFETY: an open file.
@@ -113,6 +124,7 @@ impl RealFile {
     }
 
     /// Syncs the file with SQLite's sync `flags`.
+    #[inline]
     pub fn sync(&mut self, flags: c_int) -> Result<(), Code> {
         let x_sync = self.methods().xSync.ok_or(ffi::SQLITE_IOERR_FSYNC)?;
         // SAFETY: an open file.
@@ -120,6 +132,7 @@ impl RealFile {
     }
 
     /// The file's size in bytes.
+    #[inline]
     pub fn file_size(&mut self) -> Result<i64, Code> {
         let x_file_size = self.methods().xFileSize.ok_or(ffi::SQLITE_IOERR_FSTAT)?;
         let mut size = 0i64;
@@ -129,6 +142,7 @@ impl RealFile {
     }
 
     /// Takes the lock `level` (`SQLITE_LOCK_*`).
+    #[inline]
     pub fn lock(&mut self, level: c_int) -> Result<(), Code> {
         let x_lock = self.methods().xLock.ok_or(ffi::SQLITE_IOERR_LOCK)?;
         // SAFETY: an open file.
@@ -136,6 +150,7 @@ impl RealFile {
     }
 
     /// Lowers the lock to `level`.
+    #[inline]
     pub fn unlock(&mut self, level: c_int) -> Result<(), Code> {
         let x_unlock = self.methods().xUnlock.ok_or(ffi::SQLITE_IOERR_UNLOCK)?;
         // SAFETY: an open file.
@@ -143,6 +158,7 @@ impl RealFile {
     }
 
     /// Whether any connection holds a RESERVED lock on the file.
+    #[inline]
     pub fn check_reserved_lock(&mut self) -> Result<bool, Code> {
         let x_check = self
             .methods()
@@ -155,6 +171,7 @@ impl RealFile {
     }
 
     /// Forwards SQLite's file control (`SQLITE_NOTFOUND` if the wrapped file has none).
+    #[inline]
     pub fn file_control(&mut self, control: &mut FileControl<'_>) -> Result<(), Code> {
         let x_file_control = self.methods().xFileControl.ok_or(ffi::SQLITE_NOTFOUND)?;
         // SAFETY: an open file; the opcode and argument are SQLite's, valid for this call.
@@ -162,6 +179,7 @@ impl RealFile {
     }
 
     /// The sector size (4096 if the wrapped file does not say).
+    #[inline]
     pub fn sector_size(&mut self) -> c_int {
         match self.methods().xSectorSize {
             // SAFETY: an open file.
@@ -171,6 +189,7 @@ impl RealFile {
     }
 
     /// The `SQLITE_IOCAP_*` bits (none if the wrapped file does not say).
+    #[inline]
     pub fn device_characteristics(&mut self) -> c_int {
         match self.methods().xDeviceCharacteristics {
             // SAFETY: an open file.
@@ -180,6 +199,7 @@ impl RealFile {
     }
 
     /// Maps shared-memory `region` of `size` bytes, creating it if `extend`.
+    #[inline]
     pub fn shm_map(&mut self, region: c_int, size: c_int, extend: bool) -> ShmRegion<'_> {
         let Some(x_shm_map) = self.methods().xShmMap else {
             return ShmRegion::refused(ffi::SQLITE_IOERR_SHMMAP);
@@ -195,6 +215,7 @@ impl RealFile {
     }
 
     /// Takes or releases shared-memory locks.
+    #[inline]
     pub fn shm_lock(&mut self, offset: c_int, n: c_int, flags: c_int) -> Result<(), Code> {
         let x_shm_lock = self.methods().xShmLock.ok_or(ffi::SQLITE_IOERR_SHMLOCK)?;
         // SAFETY: an open file.
@@ -202,6 +223,7 @@ impl RealFile {
     }
 
     /// A memory barrier on the shared memory.
+    #[inline]
     pub fn shm_barrier(&mut self) {
         if let Some(x_shm_barrier) = self.methods().xShmBarrier {
             // SAFETY: an open file.
@@ -210,6 +232,7 @@ impl RealFile {
     }
 
     /// Unmaps the shared memory, deleting it if `delete`.
+    #[inline]
     pub fn shm_unmap(&mut self, delete: bool) -> Result<(), Code> {
         let Some(x_shm_unmap) = self.methods().xShmUnmap else {
             return Ok(());
@@ -219,6 +242,7 @@ impl RealFile {
     }
 
     /// Maps `amt` bytes at `offset`; [`Fetched::none`] when the wrapped file cannot map.
+    #[inline]
     pub fn fetch(&mut self, offset: i64, amt: c_int) -> Fetched<'_> {
         let methods = self.methods();
         let (true, Some(x_fetch)) = (methods.iVersion >= 3, methods.xFetch) else {
@@ -235,6 +259,7 @@ impl RealFile {
     }
 
     /// Releases a page [`RealFile::fetch`] handed out.
+    #[inline]
     pub fn unfetch(&mut self, offset: i64, page: FetchedPage<'_>) -> Result<(), Code> {
         let methods = self.methods();
         let (true, Some(x_unfetch)) = (methods.iVersion >= 3, methods.xUnfetch) else {
@@ -248,6 +273,7 @@ impl RealFile {
     ///
     /// # Safety
     /// The file must not be used afterwards.
+    #[inline]
     unsafe fn close_once(&mut self) -> Code {
         match self.methods().xClose {
             // SAFETY: an open file, closed once per the caller's contract.
@@ -269,6 +295,7 @@ pub struct ClosingFile<'a> {
 impl ClosingFile<'_> {
     /// # Safety
     /// As [`RealFile::new`]; nothing may use the file after this value.
+    #[inline]
     pub(crate) unsafe fn new(file: *mut ffi::sqlite3_file) -> Self {
         ClosingFile {
             // SAFETY: per the caller's contract.
@@ -279,6 +306,7 @@ impl ClosingFile<'_> {
     }
 
     /// Closes the wrapped file.
+    #[inline]
     pub fn close(mut self) -> Result<(), Code> {
         self.closed = true;
         // SAFETY: `self` is consumed, so nothing uses the file afterwards.
@@ -289,18 +317,21 @@ impl ClosingFile<'_> {
 impl Deref for ClosingFile<'_> {
     type Target = RealFile;
 
+    #[inline]
     fn deref(&self) -> &RealFile {
         &self.real
     }
 }
 
 impl DerefMut for ClosingFile<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut RealFile {
         &mut self.real
     }
 }
 
 impl Drop for ClosingFile<'_> {
+    #[inline]
     fn drop(&mut self) {
         if !self.closed {
             // SAFETY: dropped, so nothing uses the file afterwards.
@@ -323,6 +354,7 @@ impl<'a, F> OpenRequest<'a, F> {
     /// `name` is NULL or SQLite's NUL-terminated name for this `xOpen`;
     /// `methods` is the methods table of the registration whose files carry
     /// a `Header<F>`.
+    #[inline]
     pub(crate) unsafe fn new(
         name: ffi::sqlite3_filename,
         flags: c_int,
@@ -337,18 +369,21 @@ impl<'a, F> OpenRequest<'a, F> {
     }
 
     /// The file's full path; `None` for a temporary file SQLite names itself.
+    #[inline]
     pub fn name(&self) -> Option<&'a CStr> {
         // SAFETY: a non-NULL name is NUL-terminated and outlives the xOpen call.
         (!self.name.is_null()).then(|| unsafe { CStr::from_ptr(self.name) })
     }
 
     /// SQLite's `SQLITE_OPEN_*` flags.
+    #[inline]
     pub fn flags(&self) -> c_int {
         self.flags
     }
 
     /// For a WAL or main journal: the hooks of its main database file, when
     /// that file was opened (and wrapped) through this same registration.
+    #[inline]
     pub fn main_database(&self) -> Option<&'a F> {
         let belongs = ffi::SQLITE_OPEN_WAL | ffi::SQLITE_OPEN_MAIN_JOURNAL;
         if self.flags & belongs == 0 || self.name.is_null() {
@@ -385,6 +420,7 @@ impl<'a> RealOpen<'a> {
     /// `vfs` is the registered wrapped VFS; `name`, `flags` and `out_flags`
     /// are SQLite's for this `xOpen`; `file` points to the wrapped VFS's
     /// `szOsFile` bytes with a NULL `pMethods`.
+    #[inline]
     pub(crate) unsafe fn new(
         vfs: *mut ffi::sqlite3_vfs,
         name: ffi::sqlite3_filename,
@@ -404,6 +440,7 @@ impl<'a> RealOpen<'a> {
     }
 
     /// Opens the wrapped file with SQLite's name and flags.
+    #[inline]
     pub fn open(self) -> Result<(), Code> {
         // SAFETY: a registered VFS lives until exit.
         let Some(x_open) = (unsafe { (*self.vfs).xOpen }) else {
@@ -427,6 +464,7 @@ pub struct FileControl<'a> {
 impl FileControl<'_> {
     /// # Safety
     /// `op` and `arg` are SQLite's for this `xFileControl` call.
+    #[inline]
     pub(crate) unsafe fn new(op: c_int, arg: *mut c_void) -> Self {
         FileControl {
             op,
@@ -436,11 +474,13 @@ impl FileControl<'_> {
     }
 
     /// The `SQLITE_FCNTL_*` opcode.
+    #[inline]
     pub fn op(&self) -> c_int {
         self.op
     }
 
     /// For `SQLITE_FCNTL_PRAGMA`: the pragma being run.
+    #[inline]
     pub fn pragma(&mut self) -> Option<Pragma<'_>> {
         if self.op != ffi::SQLITE_FCNTL_PRAGMA || self.arg.is_null() {
             return None;
@@ -463,6 +503,7 @@ pub struct Pragma<'a> {
 }
 
 impl Pragma<'_> {
+    #[inline]
     fn text(&self, index: usize) -> Option<Cow<'_, str>> {
         // SAFETY: `args` is SQLite's char*[3] for this call (FileControl::pragma).
         let text = unsafe { *self.args.add(index) };
@@ -471,11 +512,13 @@ impl Pragma<'_> {
     }
 
     /// The pragma's name, as written.
+    #[inline]
     pub fn name(&self) -> Cow<'_, str> {
         self.text(1).unwrap_or_default()
     }
 
     /// The value after `=` (or in parentheses), if any.
+    #[inline]
     pub fn value(&self) -> Option<Cow<'_, str>> {
         self.text(2)
     }
@@ -484,6 +527,7 @@ impl Pragma<'_> {
     ///
     /// # Errors
     /// `SQLITE_NOMEM` when SQLite cannot allocate the copy.
+    #[inline]
     pub fn answer(&mut self, text: &CStr) -> Result<(), Code> {
         let bytes = text.to_bytes_with_nul();
         let size = length(bytes.len(), ffi::SQLITE_NOMEM)?;
@@ -514,6 +558,7 @@ pub struct ShmRegion<'a> {
 
 impl ShmRegion<'_> {
     /// No region, failing with `code`.
+    #[inline]
     pub fn refused(code: Code) -> ShmRegion<'static> {
         ShmRegion {
             mapped: ptr::null_mut(),
@@ -523,6 +568,7 @@ impl ShmRegion<'_> {
     }
 
     /// The result code SQLite gets.
+    #[inline]
     pub fn code(&self) -> Code {
         self.rc
     }
@@ -539,11 +585,13 @@ pub struct Fetched<'a> {
 
 impl Fetched<'_> {
     /// No mapping: SQLite reads the page with `xRead` instead.
+    #[inline]
     pub fn none() -> Fetched<'static> {
         Fetched::refused(ffi::SQLITE_OK)
     }
 
     /// No mapping, failing with `code`.
+    #[inline]
     pub fn refused(code: Code) -> Fetched<'static> {
         Fetched {
             page: ptr::null_mut(),
@@ -553,6 +601,7 @@ impl Fetched<'_> {
     }
 
     /// The result code SQLite gets.
+    #[inline]
     pub fn code(&self) -> Code {
         self.rc
     }
@@ -568,6 +617,7 @@ pub struct FetchedPage<'a> {
 impl FetchedPage<'_> {
     /// # Safety
     /// `page` is SQLite's argument for this `xUnfetch` call.
+    #[inline]
     pub(crate) unsafe fn new(page: *mut c_void) -> Self {
         FetchedPage {
             page,
