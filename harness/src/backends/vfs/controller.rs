@@ -1,4 +1,4 @@
-//! The [`Controller`]: the safe side of the VFS. The trampolines in `raw.rs`
+//! The [`Controller`]: what the fault VFS does. The hooks in `hooks.rs`
 //! call it around every real call; it decides faults, records events and
 //! counts, and keeps the power-loss model. It never touches a raw pointer:
 //! real I/O reaches it through [`RealFile`] and closures.
@@ -609,21 +609,21 @@ impl Controller {
 
     /// `SQLITE_FCNTL_SIZE_HINT`: with mmap the unix VFS grows the file with
     /// `ftruncate` here, bypassing `xTruncate`; the model records the new size.
-    pub(super) fn size_hint(
+    pub(super) fn size_hint<R: RealFile>(
         &self,
         file: &OpenFile,
-        real: &mut dyn RealFile,
-        hint: impl FnOnce() -> Code,
+        real: &mut R,
+        hint: impl FnOnce(&mut R) -> Code,
     ) -> Code {
         bump(&self.counters.size_hints);
         if !self.slow(file.tracked) {
-            return hint();
+            return hint(real);
         }
         let mut st = self.lock();
         if let Err(rc) = self.refuse_if_cut(ffi::SQLITE_IOERR_TRUNCATE) {
             return rc;
         }
-        let rc = hint();
+        let rc = hint(real);
         if let Some(path) = file.tracked_path() {
             let before = st.model.current_len(path);
             if let Ok(after) = real.file_size()

@@ -1,4 +1,5 @@
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 //! A fault-injecting SQLite VFS ([`FaultVfs`]) that wraps the default `unix` VFS.
 //!
 //! Register it under a name, open a connection with that VFS name, add rules:
@@ -35,12 +36,15 @@
 //!
 //! Memory-mapped reads (with [`VfsOptions::forward_fetch`]) bypass `xRead`,
 //! so bit flips only reach reads that SQLite does not map.
+//!
+//! The VFS is built on the `vfs-shim` crate, which holds all of its unsafe
+//! code: nothing here needs any.
 
 mod bitflip;
 mod controller;
 mod events;
+mod hooks;
 mod power_loss;
-mod raw;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -61,7 +65,7 @@ pub use rules::{BitFlipRule, FaultError, FaultRule, FileKind, IoOp, Trigger, ioe
 /// before the workload of each iteration.
 pub fn seed_sqlite_prng(seed: u64) {
     let folded = (seed ^ (seed >> 32)) as u32 as i32;
-    raw::seed_prng(if folded == 0 { 1 } else { folded });
+    vfs_shim::seed_prng(if folded == 0 { 1 } else { folded });
 }
 
 /// Options fixed at registration.
@@ -154,7 +158,7 @@ impl FaultVfs {
     pub fn register(name: &str, options: VfsOptions) -> Result<FaultVfs, VfsError> {
         let forward_fetch = options.forward_fetch;
         let ctrl = Arc::new(Controller::new(options));
-        raw::register(name, Arc::clone(&ctrl), forward_fetch)?;
+        hooks::register(name, Arc::clone(&ctrl), forward_fetch)?;
         Ok(FaultVfs {
             name: Arc::from(name),
             ctrl,

@@ -24,11 +24,15 @@
 //! the recovery query (SQLite maps a page again for every access); see
 //! `examples/safety_cost.rs`. `mmap_size` (and its fallback) therefore only
 //! matters with `page-checksums = false`.
+//!
+//! The VFS itself is built on the `vfs-shim` crate, which holds all of its
+//! unsafe code: nothing here needs any.
+#![forbid(unsafe_code)]
 
 mod algo;
 mod file;
+mod hooks;
 pub(crate) mod layout;
-mod raw;
 
 use std::fs::File;
 use std::io::Read;
@@ -100,7 +104,7 @@ pub fn vfs_name(inner: Option<&str>) -> Result<String, ChecksumError> {
         Some(inner) => format!("{VFS_PREFIX}/{inner}"),
         None => VFS_PREFIX.to_owned(),
     };
-    raw::register(&name, inner)?;
+    hooks::register(&name, inner)?;
     Ok(name)
 }
 
@@ -146,10 +150,23 @@ pub fn reserve_bytes_of(path: &Path) -> std::io::Result<Option<u8>> {
 /// Ask SQLite for [`RESERVE_BYTES`] per page on `conn`'s main database
 /// (effective when it is created or vacuumed).
 pub(crate) fn request_reserve(conn: &rusqlite::Connection) -> Result<(), i32> {
-    raw::request_reserve_bytes(conn, RESERVE_BYTES as u8).map(|_| ())
+    let mut reserve = RESERVE_BYTES as std::ffi::c_int;
+    conn.file_control(
+        Some(rusqlite::MAIN_DB),
+        rusqlite::FileControl::ReserveBytes(&mut reserve),
+    )
+    .map_err(|e| sqlite_code(&e))
 }
 
-/// `sqlite3_db_release_memory` on `conn`.
+/// `sqlite3_db_release_memory` on `conn`: its result code (`SQLITE_OK`, 0).
 pub(crate) fn release_memory(conn: &rusqlite::Connection) -> i32 {
-    raw::release_memory(conn)
+    conn.release_memory()
+        .map_or_else(|e| sqlite_code(&e), |()| 0)
+}
+
+/// The SQLite result code behind `error` (`SQLITE_ERROR` if it is not SQLite's).
+fn sqlite_code(error: &rusqlite::Error) -> i32 {
+    error
+        .sqlite_error()
+        .map_or(rusqlite::ffi::SQLITE_ERROR, |e| e.extended_code)
 }

@@ -1,0 +1,156 @@
+//! The checksum VFS on the shared VFS shim: which files it wraps (main
+//! databases and WALs; journals and temp files go straight to the VFS
+//! underneath and cost nothing), how a WAL finds its database's state, and
+//! which calls first write out a held-back WAL frame header. The sealing and
+//! verifying itself is [`ChecksumFile`]'s.
+
+use std::ffi::c_int;
+use std::sync::Arc;
+
+use rusqlite::ffi;
+use vfs_shim::{
+    ClosingFile, Fetched, FileControl, FileHooks, OpenRequest, RealFile, RealOpen, RegisterError,
+    VfsConfig, VfsHooks,
+};
+
+use super::ChecksumError;
+use super::file::{self, ChecksumFile, Code, DbState};
+
+/// Registers `name` over the VFS `inner` (`None` = the default) unless a VFS
+/// of that name exists already. The VFS and its name are leaked.
+pub(super) fn register(name: &str, inner: Option<&str>) -> Result<(), ChecksumError> {
+    let config = VfsConfig {
+        name,
+        over: inner,
+        memory_mapping: true,
+    };
+    match vfs_shim::register(&config, ChecksumVfs) {
+        Ok(()) | Err(RegisterError::NameTaken(_)) => Ok(()),
+        Err(RegisterError::BadName(name)) => Err(ChecksumError::BadName(name)),
+        Err(RegisterError::NoSuchVfs(inner)) => Err(ChecksumError::NoSuchVfs(
+            inner.unwrap_or_else(|| "<default>".to_owned()),
+        )),
+        Err(RegisterError::Register { name, code }) => Err(ChecksumError::Register { name, code }),
+    }
+}
+
+/// The VFS-level half: opens main databases and WALs as [`ChecksumFile`]s.
+struct ChecksumVfs;
+
+impl VfsHooks for ChecksumVfs {
+    type File = ChecksumFile;
+
+    fn wraps(&self, request: &OpenRequest<'_, ChecksumFile>) -> bool {
+        let main_or_wal = ffi::SQLITE_OPEN_MAIN_DB | ffi::SQLITE_OPEN_WAL;
+        request.name().is_some() && request.flags() & main_or_wal != 0
+    }
+
+    fn open(
+        &self,
+        request: &OpenRequest<'_, ChecksumFile>,
+        real: RealOpen<'_>,
+    ) -> Result<ChecksumFile, Code> {
+        let path = request
+            .name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let file = if request.flags() & ffi::SQLITE_OPEN_MAIN_DB != 0 {
+            ChecksumFile::main(path)
+        } else {
+            let db = request
+                .main_database()
+                .map_or_else(DbState::new, |main| Arc::clone(main.db_state()));
+            ChecksumFile::wal(path, db)
+        };
+        real.open()?;
+        Ok(file)
+    }
+}
+
+impl file::RealFile for RealFile {
+    fn read(&mut self, buf: &mut [u8], offset: i64) -> Result<(), Code> {
+        RealFile::read(self, buf, offset)
+    }
+
+    fn write(&mut self, data: &[u8], offset: i64) -> Result<(), Code> {
+        RealFile::write(self, data, offset)
+    }
+}
+
+/// The file-level half: every call that may observe the file first writes
+/// out a held-back WAL frame header ([`ChecksumFile::flush`]).
+impl FileHooks for ChecksumFile {
+    fn close(self, mut real: ClosingFile<'_>) -> Result<(), Code> {
+        let flushed = self.flush(&mut *real);
+        let closed = real.close();
+        flushed.and(closed)
+    }
+
+    fn before_read(&self, real: &mut RealFile, _offset: i64, _len: usize) -> Result<(), Code> {
+        self.flush(real)
+    }
+
+    fn after_read(&self, real: &mut RealFile, data: &mut [u8], offset: i64) -> Result<(), Code> {
+        ChecksumFile::after_read(self, real, data, offset)
+    }
+
+    fn write(&self, real: &mut RealFile, data: &[u8], offset: i64) -> Result<(), Code> {
+        ChecksumFile::write(self, real, data, offset)
+    }
+
+    fn truncate(&self, real: &mut RealFile, size: i64) -> Result<(), Code> {
+        self.flush(real)?;
+        real.truncate(size)
+    }
+
+    fn sync(&self, real: &mut RealFile, flags: c_int) -> Result<(), Code> {
+        self.flush(real)?;
+        real.sync(flags)
+    }
+
+    fn file_size(&self, real: &mut RealFile) -> Result<i64, Code> {
+        self.flush(real)?;
+        real.file_size()
+    }
+
+    fn unlock(&self, real: &mut RealFile, level: c_int) -> Result<(), Code> {
+        self.flush(real)?;
+        real.unlock(level)
+    }
+
+    fn file_control(&self, real: &mut RealFile, control: &mut FileControl<'_>) -> Result<(), Code> {
+        if let Some(answered) = checksum_pragma(self, control) {
+            return answered;
+        }
+        real.file_control(control)
+    }
+
+    /// Never maps a checksummed page: it would bypass verification.
+    fn fetch<'r>(&self, real: &'r mut RealFile, offset: i64, amt: c_int) -> Fetched<'r> {
+        if self.maps_pages() {
+            real.fetch(offset, amt)
+        } else {
+            Fetched::none()
+        }
+    }
+}
+
+/// `PRAGMA checksum_verification[=on|off]`, answered like `cksumvfs` does;
+/// `None` for any other file control.
+fn checksum_pragma(file: &ChecksumFile, control: &mut FileControl<'_>) -> Option<Result<(), Code>> {
+    let mut pragma = control.pragma()?;
+    if !pragma.name().eq_ignore_ascii_case("checksum_verification") {
+        return None;
+    }
+    let now = match pragma.value() {
+        None => file.db_state().verifying_now(),
+        Some(value) => {
+            let on = matches!(
+                value.to_ascii_lowercase().as_str(),
+                "1" | "on" | "yes" | "true"
+            );
+            file.db_state().set_verify(on)
+        }
+    };
+    Some(pragma.answer(if now { c"1" } else { c"0" }))
+}
