@@ -17,9 +17,9 @@ use rusqlite::ffi;
 
 use super::bitflip::flip_bits;
 use super::events::{Counters, FaultEvent, FaultEventKind, IoCounts, bump};
+use super::options::{CrashTrigger, VfsError, VfsOptions};
 use super::power_loss::{CrashImageStats, CrashMode, ImageFiles, PowerLossModel, SECTOR};
 use super::rules::{BitFlipRule, FaultRule, FileKind, IoOp, RuleState, ioerr_code};
-use super::{CrashTrigger, VfsError, VfsOptions};
 
 /// An SQLite result code.
 pub(super) type Code = i32;
