@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{AckModel, CaptureState};
 use super::snapshot::LedgerSnapshot;
+use crate::workload::{OpOutcome, OpValue, Operation};
 
 /// The check's name, as written in results and reports.
 pub const NAME: &str = "backups_restorable";
@@ -91,6 +92,24 @@ pub struct ReportedPrune {
     pub at: usize,
     /// The captures it removed.
     pub pruned: Vec<String>,
+}
+
+impl ReportedPrune {
+    /// The prune `op` made, when it is a prune that removed captures (started after `at`
+    /// acknowledged writes).
+    pub fn from_outcome(at: usize, op: &Operation, outcome: &OpOutcome) -> Option<ReportedPrune> {
+        match (op, outcome) {
+            (Operation::Prune { .. }, OpOutcome::Ok(OpValue::Pruned(pruned)))
+                if !pruned.is_empty() =>
+            {
+                Some(ReportedPrune {
+                    at,
+                    pruned: pruned.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Captures a prune removed that no verified backup finished before it holds (one line each):

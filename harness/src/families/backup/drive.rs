@@ -28,7 +28,7 @@ use crate::engine::{
 use crate::oracle::backups::{BackupsInDrive, ReportedBackup, ReportedPrune, restores_within};
 use crate::oracle::fault_response::FaultResponse;
 use crate::oracle::{AckModel, CheckName, DriveEvidence, judge_in_drive};
-use crate::workload::{CaptureIds, OpOutcome, OpValue, Operation, execute_guarded};
+use crate::workload::{CaptureIds, OpOutcome, OpValue, execute_guarded};
 
 /// Mixed into the iteration seed for the drill's own choices (which backup, which delay).
 const DRILL_SALT: u64 = 0xBAC0_0F17_5EED_0007;
@@ -138,14 +138,8 @@ impl<'a> BackupRun<'a> {
         self.send(WorkerMessage::OpStarted { index })?;
         let op = &self.job.plan[index];
         let outcome = execute_guarded(ledger, op, &mut self.ids, &self.config);
-        if let (Operation::Prune { .. }, OpOutcome::Ok(OpValue::Pruned(pruned))) = (op, &outcome)
-            && !pruned.is_empty()
-        {
-            self.prunes.push(ReportedPrune {
-                at,
-                pruned: pruned.clone(),
-            });
-        }
+        self.prunes
+            .extend(ReportedPrune::from_outcome(at, op, &outcome));
         self.send(WorkerMessage::OpFinished { index, outcome })
     }
 

@@ -30,7 +30,7 @@ use crate::oracle::backups::{
     BackupsInDrive, ReportedBackup, ReportedPrune, expected_at, plan_matches, restores_within,
 };
 use crate::oracle::{AckModel, CheckName, DriveEvidence, judge_in_drive};
-use crate::workload::{CaptureIds, OpOutcome, OpValue, Operation, execute_guarded};
+use crate::workload::{CaptureIds, execute_guarded};
 
 /// Each wall-clock reading advances ten minutes (a workload spans a day or more, so rotation
 /// buckets and prune ages differ).
@@ -93,14 +93,8 @@ impl ClockRun<'_, '_> {
         self.send(WorkerMessage::OpStarted { index })?;
         let op = &self.job.plan[index];
         let outcome = execute_guarded(ledger, op, &mut self.ids, &self.config);
-        if let (Operation::Prune { .. }, OpOutcome::Ok(OpValue::Pruned(pruned))) = (op, &outcome)
-            && !pruned.is_empty()
-        {
-            self.prunes.push(ReportedPrune {
-                at,
-                pruned: pruned.clone(),
-            });
-        }
+        self.prunes
+            .extend(ReportedPrune::from_outcome(at, op, &outcome));
         self.send(WorkerMessage::OpFinished { index, outcome })
     }
 

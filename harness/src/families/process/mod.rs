@@ -14,52 +14,38 @@ use plan::{ProcessKill, ProcessStop, validate_hold};
 use crate::engine::{Family, IterationJob, SignalPlan, Sink, WorkerError, run_plain};
 use crate::scenario::Scenario;
 
-impl Family for ProcessKill {
-    fn name(&self) -> &'static str {
-        "process"
-    }
+/// Implements [`Family`] for a process fault: both kinds validate their hold, are timing
+/// dependent, have the supervisor signal the worker, and hold (for `$hold`) before the plain
+/// drive.
+macro_rules! process_family {
+    ($plan:ty, $hold:expr) => {
+        impl Family for $plan {
+            fn name(&self) -> &'static str {
+                "process"
+            }
 
-    fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
-        validate_hold(self.hold_at.as_deref(), self.hold_at_hit)
-    }
+            fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
+                validate_hold(self.hold_at.as_deref(), self.hold_at_hit)
+            }
 
-    fn is_deterministic(&self) -> bool {
-        false
-    }
+            fn is_deterministic(&self) -> bool {
+                false
+            }
 
-    fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
-        Some(self.choose(seed, operations))
-    }
+            fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
+                Some(self.choose(seed, operations))
+            }
 
-    fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        hold::hold(self.hold_at.as_deref(), self.hold_at_hit, None)?;
-        run_plain(job, sink)
-    }
+            fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
+                let hold_for: fn(&$plan) -> Option<Duration> = $hold;
+                hold::hold(self.hold_at.as_deref(), self.hold_at_hit, hold_for(self))?;
+                run_plain(job, sink)
+            }
+        }
+    };
 }
 
-impl Family for ProcessStop {
-    fn name(&self) -> &'static str {
-        "process"
-    }
-
-    fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
-        validate_hold(self.hold_at.as_deref(), self.hold_at_hit)
-    }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn signal_plan(&self, seed: u64, operations: usize) -> Option<SignalPlan> {
-        Some(self.choose(seed, operations))
-    }
-
-    fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        hold::hold(
-            self.hold_at.as_deref(),
-            self.hold_at_hit,
-            Some(Duration::from_millis(self.hold_ms)),
-        )?;
-        run_plain(job, sink)
-    }
-}
+process_family!(ProcessKill, |_| None);
+process_family!(ProcessStop, |stop| Some(Duration::from_millis(
+    stop.hold_ms
+)));
