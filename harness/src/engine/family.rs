@@ -3,9 +3,13 @@
 //! The engine runs every iteration the same way (a drive worker, then a check worker, judged by
 //! what they reported) and asks the scenario's family at each point where families differ: what
 //! it validates, whether its traces are deterministic, the workload it shapes, the signal the
-//! supervisor sends, the drive itself, a whole-iteration override, the worker phases it adds,
-//! which aborts are crashes it planned, and which checks it judges during the drive. Every
-//! method but [`Family::name`] has a default that suits a family without that feature.
+//! supervisor sends, the drive itself, a whole-iteration override, which aborts are crashes it
+//! planned, and which checks it judges during the drive. Every method but [`Family::name`] has
+//! a default that suits a family without that feature.
+//!
+//! Worker phases a family adds for the processes its drive starts ([`WorkerPhase`]) are not a
+//! method: a phase runs before any plan is read, so each family module declares them as a
+//! `WORKER_PHASES` constant and `families::worker_phases()` lists them for the CLI.
 
 use std::path::Path;
 use std::process::ExitStatus;
