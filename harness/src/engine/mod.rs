@@ -18,6 +18,7 @@ pub mod family;
 pub mod job;
 mod outcome;
 mod pool;
+mod reporting;
 mod seed;
 mod shard;
 pub mod shrink;
@@ -40,6 +41,7 @@ pub use job::{
 };
 pub use outcome::IterationOutcome;
 pub use pool::{RunError, RunPlan, run};
+pub use reporting::ReportingDrive;
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};

@@ -205,23 +205,7 @@ fn assert_named_paths_exist(page: &str, out: &Path) {
 fn the_report_renders_in_a_real_browser_triage_first_at_1400_px() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let scenarios = scenarios_dir();
-    let output = run(&[
-        "run",
-        "--scenarios",
-        scenarios.to_str().unwrap(),
-        "--filter",
-        "power-loss-wal-full",
-        "--set",
-        "target.mutant=durability-off",
-        "--iterations",
-        "5",
-        "--seed",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    durability_off_run(&out, 5);
     let r = results(&out);
     let causes: BTreeSet<(String, String)> = r
         .not_passed()
@@ -582,23 +566,7 @@ fn a_reported_failure_replays_with_the_same_digest() {
 fn a_failing_run_names_only_files_that_exist() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let scenarios = scenarios_dir();
-    let output = run(&[
-        "run",
-        "--scenarios",
-        scenarios.to_str().unwrap(),
-        "--filter",
-        "power-loss-wal-full",
-        "--set",
-        "target.mutant=durability-off",
-        "--iterations",
-        "2",
-        "--seed",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    durability_off_run(&out, 2);
     let text = std::fs::read_to_string(out.join("results.json")).unwrap();
     assert!(
         !text.contains("/resilience-"),
@@ -643,4 +611,26 @@ fn a_failing_run_names_only_files_that_exist() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains(replay) && !html.contains("/resilience-"));
     assert_named_paths_exist(&html, &out);
+}
+
+/// The failing run: `power-loss-wal-full` with the `durability-off` planted bug, seed 1,
+/// `iterations` iterations, outputs in `out`; it must exit 1.
+fn durability_off_run(out: &std::path::Path, iterations: u32) {
+    let scenarios = scenarios_dir();
+    let output = run(&[
+        "run",
+        "--scenarios",
+        scenarios.to_str().unwrap(),
+        "--filter",
+        "power-loss-wal-full",
+        "--set",
+        "target.mutant=durability-off",
+        "--iterations",
+        &iterations.to_string(),
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }

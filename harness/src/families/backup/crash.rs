@@ -104,7 +104,7 @@ pub(super) fn power_loss_backup(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         vfs.set_seed(run.job.seed);
         let point = run.rng.random_range(1..=mutations);
         vfs.arm_power_loss(CrashTrigger::BeforeNthMutation(point));
-        run.note(format!(
+        run.drive.note(format!(
             "power cut armed before backup write {point} of {mutations} (counting pass)"
         ))?;
         let newest = newest_verified(run);
@@ -113,7 +113,8 @@ pub(super) fn power_loss_backup(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         let result = run.backup(ledger, &cut);
         if !vfs.has_crashed() {
             vfs.power_cut_now();
-            run.note("the backup ended before the armed cut: power cut at its end".into())?;
+            run.drive
+                .note("the backup ended before the armed cut: power cut at its end".into())?;
         }
         if matches!(&result, Ok(r) if r.verification.as_ref().is_some_and(|v| v.ok)) {
             // SQLite absorbed the failed write (the process lives on after a simulated cut, a
@@ -162,7 +163,7 @@ pub(super) fn power_loss_rotation(
             &scratch,
             delay,
         )?;
-        run.note(format!(
+        run.drive.note(format!(
             "rotation killed {delay} us after it started ({})",
             if end.done {
                 "it had finished"
@@ -231,7 +232,7 @@ pub(super) fn kill_archive(mut run: BackupRun<'_>, scratch: &Path) -> Result<(),
                 clock_start_ms: run.clock.now_ms() + 1_000_000,
             };
             let end = run_and_kill(&input, &scratch, delay)?;
-            run.note(format!(
+            run.drive.note(format!(
                 "{} child killed {delay} us after it started ({})",
                 if checkpoint {
                     "archive+checkpoint"
@@ -273,7 +274,8 @@ fn archive(
         Ok(report) => {
             if let Some((reason, _)) = report.lineage_break {
                 *run.figures.entry("lineage_breaks".into()).or_default() += 1;
-                run.note(format!("archive started a new lineage: {reason}"))?;
+                run.drive
+                    .note(format!("archive started a new lineage: {reason}"))?;
             }
         }
         Err(e) => run.problems.push(format!("archiving failed: {e}")),
@@ -283,7 +285,7 @@ fn archive(
 
 /// Restores the latest state into `dir` and compares it with the model now.
 fn restore_latest(run: &mut BackupRun<'_>, config: &BackupConfig, dir: &Path) {
-    let model = run.model();
+    let model = run.drive.model();
     let expected = expected_at(&model, model.acknowledged_instant());
     let outcome = plan_restore(config, RestoreTarget::Latest, &dir.join("restored.db"))
         .map_err(|e| format!("no restore plan for the latest state: {e}"))
@@ -314,7 +316,7 @@ pub(super) fn kill_restore(mut run: BackupRun<'_>, scratch: &Path) -> Result<(),
         let plan = plan_restore(&config, RestoreTarget::Latest, &into)
             .map_err(|e| WorkerError::Step(format!("backup drill: restore plan: {e}")))?;
         let end = run_and_kill(&StepInput::Restore { plan: plan.clone() }, &scratch, delay)?;
-        run.note(format!(
+        run.drive.note(format!(
             "restore child killed {delay} us after it started ({})",
             if end.done {
                 "it had finished"
@@ -325,7 +327,7 @@ pub(super) fn kill_restore(mut run: BackupRun<'_>, scratch: &Path) -> Result<(),
         if !end.done {
             *run.figures.entry("killed_mid_restore".into()).or_default() += 1;
         }
-        let model = run.model();
+        let model = run.drive.model();
         let expected = expected_at(&model, model.acknowledged_instant());
         if into.exists() {
             if let Err(problem) = restored_matches(&into, &expected, &target_dir) {
@@ -389,7 +391,7 @@ pub(super) fn retention_during_restore(
         else {
             return Ok(true);
         };
-        let model = run.model();
+        let model = run.drive.model();
         let dir = scratch.join("restore-during-rotation");
         let restoring = oldest.clone();
         let restore = std::thread::spawn(move || {
@@ -465,36 +467,36 @@ pub(super) fn drill(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), Worker
     let mut history: Vec<(i64, usize)> = Vec::new();
     for index in 0..plan_len {
         if index % run.spec.every == 0 && index < archived_ops {
-            let at = run.instant();
+            let at = run.drive.instant();
             let report = run
                 .backup(&mut ledger, &config)
                 .map_err(|e| WorkerError::Step(format!("backup drill: snapshot: {e}")))?;
             history.push((report.manifest.created_at_ms, at));
         }
-        run.op(&mut ledger, index)?;
+        run.drive.op(&mut ledger, index, &run.config)?;
         if index < archived_ops {
             let report = ledger
                 .archive_wal(&config)
                 .map_err(|e| WorkerError::Step(format!("backup drill: archive: {e}")))?;
             match report.step {
-                Some(step) => history.push((step.at_ms, run.instant())),
+                Some(step) => history.push((step.at_ms, run.drive.instant())),
                 None => run.problems.push("archiving broke its lineage".into()),
             }
         }
     }
-    let final_instant = run.instant();
+    let final_instant = run.drive.instant();
     let archived_instant = history.last().map_or(0, |(_, at)| *at);
     drop(ledger);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", run.job.db_path.display()));
     }
-    run.note("live database destroyed".into())?;
+    run.drive.note("live database destroyed".into())?;
     let (Some(first), Some(last)) = (history.first().copied(), history.last().copied()) else {
         return Err(WorkerError::Step(
             "backup drill: the drill archived nothing".into(),
         ));
     };
-    let model = run.model();
+    let model = run.drive.model();
     let mut restored = 0u64;
     for n in 0..run.spec.timestamps {
         let t = run.rng.random_range(first.0..=last.0 + 1_000);

@@ -23,7 +23,8 @@ use super::plan::BackupSpec;
 use crate::backends::vfs::VfsOptions;
 use crate::backends::vfs_drive::register_vfs;
 use crate::engine::{
-    IterationJob, Sink, WorkerError, WorkerMessage, execution_from, iteration_dir, ledger_config,
+    IterationJob, ReportingDrive, Sink, WorkerError, WorkerMessage, execution_from, iteration_dir,
+    ledger_config,
 };
 use crate::oracle::backups::{BackupsInDrive, ReportedBackup, ReportedPrune, restores_within};
 use crate::oracle::fault_response::FaultResponse;
@@ -44,15 +45,12 @@ pub(super) struct BackupRun<'a> {
     pub(super) job: &'a IterationJob,
     /// The drill.
     pub(super) spec: &'a BackupSpec,
-    sink: &'a mut Sink<'a>,
-    messages: Vec<WorkerMessage>,
-    ids: CaptureIds,
+    /// What the drill reported so far, and the guarded prunes it saw.
+    pub(super) drive: ReportingDrive<'a, 'a>,
     /// Where backups go.
     pub(super) config: BackupConfig,
     /// Every backup attempt the ledger reported.
     pub(super) backups: Vec<ReportedBackup>,
-    /// Every guarded prune that removed captures.
-    pub(super) prunes: Vec<ReportedPrune>,
     /// `fault_response` problems.
     pub(super) problems: Vec<String>,
     /// `backups_restorable` problems found along the way (beyond the final restores).
@@ -77,12 +75,9 @@ impl<'a> BackupRun<'a> {
         BackupRun {
             job,
             spec,
-            sink,
-            messages: Vec::new(),
-            ids: CaptureIds::default(),
+            drive: ReportingDrive::new(job, sink),
             config,
             backups: Vec::new(),
-            prunes: Vec::new(),
             problems: Vec::new(),
             restore_problems: Vec::new(),
             figures: BTreeMap::new(),
@@ -108,48 +103,13 @@ impl<'a> BackupRun<'a> {
         Ok(ledger)
     }
 
-    /// Reports `message` to the supervisor and keeps it for the model.
-    pub(super) fn send(&mut self, message: WorkerMessage) -> Result<(), WorkerError> {
-        self.messages.push(message.clone());
-        (self.sink)(message)
-    }
-
-    /// Notes a fault line in the trace.
-    pub(super) fn note(&mut self, description: String) -> Result<(), WorkerError> {
-        self.send(WorkerMessage::Fault {
-            during_operation: None,
-            description,
-        })
-    }
-
-    /// The model built from what was reported so far.
-    pub(super) fn model(&self) -> AckModel {
-        AckModel::build(&execution_from(&self.job.plan, &self.messages).0)
-    }
-
-    /// Acknowledged writes so far (the model instant).
-    pub(super) fn instant(&self) -> usize {
-        self.model().acknowledged_instant()
-    }
-
-    /// Runs plan operation `index` (prunes guarded by backups), reporting it.
-    pub(super) fn op(&mut self, ledger: &mut Ledger, index: usize) -> Result<(), WorkerError> {
-        let at = self.instant();
-        self.send(WorkerMessage::OpStarted { index })?;
-        let op = &self.job.plan[index];
-        let outcome = execute_guarded(ledger, op, &mut self.ids, &self.config);
-        self.prunes
-            .extend(ReportedPrune::from_outcome(at, op, &outcome));
-        self.send(WorkerMessage::OpFinished { index, outcome })
-    }
-
     /// Takes a backup with `config`, recording it (and the escalation it moved) as reported.
     pub(super) fn backup(
         &mut self,
         ledger: &mut Ledger,
         config: &BackupConfig,
     ) -> Result<BackupReport, LedgerError> {
-        let at = self.instant();
+        let at = self.drive.instant();
         let before = ledger
             .backup_status(config)
             .map(|s| s.consecutive_failures)
@@ -200,7 +160,7 @@ impl<'a> BackupRun<'a> {
         ) -> Result<bool, WorkerError>,
     ) -> Result<(), WorkerError> {
         for index in 0..self.job.plan.len() {
-            self.op(ledger, index)?;
+            self.drive.op(ledger, index, &self.config)?;
             if (index + 1) % self.spec.every == 0
                 && !at_point(self, ledger, index / self.spec.every)?
             {
@@ -267,7 +227,7 @@ impl<'a> BackupRun<'a> {
 
     /// Restores each of `backups` into `scratch` and compares it with the final model.
     pub(super) fn judge_restores(&mut self, backups: &[ReportedBackup], scratch: &Path) {
-        let model = self.model();
+        let model = self.drive.model();
         for (n, backup) in backups.iter().filter(|b| b.verified).enumerate() {
             let dir = scratch.join(format!("restore-{n}"));
             match restores_within(backup, &model, &dir) {
@@ -283,19 +243,21 @@ impl<'a> BackupRun<'a> {
     pub(super) fn finish(mut self, judges_response: bool) -> Result<(), WorkerError> {
         let backups = DriveEvidence::Backups(BackupsInDrive {
             restore_problems: std::mem::take(&mut self.restore_problems),
-            prunes: self.prunes.clone(),
+            prunes: self.drive.prunes.clone(),
             backups: self.backups.clone(),
-            model: self.model(),
+            model: self.drive.model(),
         });
-        self.send(judge_in_drive(CheckName::BackupsRestorable, &backups).into())?;
+        self.drive
+            .send(judge_in_drive(CheckName::BackupsRestorable, &backups).into())?;
         if judges_response {
             let observed = std::mem::take(&mut self.problems);
             let response = DriveEvidence::FaultResponse(FaultResponse::BackupDrill { observed });
-            self.send(judge_in_drive(CheckName::FaultResponse, &response).into())?;
+            self.drive
+                .send(judge_in_drive(CheckName::FaultResponse, &response).into())?;
         }
         let figures = std::mem::take(&mut self.figures);
         for (name, value) in figures {
-            self.send(WorkerMessage::Figure { name, value })?;
+            self.drive.send(WorkerMessage::Figure { name, value })?;
         }
         Ok(())
     }
@@ -326,10 +288,10 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         if finished {
             break;
         }
-        let at = run.instant();
+        let at = run.drive.instant();
         let result = backup_ledger.backup(&config);
         forward(&mut run, &shared, &mut forwarded)?;
-        let until = run.instant();
+        let until = run.drive.instant();
         *run.figures.entry("backups_attempted".into()).or_default() += 1;
         match result {
             Ok(report) => {
@@ -359,7 +321,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
     }
     drop(backup_ledger);
     for (index, outcome) in run.prunes_from_messages() {
-        run.prunes.push(ReportedPrune {
+        run.drive.prunes.push(ReportedPrune {
             at: index,
             pruned: outcome,
         });
@@ -373,7 +335,7 @@ impl BackupRun<'_> {
     /// Guarded prunes the writer thread made, as (instant before, ids), from the messages.
     fn prunes_from_messages(&self) -> Vec<(usize, Vec<String>)> {
         let mut prunes = Vec::new();
-        for (n, message) in self.messages.iter().enumerate() {
+        for (n, message) in self.drive.messages().iter().enumerate() {
             if let WorkerMessage::OpFinished {
                 outcome: OpOutcome::Ok(OpValue::Pruned(ids)),
                 ..
@@ -381,7 +343,7 @@ impl BackupRun<'_> {
                 && !ids.is_empty()
             {
                 let before =
-                    AckModel::build(&execution_from(&self.job.plan, &self.messages[..n]).0);
+                    AckModel::build(&execution_from(&self.job.plan, &self.drive.messages()[..n]).0);
                 prunes.push((before.acknowledged_instant(), ids.clone()));
             }
         }
@@ -404,7 +366,7 @@ fn forward(
     let fresh: Vec<WorkerMessage> = lock(shared)[*forwarded..].to_vec();
     *forwarded += fresh.len();
     for message in fresh {
-        run.send(message)?;
+        run.drive.send(message)?;
     }
     Ok(())
 }
@@ -435,7 +397,8 @@ pub(super) fn dest_faults(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), 
         let fired = events.len() - seen;
         fired_total += fired;
         for event in &events[seen..] {
-            run.note(format!("backup destination: {}", event.describe()))?;
+            run.drive
+                .note(format!("backup destination: {}", event.describe()))?;
         }
         let verified = matches!(&result, Ok(r) if r.verification.as_ref().is_some_and(|v| v.ok));
         if fired > 0 && verified {
@@ -451,7 +414,7 @@ pub(super) fn dest_faults(mut run: BackupRun<'_>, scratch: &Path) -> Result<(), 
         }
         if let Err(e) = &result {
             *run.figures.entry("backups_failed".into()).or_default() += 1;
-            run.note(format!("backup failed: {}", e.kind()))?;
+            run.drive.note(format!("backup failed: {}", e.kind()))?;
         }
         Ok(true)
     })?;
@@ -517,7 +480,7 @@ pub(super) fn corrupt_backup(mut run: BackupRun<'_>, scratch: &Path) -> Result<(
             path: path.display().to_string(),
             source,
         })?;
-        run.note("a verified backup file damaged at rest".into())?;
+        run.drive.note("a verified backup file damaged at rest".into())?;
         let before = ledger.backup_status(&config).map(|s| s.consecutive_failures).unwrap_or(0);
         let caught = match ledger.verify_backup(&config, &path) {
             Ok(verdict) if verdict.ok => {

@@ -23,14 +23,13 @@ use super::plan::{ClockPlan, ClockStep};
 use super::wall::WallClock;
 use crate::engine::drive::CLOCK_START_MS;
 use crate::engine::{
-    IterationJob, Sink, WorkerError, WorkerMessage, execution_from, fresh_dir, iteration_dir,
+    IterationJob, ReportingDrive, Sink, WorkerError, WorkerMessage, fresh_dir, iteration_dir,
     ledger_config,
 };
 use crate::oracle::backups::{
-    BackupsInDrive, ReportedBackup, ReportedPrune, expected_at, plan_matches, restores_within,
+    BackupsInDrive, ReportedBackup, expected_at, plan_matches, restores_within,
 };
-use crate::oracle::{AckModel, CheckName, DriveEvidence, judge_in_drive};
-use crate::workload::{CaptureIds, execute_guarded};
+use crate::oracle::{CheckName, DriveEvidence, judge_in_drive};
 
 /// Each wall-clock reading advances ten minutes (a workload spans a day or more, so rotation
 /// buckets and prune ages differ).
@@ -51,51 +50,17 @@ struct Recorded {
 struct ClockRun<'a, 'b> {
     job: &'a IterationJob,
     plan: &'a ClockPlan,
-    sink: &'a mut Sink<'b>,
-    messages: Vec<WorkerMessage>,
-    ids: CaptureIds,
+    drive: ReportingDrive<'a, 'b>,
     config: BackupConfig,
     backups: Vec<ReportedBackup>,
-    prunes: Vec<ReportedPrune>,
     history: Vec<Recorded>,
     problems: Vec<String>,
     figures: BTreeMap<String, u64>,
 }
 
 impl ClockRun<'_, '_> {
-    fn send(&mut self, message: WorkerMessage) -> Result<(), WorkerError> {
-        self.messages.push(message.clone());
-        (self.sink)(message)
-    }
-
-    fn note(&mut self, description: String) -> Result<(), WorkerError> {
-        self.send(WorkerMessage::Fault {
-            during_operation: None,
-            description,
-        })
-    }
-
     fn count(&mut self, figure: &str) {
         *self.figures.entry(figure.into()).or_default() += 1;
-    }
-
-    fn model(&self) -> AckModel {
-        AckModel::build(&execution_from(&self.job.plan, &self.messages).0)
-    }
-
-    fn instant(&self) -> usize {
-        self.model().acknowledged_instant()
-    }
-
-    /// Runs plan operation `index` (prunes guarded by backups), reporting it.
-    fn op(&mut self, ledger: &mut Ledger, index: usize) -> Result<(), WorkerError> {
-        let at = self.instant();
-        self.send(WorkerMessage::OpStarted { index })?;
-        let op = &self.job.plan[index];
-        let outcome = execute_guarded(ledger, op, &mut self.ids, &self.config);
-        self.prunes
-            .extend(ReportedPrune::from_outcome(at, op, &outcome));
-        self.send(WorkerMessage::OpFinished { index, outcome })
     }
 
     /// Archives the WAL and records the commit time the ledger gave it.
@@ -103,7 +68,7 @@ impl ClockRun<'_, '_> {
         match ledger.archive_wal(&self.config) {
             Ok(report) => {
                 if let Some(step) = report.step {
-                    let instant = self.instant();
+                    let instant = self.drive.instant();
                     self.history.push(Recorded {
                         at_ms: step.at_ms,
                         instant,
@@ -111,7 +76,8 @@ impl ClockRun<'_, '_> {
                 }
                 if let Some((reason, path)) = report.lineage_break {
                     self.count("lineage_breaks");
-                    self.note(format!("archive started a new lineage: {reason}"))?;
+                    self.drive
+                        .note(format!("archive started a new lineage: {reason}"))?;
                     self.lineage_backup(path);
                 }
             }
@@ -122,7 +88,7 @@ impl ClockRun<'_, '_> {
 
     /// Records the backup a lineage break made (inside `archive_wal`) as its manifest says.
     fn lineage_backup(&mut self, path: std::path::PathBuf) {
-        let at = self.instant();
+        let at = self.drive.instant();
         match BackupManifest::load(&path) {
             Ok(manifest) => {
                 self.history.push(Recorded {
@@ -144,7 +110,7 @@ impl ClockRun<'_, '_> {
 
     /// Takes a backup and records it (and its time) as the ledger reported it.
     fn backup(&mut self, ledger: &mut Ledger) {
-        let at = self.instant();
+        let at = self.drive.instant();
         self.count("backups_attempted");
         match ledger.backup(&self.config) {
             Ok(report) => {
@@ -215,12 +181,9 @@ pub(super) fn drive(
     let mut run = ClockRun {
         job,
         plan,
-        sink,
-        messages: Vec::new(),
-        ids: CaptureIds::default(),
+        drive: ReportingDrive::new(job, sink),
         config,
         backups: Vec::new(),
-        prunes: Vec::new(),
         history: Vec::new(),
         problems: Vec::new(),
         figures: BTreeMap::new(),
@@ -249,12 +212,12 @@ pub(super) fn drive(
                 }
             }
             run.count("clock_steps");
-            run.send(WorkerMessage::Fault {
+            run.drive.send(WorkerMessage::Fault {
                 during_operation: Some(index),
                 description: step.describe(),
             })?;
         }
-        run.op(&mut ledger, index)?;
+        run.drive.op(&mut ledger, index, &run.config)?;
         run.archive(&mut ledger)?;
         if (index + 1) % plan.every == 0 {
             run.backup(&mut ledger);
@@ -271,7 +234,7 @@ pub(super) fn drive(
 /// point) and point-in-time restores to seeded times T (each must equal the model at the last
 /// recorded point at or before T, as the ledger's time recorded it).
 fn judge_restores(run: &mut ClockRun<'_, '_>, scratch: &Path) {
-    let model = run.model();
+    let model = run.drive.model();
     let listed = match list_backups(&run.config) {
         Ok(list) => list.backups,
         Err(e) => {
@@ -354,13 +317,14 @@ fn judge_restores(run: &mut ClockRun<'_, '_>, scratch: &Path) {
 fn finish(mut run: ClockRun<'_, '_>) -> Result<(), WorkerError> {
     let evidence = DriveEvidence::Backups(BackupsInDrive {
         restore_problems: std::mem::take(&mut run.problems),
-        prunes: run.prunes.clone(),
+        prunes: run.drive.prunes.clone(),
         backups: run.backups.clone(),
-        model: run.model(),
+        model: run.drive.model(),
     });
-    run.send(judge_in_drive(CheckName::BackupsRestorable, &evidence).into())?;
+    run.drive
+        .send(judge_in_drive(CheckName::BackupsRestorable, &evidence).into())?;
     for (name, value) in std::mem::take(&mut run.figures) {
-        run.send(WorkerMessage::Figure { name, value })?;
+        run.drive.send(WorkerMessage::Figure { name, value })?;
     }
     Ok(())
 }
