@@ -893,6 +893,46 @@ mod tests {
     }
 
     #[test]
+    fn a_later_acknowledged_answer_proves_an_ambiguous_commit_landed() {
+        let mut execution = all_acknowledged();
+        execution.records[1] = unknown("sqlite");
+        assert_eq!(
+            failing(&evidence(&execution, good_snapshot())),
+            [],
+            "the acknowledged export shows the ambiguous transcription landed"
+        );
+        let mut refused = all_acknowledged();
+        refused.records[1] = unknown("sqlite");
+        refused.operations.insert(
+            2,
+            Operation::Transcribe {
+                capture: 0,
+                transcript: "hello".into(),
+            },
+        );
+        refused.records.insert(2, err("illegal_transition"));
+        assert_eq!(
+            failing(&evidence(&refused, good_snapshot())),
+            [],
+            "refusing the transcription again shows the first one landed"
+        );
+        let mut blind = all_acknowledged();
+        blind.operations.insert(
+            2,
+            Operation::Transcribe {
+                capture: 0,
+                transcript: "hello".into(),
+            },
+        );
+        blind.records.insert(2, err("illegal_transition"));
+        blind.records[1] = err("illegal_transition");
+        assert!(
+            failing(&evidence(&blind, good_snapshot())).contains(&CheckName::StateMachine),
+            "without an ambiguous commit before it, the refusal is an anomaly"
+        );
+    }
+
+    #[test]
     fn a_maybe_applied_change_overwritten_by_a_later_acknowledged_write_is_lost_data() {
         let mut execution = all_acknowledged();
         execution.operations.truncate(4);

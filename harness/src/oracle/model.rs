@@ -269,11 +269,13 @@ impl AckModel {
 
     /// Applies one answered operation.
     fn apply(&mut self, index: usize, op: &Operation, outcome: &OpOutcome, ids: &CaptureIds) {
-        let expected = self.expected_error(op, ids);
+        let mut expected = self.expected_error(op, ids);
         let value = match outcome {
             OpOutcome::Err(e) => {
                 if expected.is_none()
                     && matches!(e.kind.as_str(), "not_found" | "illegal_transition")
+                    && !self
+                        .resolve_landed(op, ids, |model| model.expected_error(op, ids).is_some())
                 {
                     self.anomalies.push(format!(
                         "op {index} ({}) refused a legal operation: {}",
@@ -293,6 +295,11 @@ impl AckModel {
             }
             OpOutcome::Ok(value) => value,
         };
+        if expected.is_some()
+            && self.resolve_landed(op, ids, |model| model.expected_error(op, ids).is_none())
+        {
+            expected = None;
+        }
         if let Some(reason) = expected {
             self.anomalies.push(format!(
                 "op {index} ({}) was acknowledged but {reason}",
@@ -396,6 +403,51 @@ impl AckModel {
             _ => {}
         }
         Some((id, state))
+    }
+
+    /// An answer that only a landed maybe-applied change explains proves it landed: when
+    /// adopting the `after` state of such a change of `op`'s capture (attempted by now, its
+    /// `before` still the capture's state) makes `explains` true, that state becomes the
+    /// capture's acknowledged state from now on. E.g. a transcription whose `COMMIT` failed
+    /// ambiguously, followed by an acknowledged export: the transcription landed.
+    fn resolve_landed(
+        &mut self,
+        op: &Operation,
+        ids: &CaptureIds,
+        explains: impl Fn(&AckModel) -> bool,
+    ) -> bool {
+        let (Operation::Transcribe { capture, .. }
+        | Operation::FailTranscription { capture, .. }
+        | Operation::Export { capture, .. }) = op
+        else {
+            return false;
+        };
+        let id = ids.resolve(*capture);
+        let current = self.current(&id).cloned();
+        let now = self.acknowledged_writes;
+        let landed: Vec<Option<CaptureState>> = self
+            .maybe
+            .iter()
+            .filter_map(|m| match m {
+                MaybeEffect::Change {
+                    at,
+                    id: changed,
+                    before,
+                    after,
+                } if *changed == id && *at <= now && *before == current => Some(after.clone()),
+                _ => None,
+            })
+            .collect();
+        for after in landed {
+            self.set(&id, after);
+            if explains(self) {
+                return true;
+            }
+            if let Some(versions) = self.versions.get_mut(&id) {
+                versions.pop();
+            }
+        }
+        false
     }
 
     /// Records what `op`, whose outcome is unknown, may have done at the current instant.

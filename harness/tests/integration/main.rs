@@ -1,6 +1,7 @@
 //! Integration tests of the harness: the CLI as a user sees it, the runner with real worker
 //! processes, and the oracle on real databases that were deliberately broken.
 
+mod ambiguous_commit;
 mod architecture;
 mod backup;
 mod broken_databases;

@@ -89,3 +89,13 @@ fn ignoring_wal_damage_is_caught_by_corrupt_wal_frame() {
 fn a_missing_directory_fsync_is_caught_by_power_loss_through_the_vault_model() {
     caught("no-dir-fsync", "power-loss-wal-full", "3", "state_machine");
 }
+
+#[test]
+fn a_blind_retry_after_an_ambiguous_commit_is_caught_by_ambiguous_commit_journal() {
+    caught(
+        "blind-retry",
+        "ambiguous-commit-journal",
+        "4",
+        "state_machine",
+    );
+}

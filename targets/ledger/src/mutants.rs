@@ -62,6 +62,10 @@ pub enum Mutant {
     /// "newest verified"), rows changed after a backup are dated before it (a guarded prune
     /// deletes them), and archive commit times go back (a point-in-time restore misplaces them).
     WallClockTime,
+    /// A write that failed at `COMMIT` is retried as if it had certainly not committed: a
+    /// non-idempotent write is re-applied, and a retried stage inserts again without looking for
+    /// the capture its failed attempt may have committed.
+    BlindRetry,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -180,6 +184,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "the ledger records the raw clock: when it steps back, a newer backup is dated before an older one",
         caught_by: &["clock"],
         mutant: Some(Mutant::WallClockTime),
+    },
+    MutantSpec {
+        name: "blind-retry",
+        description: "a write whose COMMIT failed is retried without looking whether it landed: a stage or transcription is applied twice",
+        caught_by: &["ambiguous-commit"],
+        mutant: Some(Mutant::BlindRetry),
     },
 ];
 

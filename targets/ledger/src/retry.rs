@@ -107,7 +107,12 @@ pub fn is_transient(error: &LedgerError) -> bool {
 
 /// Whether an operation of kind `idempotence` that failed with `error` may be retried.
 pub fn is_retryable(error: &LedgerError, idempotence: Idempotence) -> bool {
-    is_transient(error) && (idempotence == Idempotence::Idempotent || !error.is_commit_failure())
+    is_transient(error)
+        && mutant!(
+            BlindRetry,
+            true,
+            idempotence == Idempotence::Idempotent || !error.is_commit_failure()
+        )
 }
 
 /// Whether SQLite said the database was busy or locked.

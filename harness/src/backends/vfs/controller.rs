@@ -103,6 +103,8 @@ enum Verdict {
     Refuse(Code),
     /// The rule at this index fired.
     Rule(usize),
+    /// A landing rule fired: run the real call, then return this code.
+    Lands(Code),
 }
 
 /// Where a call happened, for events.
@@ -340,20 +342,42 @@ impl Controller {
         let Some(i) = Self::decide(st, site.op, site.file) else {
             return Verdict::Pass;
         };
-        if st.rules[i].0.short_write_sectors.is_none() {
-            let code = st.rules[i].0.code();
+        let rule = &st.rules[i].0;
+        let code = rule.code();
+        if rule.lands {
+            Self::push_event(
+                st,
+                site,
+                Some(site.op),
+                FaultEventKind::LandedError { code },
+            );
+            return Verdict::Lands(code);
+        }
+        if rule.short_write_sectors.is_none() {
             Self::push_event(st, site, Some(site.op), FaultEventKind::Error { code });
         }
         Verdict::Rule(i)
     }
 
     /// [`Self::gate_op`] for calls that cannot be short: a rule hit becomes its code.
-    fn gate_simple(&self, st: &mut State, site: &Site<'_>, mutation: bool) -> Result<(), Code> {
+    /// `Ok(Some(code))`: run the call, then return `code` (a landing rule fired).
+    fn gate_simple(
+        &self,
+        st: &mut State,
+        site: &Site<'_>,
+        mutation: bool,
+    ) -> Result<Option<Code>, Code> {
         match self.gate_op(st, site, mutation) {
-            Verdict::Pass => Ok(()),
+            Verdict::Pass => Ok(None),
+            Verdict::Lands(rc) => Ok(Some(rc)),
             Verdict::Refuse(rc) => Err(rc),
             Verdict::Rule(i) => Err(st.rules[i].0.code()),
         }
+    }
+
+    /// [`Self::gate_simple`] for calls no landing rule can target (validation refuses them).
+    fn gate_refusing(&self, st: &mut State, site: &Site<'_>, mutation: bool) -> Result<(), Code> {
+        self.gate_simple(st, site, mutation).map(|_| ())
     }
 
     fn site<'a>(file: &'a OpenFile, op: IoOp, offset: Option<i64>, len: Option<i64>) -> Site<'a> {
@@ -395,7 +419,7 @@ impl Controller {
             };
         }
         let mut st = self.lock();
-        self.gate_simple(&mut st, &Self::site(&file, IoOp::Open, None, None), false)?;
+        self.gate_refusing(&mut st, &Self::site(&file, IoOp::Open, None, None), false)?;
         let existed = file.tracked_path().is_some_and(Path::exists);
         match real_open() {
             ffi::SQLITE_OK => {}
@@ -447,9 +471,10 @@ impl Controller {
             offset: None,
             len: None,
         };
-        if let Err(rc) = self.gate_simple(&mut st, &site, false) {
-            return rc;
-        }
+        let landed = match self.gate_simple(&mut st, &site, false) {
+            Ok(landed) => landed,
+            Err(rc) => return rc,
+        };
         if tracked && !st.model.is_present(full) && full.exists() {
             let content = std::fs::read(full).unwrap_or_default();
             st.model.adopt_existing(full, content);
@@ -458,7 +483,7 @@ impl Controller {
         if rc == ffi::SQLITE_OK && tracked {
             st.model.delete(full, sync_dir);
         }
-        rc
+        landed.filter(|_| rc == ffi::SQLITE_OK).unwrap_or(rc)
     }
 
     /// Calls with no fault rules of their own: refused after a cut, else pass.
@@ -474,7 +499,7 @@ impl Controller {
         }
         let mut st = self.lock();
         let site = Self::site(file, IoOp::Read, Some(offset), Some(len as i64));
-        self.gate_simple(&mut st, &site, false)
+        self.gate_refusing(&mut st, &site, false)
     }
 
     /// After a successful `xRead`: a bit-flip rule may corrupt the returned data.
@@ -520,8 +545,10 @@ impl Controller {
         }
         let mut st = self.lock();
         let site = Self::site(file, IoOp::Write, Some(offset), Some(data.len() as i64));
+        let mut landed = None;
         match self.gate_op(&mut st, &site, true) {
             Verdict::Pass => {}
+            Verdict::Lands(rc) => landed = Some(rc),
             Verdict::Refuse(rc) => return rc,
             Verdict::Rule(i) => {
                 let rule = &st.rules[i].0;
@@ -553,7 +580,7 @@ impl Controller {
         if let Some(path) = file.tracked_path() {
             st.model.write(path, offset as u64, data);
         }
-        ffi::SQLITE_OK
+        landed.unwrap_or(ffi::SQLITE_OK)
     }
 
     /// `xSync`; with `skip_real_sync` on a tracked file only the model is synced.
@@ -563,10 +590,11 @@ impl Controller {
             return code(real.sync(flags));
         }
         let mut st = self.lock();
-        if let Err(rc) = self.gate_simple(&mut st, &Self::site(file, IoOp::Sync, None, None), true)
-        {
-            return rc;
-        }
+        let landed =
+            match self.gate_simple(&mut st, &Self::site(file, IoOp::Sync, None, None), true) {
+                Ok(landed) => landed,
+                Err(rc) => return rc,
+            };
         if !(file.tracked && self.options.skip_real_sync)
             && let Err(rc) = real.sync(flags)
         {
@@ -583,7 +611,7 @@ impl Controller {
                 st.model.sync_dir(dir);
             }
         }
-        ffi::SQLITE_OK
+        landed.unwrap_or(ffi::SQLITE_OK)
     }
 
     /// `xTruncate`; the model records the size the file really has afterwards.
@@ -594,9 +622,10 @@ impl Controller {
         }
         let mut st = self.lock();
         let site = Self::site(file, IoOp::Truncate, Some(size), None);
-        if let Err(rc) = self.gate_simple(&mut st, &site, true) {
-            return rc;
-        }
+        let landed = match self.gate_simple(&mut st, &site, true) {
+            Ok(landed) => landed,
+            Err(rc) => return rc,
+        };
         if let Err(rc) = real.truncate(size) {
             return rc;
         }
@@ -604,7 +633,7 @@ impl Controller {
             let actual = real.file_size().unwrap_or(size);
             st.model.truncate(path, actual.max(0) as u64);
         }
-        ffi::SQLITE_OK
+        landed.unwrap_or(ffi::SQLITE_OK)
     }
 
     /// `SQLITE_FCNTL_SIZE_HINT`: with mmap the unix VFS grows the file with
@@ -642,7 +671,7 @@ impl Controller {
             return Ok(());
         }
         let mut st = self.lock();
-        self.gate_simple(&mut st, &Self::site(file, IoOp::Lock, None, None), false)
+        self.gate_refusing(&mut st, &Self::site(file, IoOp::Lock, None, None), false)
     }
 
     /// `xShmMap`: attributed to the `-shm` file.
@@ -660,7 +689,7 @@ impl Controller {
             offset: Some(region),
             len: None,
         };
-        self.gate_simple(&mut st, &site, false)
+        self.gate_refusing(&mut st, &site, false)
     }
 
     /// `xFetch`.
@@ -670,7 +699,7 @@ impl Controller {
             return Ok(());
         }
         let mut st = self.lock();
-        self.gate_simple(
+        self.gate_refusing(
             &mut st,
             &Self::site(file, IoOp::Fetch, Some(offset), Some(len)),
             false,

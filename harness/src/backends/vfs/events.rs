@@ -50,6 +50,9 @@ impl FaultEvent {
         }
         match &self.kind {
             FaultEventKind::Error { code } => format!("vfs: {op}{at} failed with code {code}"),
+            FaultEventKind::LandedError { code } => {
+                format!("vfs: {op}{at} took effect, then failed with code {code}")
+            }
             FaultEventKind::ShortWrite { kept_sectors, code } => {
                 format!("vfs: short write{at}: {kept_sectors} sector(s) kept, then code {code}")
             }
@@ -67,6 +70,12 @@ impl FaultEvent {
 pub enum FaultEventKind {
     /// The call returned `code` without touching the file.
     Error {
+        /// The SQLite result code returned.
+        code: i32,
+    },
+    /// The call took effect (the data was written, synced, truncated or unlinked), then
+    /// returned `code`: the caller cannot tell that it landed.
+    LandedError {
         /// The SQLite result code returned.
         code: i32,
     },

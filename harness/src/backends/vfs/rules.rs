@@ -185,6 +185,12 @@ pub struct FaultRule {
     /// Write only: let the first k 512-byte sectors of the write reach the file, then fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_write_sectors: Option<u32>,
+    /// The call takes effect, then the error is returned: an ambiguous outcome, such as an
+    /// fsync that reached the disk but reported EIO, or a journal unlinked whose `unlink`
+    /// reported failure (a COMMIT that fails yet lands). `write`, `sync`, `truncate` and
+    /// `delete` only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lands: bool,
 }
 
 impl FaultRule {
@@ -197,6 +203,7 @@ impl FaultRule {
             persistent: false,
             error: FaultError::Ioerr,
             short_write_sectors: None,
+            lands: false,
         }
     }
 
@@ -224,6 +231,12 @@ impl FaultRule {
         self
     }
 
+    /// Makes the call take effect before the error is returned (see [`FaultRule::lands`]).
+    pub fn landing(mut self) -> FaultRule {
+        self.lands = true;
+        self
+    }
+
     /// The result code this rule injects (valid rules only).
     pub fn code(&self) -> i32 {
         self.error.code_for(self.op).unwrap_or(ffi::SQLITE_IOERR)
@@ -243,6 +256,19 @@ impl FaultRule {
         if self.short_write_sectors.is_some() && self.op != IoOp::Write {
             return Err(invalid(
                 "short-write-sectors only applies to op = \"write\"".into(),
+            ));
+        }
+        if self.lands
+            && (self.short_write_sectors.is_some()
+                || !matches!(
+                    self.op,
+                    IoOp::Write | IoOp::Sync | IoOp::Truncate | IoOp::Delete
+                ))
+        {
+            return Err(invalid(
+                "lands applies to op = \"write\", \"sync\", \"truncate\" or \"delete\", \
+                 without short-write-sectors"
+                    .into(),
             ));
         }
         if self.op == IoOp::ShmMap && !matches!(self.file, FileKind::Shm | FileKind::Any) {
@@ -387,6 +413,14 @@ mod tests {
         );
         let full = FaultRule::new(IoOp::Write, Trigger::Nth(1)).with_error(FaultError::Full);
         assert_eq!(full.code(), ffi::SQLITE_FULL);
+        let landing_read = FaultRule::new(IoOp::Read, Trigger::Nth(1)).landing();
+        assert!(landing_read.validate().is_err());
+        let landing_short = FaultRule::new(IoOp::Write, Trigger::Nth(1))
+            .short_write(1)
+            .landing();
+        assert!(landing_short.validate().is_err());
+        let landing_delete = FaultRule::new(IoOp::Delete, Trigger::Nth(1)).landing();
+        assert!(landing_delete.validate().is_ok());
     }
 
     #[test]

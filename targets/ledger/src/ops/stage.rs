@@ -25,6 +25,10 @@ pub(crate) fn stage(
         Source::Voice => None,
     };
     tx::immediate(db, |db| {
+        let look_for_landed = mutant!(BlindRetry, false, true);
+        if look_for_landed && let Some(landed) = landed_attempt(db, attempted)? {
+            return Ok(StageOutcome::Duplicate(landed));
+        }
         let dedup = mutant!(StageNoDedup, false, true);
         if dedup && let Some(existing) = duplicate_of(db, hash.as_deref(), new)? {
             return Ok(StageOutcome::Duplicate(existing));
@@ -58,6 +62,23 @@ pub(crate) fn stage(
         failpoint::hit(failpoint::STAGE_BEFORE_COMMIT)?;
         Ok(StageOutcome::Staged(id))
     })
+}
+
+/// The capture an earlier attempt of this stage committed although its `COMMIT` reported an
+/// error, if any: a voice memo has no content hash or channel id to find it by, so without this
+/// a retry would stage it a second time.
+fn landed_attempt(db: Db<'_>, attempted: &[CaptureId]) -> Result<Option<CaptureId>> {
+    for id in attempted {
+        let found: Option<i64> = db
+            .conn
+            .prepare_cached("SELECT 1 FROM captures WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([id], |row| row.get(0)).optional())
+            .map_err(db.err("look for an earlier attempt's capture"))?;
+        if found.is_some() {
+            return Ok(Some(id.clone()));
+        }
+    }
+    Ok(None)
 }
 
 fn duplicate_of(db: Db<'_>, hash: Option<&str>, new: &NewCapture) -> Result<Option<CaptureId>> {
