@@ -129,3 +129,35 @@ fn exhaustive_catches_synchronous_off() {
         "{failures:?}"
     );
 }
+
+/// `power-loss-ledger-defaults` runs on whatever `journal_mode` and `synchronous` the ledger
+/// ships as defaults: its file sets neither, so the scenario's target is `Tuning::default()`.
+/// It holds on the real defaults, and the same scenario on the same seed with `synchronous`
+/// at NORMAL (what a change of the default to NORMAL would run) fails `acknowledged_durable`.
+#[test]
+fn the_ledger_default_pragmas_are_judged_under_power_loss() {
+    let file = scenarios_dir().join("power-loss/power-loss-ledger-defaults.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let target = table.get("target").and_then(toml::Value::as_table);
+    for key in ["journal-mode", "synchronous"] {
+        assert!(
+            target.is_none_or(|t| !t.contains_key(key)),
+            "{} must leave {key} at the ledger's default",
+            file.display()
+        );
+    }
+    let (code, failures, lost, _) =
+        run_power_loss("power-loss-ledger-defaults", &["--iterations", "6"]);
+    assert_eq!((code, lost), (Some(0), 0), "{failures:?}");
+    let (code, failures, lost, _) = run_power_loss(
+        "power-loss-ledger-defaults",
+        &["--iterations", "6", "--set", "target.synchronous=normal"],
+    );
+    assert_eq!(code, Some(1), "{failures:?}");
+    assert!(lost > 0, "{failures:?}");
+    assert!(
+        failures.contains_key("acknowledged_durable"),
+        "{failures:?}"
+    );
+}
