@@ -46,5 +46,5 @@ pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
 pub use supervisor::{base_result, run_iteration, run_worker};
-pub use verdicts::Verdicts;
+pub use verdicts::{Judged, Verdicts};
 pub use worker::run_phase;

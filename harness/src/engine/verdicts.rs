@@ -20,6 +20,15 @@ pub struct Verdicts {
     pub lost: u64,
 }
 
+/// What one state was judged: the checks that failed and the acknowledged writes it lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Judged {
+    /// The checks that failed.
+    pub failed: Vec<CheckName>,
+    /// Acknowledged writes lost.
+    pub lost: u64,
+}
+
 impl Verdicts {
     /// Verdicts for the scenario's `checks`.
     pub fn new(checks: &[CheckName]) -> Verdicts {
@@ -34,10 +43,18 @@ impl Verdicts {
 
     /// Judges one checked state labelled `label`; returns its lost acknowledged writes.
     pub fn add(&mut self, label: &str, evidence: &Evidence) -> u64 {
+        self.add_judged(label, evidence).lost
+    }
+
+    /// [`Verdicts::add`], returning what the state was judged ([`Verdicts::repeat`] counts it
+    /// again for an identical state).
+    pub fn add_judged(&mut self, label: &str, evidence: &Evidence) -> Judged {
         self.states += 1;
+        let mut failed = Vec::new();
         for name in &self.checks {
             let verdict = evidence.check(*name);
             if !verdict.passed {
+                failed.push(*name);
                 let (count, quoted) = self.failures.entry(*name).or_default();
                 *count += 1;
                 if quoted.len() < QUOTED {
@@ -47,7 +64,17 @@ impl Verdicts {
         }
         let lost = evidence.lost_acknowledged();
         self.lost = self.lost.max(lost);
-        lost
+        Judged { failed, lost }
+    }
+
+    /// Counts one more state identical to one judged before (same files, same model): the same
+    /// checks fail, nothing more is quoted.
+    pub fn repeat(&mut self, judged: &Judged) {
+        self.states += 1;
+        for name in &judged.failed {
+            self.failures.entry(*name).or_default().0 += 1;
+        }
+        self.lost = self.lost.max(judged.lost);
     }
 
     /// States judged so far.

@@ -18,8 +18,11 @@ use rusqlite::ffi;
 use super::bitflip::flip_bits;
 use super::events::{Counters, FaultEvent, FaultEventKind, IoCounts, bump};
 use super::options::{CrashTrigger, VfsError, VfsOptions};
-use super::power_loss::{CrashImageStats, CrashMode, ImageFiles, PowerLossModel, SECTOR};
+use super::power_loss::{
+    CrashImageStats, CrashMode, ImageFiles, PowerLossModel, SECTOR, validate_mode,
+};
 use super::rules::{BitFlipRule, FaultRule, FileKind, IoOp, RuleState, ioerr_code};
+use super::write_log::{ModelOp, WriteLog};
 
 /// An SQLite result code.
 pub(super) type Code = i32;
@@ -93,6 +96,8 @@ struct State {
     /// `(n, mutations seen since arming)` for `BeforeNthMutation(n)`.
     armed: Option<(u64, u64)>,
     model: PowerLossModel,
+    /// The write log being recorded, if any.
+    log: Option<Vec<(u64, ModelOp)>>,
 }
 
 /// The outcome of the checks before a call.
@@ -148,6 +153,7 @@ impl Controller {
                 events: Vec::new(),
                 armed: None,
                 model: PowerLossModel::default(),
+                log: None,
             }),
         }
     }
@@ -203,6 +209,7 @@ impl Controller {
         st.events.clear();
         st.armed = None;
         st.model = PowerLossModel::default();
+        st.log = None;
         self.counters.reset();
         self.crashed.store(false, Ordering::Relaxed);
         self.refresh_active(&st);
@@ -250,16 +257,33 @@ impl Controller {
         if !self.has_crashed() {
             return Err(VfsError::NoPowerCut);
         }
-        if let CrashMode::Torn { p } = mode
-            && !(0.0..=1.0).contains(&p)
-        {
-            return Err(VfsError::InvalidCrashMode(format!(
-                "torn p = {p} is not within 0..=1"
-            )));
-        }
+        validate_mode(mode)?;
         let st = self.lock();
         let mut rng = ChaCha8Rng::seed_from_u64(st.seed ^ IMAGE_SALT);
         Ok(st.model.image(mode, &mut rng))
+    }
+
+    /// Starts recording the write log (dropping one recorded before).
+    pub(super) fn record_write_log(&self) {
+        self.lock().log = Some(Vec::new());
+    }
+
+    /// Stops recording and returns the log.
+    pub(super) fn take_write_log(&self) -> WriteLog {
+        let mut st = self.lock();
+        let entries = st.log.take().unwrap_or_default();
+        let mutations = self.counters.durable_mutations.load(Ordering::Relaxed);
+        WriteLog::new(entries, mutations, st.seed ^ IMAGE_SALT)
+    }
+
+    /// Applies `op` to the power-loss model and, while recording, logs it tagged with the
+    /// durable mutations made so far (this one included).
+    fn model_op(&self, st: &mut State, op: ModelOp) {
+        if let Some(log) = st.log.as_mut() {
+            let tag = self.counters.durable_mutations.load(Ordering::Relaxed);
+            log.push((tag, op.clone()));
+        }
+        op.apply(&mut st.model);
     }
 
     // ----- decisions -----
@@ -429,11 +453,17 @@ impl Controller {
             if !existed {
                 // Created here: the entry is durable only after a directory sync,
                 // which the first successful sync of this handle performs.
-                st.model.create(path);
+                self.model_op(
+                    &mut st,
+                    ModelOp::Create {
+                        path: path.to_path_buf(),
+                    },
+                );
                 file.dir_sync_pending = AtomicBool::new(true);
             } else if !st.model.is_present(path) {
                 let content = std::fs::read(path).unwrap_or_default();
-                st.model.adopt_existing(path, content);
+                let path = path.to_path_buf();
+                self.model_op(&mut st, ModelOp::Adopt { path, content });
             }
         }
         Ok(file)
@@ -477,11 +507,13 @@ impl Controller {
         };
         if tracked && !st.model.is_present(full) && full.exists() {
             let content = std::fs::read(full).unwrap_or_default();
-            st.model.adopt_existing(full, content);
+            let path = full.to_path_buf();
+            self.model_op(&mut st, ModelOp::Adopt { path, content });
         }
         let rc = real_delete();
         if rc == ffi::SQLITE_OK && tracked {
-            st.model.delete(full, sync_dir);
+            let path = full.to_path_buf();
+            self.model_op(&mut st, ModelOp::Delete { path, sync_dir });
         }
         landed.filter(|_| rc == ffi::SQLITE_OK).unwrap_or(rc)
     }
@@ -562,7 +594,12 @@ impl Controller {
                         return real_rc;
                     }
                     if let Some(path) = file.tracked_path() {
-                        st.model.write(path, offset as u64, &data[..kept]);
+                        let op = ModelOp::Write {
+                            path: path.to_path_buf(),
+                            offset: offset as u64,
+                            data: data[..kept].to_vec(),
+                        };
+                        self.model_op(&mut st, op);
                     }
                 }
                 let kept_sectors = kept.div_ceil(SECTOR as usize) as u32;
@@ -578,7 +615,12 @@ impl Controller {
             return rc;
         }
         if let Some(path) = file.tracked_path() {
-            st.model.write(path, offset as u64, data);
+            let op = ModelOp::Write {
+                path: path.to_path_buf(),
+                offset: offset as u64,
+                data: data.to_vec(),
+            };
+            self.model_op(&mut st, op);
         }
         landed.unwrap_or(ffi::SQLITE_OK)
     }
@@ -601,14 +643,18 @@ impl Controller {
             return rc;
         }
         if let Some(path) = file.tracked_path() {
-            st.model.sync(path);
+            let synced = ModelOp::Sync {
+                path: path.to_path_buf(),
+            };
+            self.model_op(&mut st, synced);
             // Mirrors unixSync: the first sync of a handle flagged UNIXFILE_DIRSYNC
             // (journal/WAL opened with CREATE; here also any file the shim created)
             // fsyncs the directory.
             if file.dir_sync_pending.swap(false, Ordering::Relaxed)
                 && let Some(dir) = path.parent()
             {
-                st.model.sync_dir(dir);
+                let dir = dir.to_path_buf();
+                self.model_op(&mut st, ModelOp::SyncDir { dir });
             }
         }
         landed.unwrap_or(ffi::SQLITE_OK)
@@ -631,7 +677,11 @@ impl Controller {
         }
         if let Some(path) = file.tracked_path() {
             let actual = real.file_size().unwrap_or(size);
-            st.model.truncate(path, actual.max(0) as u64);
+            let op = ModelOp::Truncate {
+                path: path.to_path_buf(),
+                size: actual.max(0) as u64,
+            };
+            self.model_op(&mut st, op);
         }
         landed.unwrap_or(ffi::SQLITE_OK)
     }
@@ -658,7 +708,11 @@ impl Controller {
             if let Ok(after) = real.file_size()
                 && before != Some(after.max(0) as u64)
             {
-                st.model.truncate(path, after.max(0) as u64);
+                let op = ModelOp::Truncate {
+                    path: path.to_path_buf(),
+                    size: after.max(0) as u64,
+                };
+                self.model_op(&mut st, op);
             }
         }
         rc

@@ -47,6 +47,7 @@ mod hooks;
 mod options;
 mod power_loss;
 mod rules;
+mod write_log;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,8 +55,9 @@ use std::sync::Arc;
 use controller::Controller;
 pub use events::{FaultEvent, FaultEventKind, IoCounts};
 pub use options::{CrashTrigger, VfsError, VfsOptions};
-pub use power_loss::{CrashImageStats, CrashMode, mode_label};
+pub use power_loss::{CrashImageStats, CrashMode, ImageFiles, mode_label};
 pub use rules::{BitFlipRule, FaultError, FaultRule, FileKind, IoOp, Trigger, ioerr_code};
+pub use write_log::{LogReplay, WriteLog, write_image_files};
 
 /// Seeds SQLite's own process-wide PRNG from `seed`.
 ///
@@ -161,25 +163,21 @@ impl FaultVfs {
         mode: CrashMode,
     ) -> Result<CrashImageStats, VfsError> {
         let (files, stats) = self.ctrl.crash_image(mode)?;
-        std::fs::create_dir_all(dest).map_err(|source| VfsError::Image {
-            path: dest.to_path_buf(),
-            source,
-        })?;
-        let mut names = std::collections::HashSet::new();
-        for (path, bytes) in files {
-            let name = path.file_name().unwrap_or(path.as_os_str()).to_owned();
-            if !names.insert(name.clone()) {
-                return Err(VfsError::DuplicateImageName(
-                    name.to_string_lossy().into_owned(),
-                ));
-            }
-            let target = dest.join(&name);
-            std::fs::write(&target, bytes).map_err(|source| VfsError::Image {
-                path: target,
-                source,
-            })?;
-        }
+        write_image_files(dest, &files)?;
         Ok(stats)
+    }
+
+    /// Starts recording the write log: every change to the power-loss model from now on,
+    /// tagged with the durable mutations made before it ([`WriteLog`]). Needs
+    /// [`VfsOptions::track_power_loss`]; [`FaultVfs::reset`] stops it.
+    pub fn record_write_log(&self) {
+        self.ctrl.record_write_log();
+    }
+
+    /// Stops recording and returns the write log, with the durable mutations made so far and
+    /// the seed crash images draw from.
+    pub fn take_write_log(&self) -> WriteLog {
+        self.ctrl.take_write_log()
     }
 
     /// Every injected fault, in order.

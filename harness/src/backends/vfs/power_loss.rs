@@ -68,7 +68,7 @@ pub struct CrashImageStats {
 type InodeId = u64;
 
 /// The files of a crash image: full original path and content, sorted by path.
-pub(super) type ImageFiles = Vec<(PathBuf, Vec<u8>)>;
+pub type ImageFiles = Vec<(PathBuf, Vec<u8>)>;
 
 #[derive(Debug)]
 enum Pending {
@@ -242,6 +242,19 @@ impl PowerLossModel {
             })
             .collect();
         self.inodes.retain(|id, _| live.contains(id));
+    }
+}
+
+/// Checks a crash mode's parameters.
+///
+/// # Errors
+/// [`super::VfsError::InvalidCrashMode`] for a torn probability outside `0..=1`.
+pub(super) fn validate_mode(mode: CrashMode) -> Result<(), super::VfsError> {
+    match mode {
+        CrashMode::Torn { p } if !(0.0..=1.0).contains(&p) => Err(
+            super::VfsError::InvalidCrashMode(format!("torn p = {p} is not within 0..=1")),
+        ),
+        _ => Ok(()),
     }
 }
 

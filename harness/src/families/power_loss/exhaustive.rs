@@ -184,7 +184,7 @@ impl CrashCycles {
 
 /// A scratch directory for crash states: on tmpfs (`/dev/shm`) when the machine has one, so the
 /// real fsyncs of the vault and of the reopened images cost nothing; else beside the iteration.
-fn fast_scratch(dir: &Path) -> Result<tempfile::TempDir, WorkerError> {
+pub(super) fn fast_scratch(dir: &Path) -> Result<tempfile::TempDir, WorkerError> {
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() { shm } else { dir };
     tempfile::Builder::new()

@@ -10,6 +10,7 @@
 
 pub mod exhaustive;
 pub mod plan;
+pub mod recorded;
 pub mod vault;
 
 use std::path::Path;
@@ -44,7 +45,10 @@ impl Family for PowerLoss {
     }
 
     fn drive_and_check(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        exhaustive::check_every_crash_point(job, self, sink)
+        match self.crash_states {
+            plan::CrashStates::Recorded => recorded::check_every_crash_state(job, self, sink),
+            plan::CrashStates::Rerun => exhaustive::check_every_crash_point(job, self, sink),
+        }
     }
 }
 

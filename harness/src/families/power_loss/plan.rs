@@ -41,6 +41,28 @@ pub struct PowerLoss {
     /// of one seeded point. Set by `resilience run --exhaustive`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exhaustive: bool,
+    /// How `exhaustive` builds each crash state: from the write log of one recorded run
+    /// (default), or by re-running the workload cut at that point (the reference method).
+    #[serde(default, skip_serializing_if = "CrashStates::is_recorded")]
+    pub crash_states: CrashStates,
+}
+
+/// How the exhaustive pass builds its crash states.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashStates {
+    /// Record the workload's write log once; each crash state is a prefix of it.
+    #[default]
+    Recorded,
+    /// Re-run the workload up to each crash point (slower; the reference the recorded method
+    /// is compared with).
+    Rerun,
+}
+
+impl CrashStates {
+    fn is_recorded(&self) -> bool {
+        *self == CrashStates::Recorded
+    }
 }
 
 fn all_modes() -> Vec<CrashMode> {
@@ -62,6 +84,7 @@ impl Default for PowerLoss {
             modes: all_modes(),
             skip_real_sync: true,
             exhaustive: false,
+            crash_states: CrashStates::Recorded,
         }
     }
 }
