@@ -33,7 +33,7 @@ pub(super) fn shrink_failures(
 ) -> anyhow::Result<()> {
     let work_root = tempfile::Builder::new()
         .prefix("resilience-shrink-")
-        .tempdir()?;
+        .tempdir_in(crate::engine::work_dir())?;
     let mut failed: Vec<&IterationOutcome> = outcomes
         .iter()
         .filter(|o| o.result.status == IterationStatus::Failed)

@@ -26,6 +26,7 @@ pub mod shrink_run;
 pub mod signal;
 pub mod supervisor;
 mod verdicts;
+mod work_root;
 pub mod worker;
 
 pub use check::{check, evidence_after_reopen, evidence_after_reopen_at};
@@ -47,4 +48,5 @@ pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
 pub use supervisor::{base_result, run_iteration, run_worker};
 pub use verdicts::{Judged, Verdicts};
+pub use work_root::work_dir;
 pub use worker::run_phase;

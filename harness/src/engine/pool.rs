@@ -141,7 +141,7 @@ pub fn run(
     let started = Instant::now();
     let work_root = tempfile::Builder::new()
         .prefix("resilience-")
-        .tempdir()
+        .tempdir_in(super::work_dir())
         .map_err(RunError::WorkDir)?;
     let slots = plan.slots();
     let mut planned: BTreeMap<String, u64> = BTreeMap::new();
