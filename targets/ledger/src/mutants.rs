@@ -188,7 +188,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "blind-retry",
         description: "a write whose COMMIT failed is retried without looking whether it landed: a stage or transcription is applied twice",
-        caught_by: &["ambiguous-commit"],
+        caught_by: &["ambiguous-commit-journal"],
         mutant: Some(Mutant::BlindRetry),
     },
 ];

@@ -199,6 +199,10 @@ pub fn check_every_crash_state(
             count.identical
         ),
     })?;
+    sink(WorkerMessage::Figure {
+        name: "crash_states_identical".into(),
+        value: count.identical,
+    })?;
     verdicts.lost = lost;
     for message in verdicts.messages(true) {
         sink(message)?;
