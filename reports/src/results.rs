@@ -44,7 +44,7 @@ pub struct RunResults {
     pub summary: Summary,
     /// False while the run is still going; true once the final file is written.
     pub complete: bool,
-    /// True when the run was interrupted (Ctrl-C).
+    /// True when a signal stopped the run (SIGINT from Ctrl-C, or SIGTERM).
     pub interrupted: bool,
     /// Wall time of the run's iterations, from the first started to the last finished (set
     /// when the run finishes); start-up and shrinking are not in it.

@@ -2,7 +2,7 @@
 //!
 //! Exit codes ([`exit_codes`]): 0 every check held; 1 a check failed or an iteration could not
 //! be judged; 2 bad usage or bad input (a bad scenario file, a filter matching nothing);
-//! 3 the harness itself failed; 130 interrupted.
+//! 3 the harness itself failed; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
 
 mod list;
 mod output;
@@ -28,8 +28,10 @@ pub mod exit_codes {
     pub const BAD_INPUT: i32 = 2;
     /// The harness itself failed.
     pub const HARNESS_ERROR: i32 = 3;
-    /// Stopped by Ctrl-C.
+    /// Stopped by Ctrl-C (SIGINT); finished iterations kept.
     pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM (a cancelled CI job); finished iterations kept.
+    pub const TERMINATED: i32 = 143;
 }
 
 /// Drives the staging ledger under injected faults and checks what survived.

@@ -66,8 +66,8 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
     );
     let control = RunControl::new();
     control
-        .install_ctrlc()
-        .context("cannot install the Ctrl-C handler")?;
+        .install_stop_signals()
+        .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut json = JsonReporter::new(args.out.join("results.json"));
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
     let trend_history = earlier.clone();
@@ -121,9 +121,12 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.lost_where_not_promised,
     );
     report_paths(&args.out);
-    Ok(if control.is_interrupted() {
-        eprintln!("resilience: interrupted; finished iterations are in the results");
-        exit_codes::INTERRUPTED
+    Ok(if let Some(signal) = control.stopped_by() {
+        eprintln!(
+            "resilience: interrupted by {}; finished iterations are in the results",
+            signal.name()
+        );
+        signal.exit_code()
     } else if summary.all_passed() {
         exit_codes::OK
     } else {

@@ -40,8 +40,8 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
     );
     let control = RunControl::new();
     control
-        .install_ctrlc()
-        .context("cannot install the Ctrl-C handler")?;
+        .install_stop_signals()
+        .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut results = run_selftest(&plan, &control)?;
     results.complete = true;
     let matrix = results.selftest.clone().unwrap_or_default();
@@ -58,8 +58,8 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         args.out.join("results.json").display(),
         args.out.join("report.html").display()
     );
-    Ok(if control.is_interrupted() {
-        exit_codes::INTERRUPTED
+    Ok(if let Some(signal) = control.stopped_by() {
+        signal.exit_code()
     } else if matrix.passed() {
         exit_codes::OK
     } else {

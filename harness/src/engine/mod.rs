@@ -24,12 +24,13 @@ mod shard;
 pub mod shrink;
 pub mod shrink_run;
 pub mod signal;
+mod stop_signals;
 pub mod supervisor;
 mod verdicts;
 pub mod worker;
 
 pub use check::{check, evidence_after_reopen, evidence_after_reopen_at};
-pub use control::RunControl;
+pub use control::{RunControl, StopSignal};
 pub use drive::{
     Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,
     ledger_config, ledger_config_at, run_plain, scratch_target,

@@ -235,16 +235,12 @@ pub fn run(
     for worker in workers {
         let _ = worker.join();
     }
-    let reason = if control.is_interrupted() {
-        "interrupted"
-    } else {
-        "time budget spent"
-    };
+    let reason = control.skip_reason();
     for (scenario, count) in skipped {
         emit(RunEvent::IterationsSkipped {
             scenario,
             count,
-            reason: reason.to_owned(),
+            reason: reason.clone(),
         })?;
     }
     emit(RunEvent::Finished {
