@@ -9,6 +9,7 @@ mod output;
 mod replay;
 mod report;
 mod run;
+mod scenarios_dir;
 mod selftest;
 mod shrink;
 
@@ -89,22 +90,29 @@ struct MergeArgs {
 /// Options shared by every subcommand that loads scenarios.
 #[derive(Debug, Args)]
 struct ScenarioArgs {
-    /// Directory holding one folder per scenario family.
-    #[arg(long, default_value = default_scenarios_dir())]
-    scenarios: PathBuf,
+    /// Directory holding one folder per scenario family [default: $RESILIENCE_SCENARIOS, else
+    /// `scenarios/` in the current directory or a parent, else next to the executable or a
+    /// parent of it].
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// Override a scenario field for this run, e.g. `--set target.synchronous=normal`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
 }
 
 impl ScenarioArgs {
-    /// What a replay command must repeat to load the same scenarios: `--scenarios` when it is
-    /// not the default, and every `--set`.
+    /// The scenarios directory, given or found ([`scenarios_dir::locate`]).
+    fn dir(&self) -> Result<PathBuf, UsageError> {
+        scenarios_dir::locate(self.scenarios.as_deref())
+    }
+
+    /// What a replay command must repeat to load the same scenarios: `--scenarios` when it was
+    /// given, and every `--set`.
     fn replay_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if self.scenarios != std::path::Path::new(default_scenarios_dir()) {
+        if let Some(dir) = &self.scenarios {
             args.push("--scenarios".to_owned());
-            args.push(self.scenarios.display().to_string());
+            args.push(dir.display().to_string());
         }
         for o in &self.overrides {
             args.push("--set".to_owned());
@@ -112,10 +120,6 @@ impl ScenarioArgs {
         }
         args
     }
-}
-
-fn default_scenarios_dir() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")
 }
 
 #[derive(Debug, Args)]
@@ -176,9 +180,9 @@ struct RunArgs {
 
 #[derive(Debug, Args)]
 struct SelftestArgs {
-    /// Directory holding one folder per scenario family.
-    #[arg(long, default_value = default_scenarios_dir())]
-    scenarios: PathBuf,
+    /// Directory holding one folder per scenario family [default: found as for `run`].
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// The quick subset for CI: fewer iterations, the real ledger on the smoke scenarios only.
     #[arg(long)]
     quick: bool,
@@ -263,8 +267,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
 /// Loads the registry as the files say (no `--set` yet: overrides are applied to the selected
 /// scenarios only, by [`with_overrides`]), mapping invalid files to a usage error.
 fn load_registry(args: &ScenarioArgs) -> anyhow::Result<crate::scenario::Registry> {
-    crate::scenario::Registry::load(&args.scenarios, &[])
-        .map_err(|e| UsageError(e.to_string()).into())
+    crate::scenario::Registry::load(&args.dir()?, &[]).map_err(|e| UsageError(e.to_string()).into())
 }
 
 /// The selected `scenarios` with every `--set` applied; a refused value is a usage error,

@@ -53,7 +53,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         command: std::env::args().collect(),
         filter: args.filter.clone(),
         shard: args.shard,
-        revision: revision(&args.scenarios.scenarios),
+        revision: revision(&args.scenarios.dir()?),
         replay_args: args.scenarios.replay_args(),
     };
     eprintln!(

@@ -20,8 +20,10 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
     } else {
         (6, 2, None)
     };
+    let scenarios_dir = super::scenarios_dir::locate(args.scenarios.as_deref())?;
     let plan = SelftestPlan {
-        scenarios_dir: args.scenarios.clone(),
+        revision: revision(&scenarios_dir),
+        scenarios_dir,
         base_seed: args.seed.unwrap_or(DEFAULT_SEED),
         mutant_iterations: args.iterations.unwrap_or(mutant_iterations),
         real_iterations: args.iterations.unwrap_or(real_iterations),
@@ -30,7 +32,6 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         worker_exe: std::env::current_exe()
             .context("cannot find the resilience binary to re-execute")?,
         out: args.out.clone(),
-        revision: revision(&args.scenarios),
     };
     super::create_out_dir(&args.out)?;
     eprintln!(
