@@ -56,6 +56,9 @@ pub struct RunResults {
     /// The kill matrix, in the results of `resilience selftest` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selftest: Option<crate::selftest::KillMatrix>,
+    /// Rounds, coverage and failure signatures, in the results of `resilience explore` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explore: Option<crate::explore::ExploreSummary>,
 }
 
 impl RunResults {
@@ -79,6 +82,7 @@ impl RunResults {
             wall_time_ms: 0,
             shrink_wall_time_ms: 0,
             selftest: None,
+            explore: None,
         }
     }
 

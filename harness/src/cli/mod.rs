@@ -4,6 +4,7 @@
 //! be judged; 2 bad usage or bad input (a bad scenario file, a filter matching nothing);
 //! 3 the harness itself failed; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
 
+mod explore;
 mod list;
 mod output;
 mod replay;
@@ -49,6 +50,10 @@ enum Command {
     List(ListArgs),
     /// Run scenarios and write results.json.
     Run(RunArgs),
+    /// Run the default set once, then fresh seeds until the budget is spent, steered toward what
+    /// was exercised least; group failures by signature and shrink each new one into a capsule
+    /// candidate.
+    Explore(ExploreArgs),
     /// Re-run one iteration and print its trace.
     Replay(ReplayArgs),
     /// Run the ledger's planted bugs against the families that should catch them, and the real
@@ -179,6 +184,43 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct ExploreArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// Stop starting iterations after this long (e.g. `10m`, `45m`).
+    #[arg(long, value_parser = humantime::parse_duration, required_unless_present = "max_iterations")]
+    time_budget: Option<std::time::Duration>,
+    /// Stop after this many iterations in all, default set included (a budget independent of
+    /// the machine's speed).
+    #[arg(long)]
+    max_iterations: Option<u64>,
+    /// Only scenarios whose name, family or tag matches (globs; `a,b` = either).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Base seed of the night; shards of one base seed draw disjoint seeds. Random (and
+    /// printed) when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only shard K of N, e.g. `--shard 2/4`.
+    #[arg(long, value_parser = crate::engine::parse_shard)]
+    shard: Option<reports::results::Shard>,
+    /// Iterations running at once [default: number of CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory: results.json, junit.xml, report.html, job-summary.md, failures/,
+    /// candidates/.
+    #[arg(long, default_value = "target/explore")]
+    out: PathBuf,
+    /// Signature history file: one known signature id per line (first word); new signatures
+    /// are appended.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Candidates tried when shrinking each new signature (0 = no shrinking, no candidates).
+    #[arg(long, default_value_t = 40)]
+    shrink_budget: usize,
+}
+
+#[derive(Debug, Args)]
 struct SelftestArgs {
     /// Directory holding one folder per scenario family [default: found as for `run`].
     #[arg(long)]
@@ -229,6 +271,7 @@ pub fn main_impl() -> i32 {
     let result = match cli.command {
         Command::List(args) => list::list(&args),
         Command::Run(args) => run::run(&args),
+        Command::Explore(args) => explore::explore(&args),
         Command::Replay(args) => replay::replay(&args),
         Command::Selftest(args) => selftest::selftest(&args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(&args),

@@ -65,8 +65,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         args.out.display()
     );
     let control = RunControl::new();
-    control
-        .install_stop_signals()
+    crate::engine::install_stop_signals(&control)
         .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut json = JsonReporter::new(args.out.join("results.json"));
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
@@ -86,7 +85,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         let started = std::time::Instant::now();
         super::shrink::shrink_failures(
             &plan,
-            &outcomes,
+            &super::shrink::first_failure_per_scenario(&outcomes),
             args.shrink_budget,
             &super::shrink::ShrinkOutputs {
                 out: &args.out,

@@ -40,8 +40,7 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         args.out.display()
     );
     let control = RunControl::new();
-    control
-        .install_stop_signals()
+    crate::engine::install_stop_signals(&control)
         .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut results = run_selftest(&plan, &control)?;
     results.complete = true;

@@ -66,12 +66,6 @@ impl RunControl {
         RunControl::default()
     }
 
-    /// Routes SIGINT and SIGTERM of this process to this control (the last control installed
-    /// receives them).
-    pub fn install_stop_signals(&self) -> nix::Result<()> {
-        super::stop_signals::install(self.clone())
-    }
-
     /// Stops the run as Ctrl-C does: no new iteration starts and every live worker is killed.
     pub fn interrupt(&self) {
         self.stop(StopSignal::Interrupt);

@@ -10,10 +10,12 @@
 
 mod check;
 mod control;
+pub mod coverage;
 pub mod drive;
 mod error;
 pub mod evidence;
 mod expected;
+pub mod explore;
 pub mod family;
 pub mod job;
 mod outcome;
@@ -24,6 +26,7 @@ mod shard;
 pub mod shrink;
 pub mod shrink_run;
 pub mod signal;
+pub mod signature;
 mod stop_signals;
 pub mod supervisor;
 mod verdicts;
@@ -35,6 +38,7 @@ pub use drive::{
     Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,
     ledger_config, ledger_config_at, run_plain, scratch_target,
 };
+pub use explore::{ExploreLimits, ExploreProgress, Explored, explore};
 pub use family::{Family, IterationContext, WorkerPhase};
 pub use job::{
     CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from, read_json, report,
@@ -46,6 +50,7 @@ pub use reporting::ReportingDrive;
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
+pub use stop_signals::install_stop_signals;
 pub use supervisor::{base_result, run_iteration, run_worker};
 pub use verdicts::Verdicts;
 pub use worker::run_phase;

@@ -24,9 +24,10 @@ static TARGET: Mutex<Option<RunControl>> = Mutex::new(None);
 /// The pipe and its reader thread, made once per process.
 static INSTALLED: OnceLock<nix::Result<()>> = OnceLock::new();
 
-/// Routes SIGINT and SIGTERM to `control` from now on (replacing an earlier control).
-pub(super) fn install(control: RunControl) -> nix::Result<()> {
-    *TARGET.lock().expect("stop signal target") = Some(control);
+/// Routes SIGINT and SIGTERM of this process to `control` from now on (replacing an earlier
+/// control).
+pub fn install_stop_signals(control: &RunControl) -> nix::Result<()> {
+    *TARGET.lock().expect("stop signal target") = Some(control.clone());
     *INSTALLED.get_or_init(install_once)
 }
 

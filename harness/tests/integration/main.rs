@@ -8,6 +8,7 @@ mod cli;
 mod clock;
 mod corruption;
 mod determinism;
+mod explore;
 mod failpoints;
 mod golden;
 mod locks;
