@@ -146,6 +146,30 @@ pub fn job_summary(results: &RunResults) -> String {
     md
 }
 
+/// Appends each new signature to the history file at `path` (created if missing): its id,
+/// scenario, check and shape, one per line; the id is what a later run reads.
+pub fn append_new_signatures(
+    path: &std::path::Path,
+    signatures: &[Signature],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for sig in signatures.iter().filter(|s| !s.known) {
+        writeln!(
+            file,
+            "{} {} {} {}",
+            sig.id, sig.scenario, sig.check, sig.shape
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,6 @@
 //! grouped by signature, each new signature shrunk into a capsule candidate under
 //! `<out>/candidates/`; results.json, junit.xml, report.html and job-summary.md.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -129,7 +128,7 @@ pub(super) fn explore(args: &ExploreArgs) -> anyhow::Result<i32> {
     )
     .context("cannot write the job summary")?;
     if let Some(history) = &args.history {
-        append_new_signatures(
+        reports::explore::append_new_signatures(
             history,
             results.explore.as_ref().map_or(&[][..], |e| &e.signatures),
         )
@@ -221,22 +220,6 @@ fn write_candidates(
             );
             sig.candidate_replay = Some(format!("resilience replay {}", path.display()));
         }
-    }
-    Ok(())
-}
-
-/// Appends each new signature to the history file: its id, scenario, check and shape.
-fn append_new_signatures(history: &Path, signatures: &[Signature]) -> std::io::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(history)?;
-    for sig in signatures.iter().filter(|s| !s.known) {
-        writeln!(
-            file,
-            "{} {} {} {}",
-            sig.id, sig.scenario, sig.check, sig.shape
-        )?;
     }
     Ok(())
 }
