@@ -29,7 +29,7 @@ pub enum RunEvent {
     Finished {
         /// Wall time of the whole run.
         wall_time_ms: u64,
-        /// True when Ctrl-C stopped the run before every iteration ran.
+        /// True when a signal (SIGINT or SIGTERM) stopped the run before every iteration ran.
         interrupted: bool,
     },
 }

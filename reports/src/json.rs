@@ -20,6 +20,7 @@ pub struct JsonReporter {
     path: PathBuf,
     results: Option<RunResults>,
     last_write: Option<Instant>,
+    rewrite_interval: Duration,
 }
 
 impl JsonReporter {
@@ -29,7 +30,15 @@ impl JsonReporter {
             path: path.into(),
             results: None,
             last_write: None,
+            rewrite_interval: REWRITE_INTERVAL,
         }
+    }
+
+    /// Rewrites the in-progress file at most every `interval` instead of every 500 ms: a long
+    /// run's file is large, and rewriting it often costs the run time.
+    pub fn rewrite_every(mut self, interval: Duration) -> JsonReporter {
+        self.rewrite_interval = interval;
+        self
     }
 
     /// The results collected so far.
@@ -47,7 +56,7 @@ impl JsonReporter {
 
     fn write_if_due(&mut self) -> io::Result<()> {
         match self.last_write {
-            Some(at) if at.elapsed() < REWRITE_INTERVAL => Ok(()),
+            Some(at) if at.elapsed() < self.rewrite_interval => Ok(()),
             _ => self.write_now(),
         }
     }

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod explore;
 pub mod history;
 pub mod html;
 pub mod json;

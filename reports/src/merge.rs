@@ -109,6 +109,15 @@ pub fn merge(parts: &[RunResults]) -> Result<RunResults, MergeError> {
         merged.shrink_wall_time_ms = merged.shrink_wall_time_ms.max(part.shrink_wall_time_ms);
         merged.started_at_unix = merged.started_at_unix.min(part.started_at_unix);
     }
+    merged.explore = None;
+    for part in parts {
+        if let Some(explore) = &part.explore {
+            merged
+                .explore
+                .get_or_insert_with(Default::default)
+                .merge(explore);
+        }
+    }
     let mut iterations: Vec<_> = parts
         .iter()
         .flat_map(|p| p.iterations.iter().cloned())

@@ -44,7 +44,7 @@ pub struct RunResults {
     pub summary: Summary,
     /// False while the run is still going; true once the final file is written.
     pub complete: bool,
-    /// True when the run was interrupted (Ctrl-C).
+    /// True when a signal stopped the run (SIGINT from Ctrl-C, or SIGTERM).
     pub interrupted: bool,
     /// Wall time of the run's iterations, from the first started to the last finished (set
     /// when the run finishes); start-up and shrinking are not in it.
@@ -56,6 +56,9 @@ pub struct RunResults {
     /// The kill matrix, in the results of `resilience selftest` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selftest: Option<crate::selftest::KillMatrix>,
+    /// Rounds, coverage and failure signatures, in the results of `resilience explore` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explore: Option<crate::explore::ExploreSummary>,
 }
 
 impl RunResults {
@@ -79,6 +82,7 @@ impl RunResults {
             wall_time_ms: 0,
             shrink_wall_time_ms: 0,
             selftest: None,
+            explore: None,
         }
     }
 

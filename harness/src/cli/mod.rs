@@ -2,13 +2,15 @@
 //!
 //! Exit codes ([`exit_codes`]): 0 every check held; 1 a check failed or an iteration could not
 //! be judged; 2 bad usage or bad input (a bad scenario file, a filter matching nothing);
-//! 3 the harness itself failed; 130 interrupted.
+//! 3 the harness itself failed; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
 
+mod explore;
 mod list;
 mod output;
 mod replay;
 mod report;
 mod run;
+mod scenarios_dir;
 mod selftest;
 mod shrink;
 
@@ -28,8 +30,10 @@ pub mod exit_codes {
     pub const BAD_INPUT: i32 = 2;
     /// The harness itself failed.
     pub const HARNESS_ERROR: i32 = 3;
-    /// Stopped by Ctrl-C.
+    /// Stopped by Ctrl-C (SIGINT); finished iterations kept.
     pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM (a cancelled CI job); finished iterations kept.
+    pub const TERMINATED: i32 = 143;
 }
 
 /// Drives the staging ledger under injected faults and checks what survived.
@@ -46,6 +50,10 @@ enum Command {
     List(ListArgs),
     /// Run scenarios and write results.json.
     Run(RunArgs),
+    /// Run the default set once, then fresh seeds until the budget is spent, steered toward what
+    /// was exercised least; group failures by signature and shrink each new one into a capsule
+    /// candidate.
+    Explore(ExploreArgs),
     /// Re-run one iteration and print its trace.
     Replay(ReplayArgs),
     /// Run the ledger's planted bugs against the families that should catch them, and the real
@@ -87,22 +95,29 @@ struct MergeArgs {
 /// Options shared by every subcommand that loads scenarios.
 #[derive(Debug, Args)]
 struct ScenarioArgs {
-    /// Directory holding one folder per scenario family.
-    #[arg(long, default_value = default_scenarios_dir())]
-    scenarios: PathBuf,
+    /// Directory holding one folder per scenario family [default: $RESILIENCE_SCENARIOS, else
+    /// `scenarios/` in the current directory or a parent, else next to the executable or a
+    /// parent of it].
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// Override a scenario field for this run, e.g. `--set target.synchronous=normal`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<Override>,
 }
 
 impl ScenarioArgs {
-    /// What a replay command must repeat to load the same scenarios: `--scenarios` when it is
-    /// not the default, and every `--set`.
+    /// The scenarios directory, given or found ([`scenarios_dir::locate`]).
+    fn dir(&self) -> Result<PathBuf, UsageError> {
+        scenarios_dir::locate(self.scenarios.as_deref())
+    }
+
+    /// What a replay command must repeat to load the same scenarios: `--scenarios` when it was
+    /// given, and every `--set`.
     fn replay_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if self.scenarios != std::path::Path::new(default_scenarios_dir()) {
+        if let Some(dir) = &self.scenarios {
             args.push("--scenarios".to_owned());
-            args.push(self.scenarios.display().to_string());
+            args.push(dir.display().to_string());
         }
         for o in &self.overrides {
             args.push("--set".to_owned());
@@ -110,10 +125,6 @@ impl ScenarioArgs {
         }
         args
     }
-}
-
-fn default_scenarios_dir() -> &'static str {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")
 }
 
 #[derive(Debug, Args)]
@@ -173,10 +184,47 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct ExploreArgs {
+    #[command(flatten)]
+    scenarios: ScenarioArgs,
+    /// Stop starting iterations after this long (e.g. `10m`, `45m`).
+    #[arg(long, value_parser = humantime::parse_duration, required_unless_present = "max_iterations")]
+    time_budget: Option<std::time::Duration>,
+    /// Stop after this many iterations in all, default set included (a budget independent of
+    /// the machine's speed).
+    #[arg(long)]
+    max_iterations: Option<u64>,
+    /// Only scenarios whose name, family or tag matches (globs; `a,b` = either).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Base seed of the night; shards of one base seed draw disjoint seeds. Random (and
+    /// printed) when absent.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only shard K of N, e.g. `--shard 2/4`.
+    #[arg(long, value_parser = crate::engine::parse_shard)]
+    shard: Option<reports::results::Shard>,
+    /// Iterations running at once [default: number of CPUs].
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Output directory: results.json, junit.xml, report.html, job-summary.md, failures/,
+    /// candidates/.
+    #[arg(long, default_value = "target/explore")]
+    out: PathBuf,
+    /// Signature history file: one known signature id per line (first word); new signatures
+    /// are appended.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Candidates tried when shrinking each new signature (0 = no shrinking, no candidates).
+    #[arg(long, default_value_t = 40)]
+    shrink_budget: usize,
+}
+
+#[derive(Debug, Args)]
 struct SelftestArgs {
-    /// Directory holding one folder per scenario family.
-    #[arg(long, default_value = default_scenarios_dir())]
-    scenarios: PathBuf,
+    /// Directory holding one folder per scenario family [default: found as for `run`].
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// The quick subset for CI: fewer iterations, the real ledger on the smoke scenarios only.
     #[arg(long)]
     quick: bool,
@@ -223,6 +271,7 @@ pub fn main_impl() -> i32 {
     let result = match cli.command {
         Command::List(args) => list::list(&args),
         Command::Run(args) => run::run(&args),
+        Command::Explore(args) => explore::explore(&args),
         Command::Replay(args) => replay::replay(&args),
         Command::Selftest(args) => selftest::selftest(&args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(&args),
@@ -261,8 +310,7 @@ fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
 /// Loads the registry as the files say (no `--set` yet: overrides are applied to the selected
 /// scenarios only, by [`with_overrides`]), mapping invalid files to a usage error.
 fn load_registry(args: &ScenarioArgs) -> anyhow::Result<crate::scenario::Registry> {
-    crate::scenario::Registry::load(&args.scenarios, &[])
-        .map_err(|e| UsageError(e.to_string()).into())
+    crate::scenario::Registry::load(&args.dir()?, &[]).map_err(|e| UsageError(e.to_string()).into())
 }
 
 /// The selected `scenarios` with every `--set` applied; a refused value is a usage error,

@@ -42,7 +42,7 @@ pub(super) fn replay(args: &ReplayArgs) -> anyhow::Result<i32> {
         command: std::env::args().collect(),
         filter: None,
         shard: None,
-        revision: super::revision(&args.scenarios.scenarios),
+        revision: super::revision(&args.scenarios.dir()?),
         replay_args: args.scenarios.replay_args(),
     };
     let (_, outcomes) = run_plan(&plan, &mut [], &RunControl::new())?;

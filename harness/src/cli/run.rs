@@ -53,7 +53,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         command: std::env::args().collect(),
         filter: args.filter.clone(),
         shard: args.shard,
-        revision: revision(&args.scenarios.scenarios),
+        revision: revision(&args.scenarios.dir()?),
         replay_args: args.scenarios.replay_args(),
     };
     eprintln!(
@@ -65,9 +65,8 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         args.out.display()
     );
     let control = RunControl::new();
-    control
-        .install_ctrlc()
-        .context("cannot install the Ctrl-C handler")?;
+    crate::engine::install_stop_signals(&control)
+        .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut json = JsonReporter::new(args.out.join("results.json"));
     let mut junit = JunitReporter::new(args.out.join("junit.xml"));
     let trend_history = earlier.clone();
@@ -86,7 +85,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         let started = std::time::Instant::now();
         super::shrink::shrink_failures(
             &plan,
-            &outcomes,
+            &super::shrink::first_failure_per_scenario(&outcomes),
             args.shrink_budget,
             &super::shrink::ShrinkOutputs {
                 out: &args.out,
@@ -121,9 +120,12 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.lost_where_not_promised,
     );
     report_paths(&args.out);
-    Ok(if control.is_interrupted() {
-        eprintln!("resilience: interrupted; finished iterations are in the results");
-        exit_codes::INTERRUPTED
+    Ok(if let Some(signal) = control.stopped_by() {
+        eprintln!(
+            "resilience: interrupted by {}; finished iterations are in the results",
+            signal.name()
+        );
+        signal.exit_code()
     } else if summary.all_passed() {
         exit_codes::OK
     } else {

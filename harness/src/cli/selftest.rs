@@ -20,8 +20,10 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
     } else {
         (6, 2, None)
     };
+    let scenarios_dir = super::scenarios_dir::locate(args.scenarios.as_deref())?;
     let plan = SelftestPlan {
-        scenarios_dir: args.scenarios.clone(),
+        revision: revision(&scenarios_dir),
+        scenarios_dir,
         base_seed: args.seed.unwrap_or(DEFAULT_SEED),
         mutant_iterations: args.iterations.unwrap_or(mutant_iterations),
         real_iterations: args.iterations.unwrap_or(real_iterations),
@@ -30,7 +32,6 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         worker_exe: std::env::current_exe()
             .context("cannot find the resilience binary to re-execute")?,
         out: args.out.clone(),
-        revision: revision(&args.scenarios),
     };
     super::create_out_dir(&args.out)?;
     eprintln!(
@@ -39,9 +40,8 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         args.out.display()
     );
     let control = RunControl::new();
-    control
-        .install_ctrlc()
-        .context("cannot install the Ctrl-C handler")?;
+    crate::engine::install_stop_signals(&control)
+        .context("cannot install the SIGINT and SIGTERM handlers")?;
     let mut results = run_selftest(&plan, &control)?;
     results.complete = true;
     let matrix = results.selftest.clone().unwrap_or_default();
@@ -58,8 +58,8 @@ pub(super) fn selftest(args: &SelftestArgs) -> anyhow::Result<i32> {
         args.out.join("results.json").display(),
         args.out.join("report.html").display()
     );
-    Ok(if control.is_interrupted() {
-        exit_codes::INTERRUPTED
+    Ok(if let Some(signal) = control.stopped_by() {
+        signal.exit_code()
     } else if matrix.passed() {
         exit_codes::OK
     } else {

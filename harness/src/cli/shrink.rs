@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use reports::{IterationStatus, RunResults};
+use reports::{IterationResult, IterationStatus, RunResults};
 
 use crate::engine::shrink_run::{Shrunk, shrink_failure};
 use crate::engine::{IterationOutcome, RunControl, RunPlan, run_iteration};
@@ -21,19 +21,9 @@ pub(super) struct ShrinkOutputs<'a> {
     pub capsules: Option<&'a Path>,
 }
 
-/// Shrinks the first failing iteration of each scenario with at most `budget` tries and
-/// records the minimal case in `results` (`shrunk`): its capsule, replay command and files.
-pub(super) fn shrink_failures(
-    plan: &RunPlan,
-    outcomes: &[IterationOutcome],
-    budget: usize,
-    outputs: &ShrinkOutputs<'_>,
-    results: &mut RunResults,
-    control: &RunControl,
-) -> anyhow::Result<()> {
-    let work_root = tempfile::Builder::new()
-        .prefix("resilience-shrink-")
-        .tempdir_in(crate::engine::work_dir())?;
+/// The first failed iteration of each scenario, in (scenario, iteration) order: what `run`
+/// shrinks.
+pub(super) fn first_failure_per_scenario(outcomes: &[IterationOutcome]) -> Vec<ShrinkCase<'_>> {
     let mut failed: Vec<&IterationOutcome> = outcomes
         .iter()
         .filter(|o| o.result.status == IterationStatus::Failed)
@@ -42,20 +32,54 @@ pub(super) fn shrink_failures(
         (&a.result.scenario, a.result.iteration).cmp(&(&b.result.scenario, b.result.iteration))
     });
     let mut done: BTreeSet<&str> = BTreeSet::new();
-    for outcome in failed {
-        let name = outcome.result.scenario.as_str();
+    failed
+        .into_iter()
+        .filter(|o| done.insert(o.result.scenario.as_str()))
+        .map(|o| ShrinkCase {
+            result: &o.result,
+            note: None,
+        })
+        .collect()
+}
+
+/// One failing iteration to shrink, and a sentence its capsule's description adds.
+pub(super) struct ShrinkCase<'a> {
+    /// The failing iteration.
+    pub result: &'a IterationResult,
+    /// Added to the capsule's finding (e.g. the failure's signature).
+    pub note: Option<String>,
+}
+
+/// Shrinks each case with at most `budget` tries and records the minimal case in `results`
+/// (`shrunk`): its capsule, replay command and files. Returns, per case, the capsule written
+/// (`None` when the case could not be shrunk: timing-dependent, or interrupted).
+pub(super) fn shrink_failures(
+    plan: &RunPlan,
+    cases: &[ShrinkCase<'_>],
+    budget: usize,
+    outputs: &ShrinkOutputs<'_>,
+    results: &mut RunResults,
+    control: &RunControl,
+) -> anyhow::Result<Vec<Option<PathBuf>>> {
+    let work_root = tempfile::Builder::new()
+        .prefix("resilience-shrink-")
+        .tempdir_in(crate::engine::work_dir())?;
+    let mut written = Vec::new();
+    for case in cases {
+        written.push(None);
+        let name = case.result.scenario.as_str();
         let Some(scenario) = plan.scenarios.iter().find(|s| s.name == name) else {
             continue;
         };
-        if !done.insert(name) || control.is_interrupted() {
+        if control.is_interrupted() {
             continue;
         }
-        let iteration = outcome.result.iteration;
+        let iteration = case.result.iteration;
         let job = plan.job(scenario, iteration, work_root.path());
         let Some(mut shrunk) = shrink_failure(
             &plan.worker_exe,
             &job,
-            &outcome.result,
+            case.result,
             budget,
             work_root.path(),
             control,
@@ -88,10 +112,14 @@ pub(super) fn shrink_failures(
                 seed: shrunk.job.seed,
                 operations: shrunk.job.plan.clone(),
                 digest: shrunk.case.trace_digest.clone(),
-                finding: format!("{} failed.", shrunk.failing.join(", ")),
+                finding: match &case.note {
+                    Some(note) => format!("{} failed. {note}", shrunk.failing.join(", ")),
+                    None => format!("{} failed.", shrunk.failing.join(", ")),
+                },
             },
         )?;
         eprintln!("capsule: {}", path.display());
+        *written.last_mut().expect("pushed above") = Some(path.clone());
         shrunk.case.replay = Some(format!("resilience replay {}", path.display()));
         shrunk.case.capsule = Some(relative_to(&path, outputs.out).display().to_string());
         if let Some(it) = results
@@ -102,7 +130,7 @@ pub(super) fn shrink_failures(
             it.shrunk = Some(shrunk.case);
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The scenario a capsule freezes: with a planted bug, the checks the minimal case fails are

@@ -1,18 +1,62 @@
-//! [`RunControl`]: what Ctrl-C and the time budget share with the running iterations.
+//! [`RunControl`]: what Ctrl-C, SIGTERM and the time budget share with the running iterations.
 //!
 //! Live worker process groups are registered here so an interrupt can kill them all at once,
 //! leaving no process behind.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::signal::kill_group;
 
+/// The signal that stopped a run. Both stop it the same way; only the exit code and the
+/// recorded reason differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// `SIGINT` (Ctrl-C).
+    Interrupt,
+    /// `SIGTERM` (what a CI runner sends when it cancels a job).
+    Terminate,
+}
+
+impl StopSignal {
+    /// The signal's name, as recorded in the reason of skipped iterations.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+        }
+    }
+
+    /// The conventional exit code of a process stopped by this signal (128 + its number).
+    pub fn exit_code(self) -> i32 {
+        match self {
+            StopSignal::Interrupt => 130,
+            StopSignal::Terminate => 143,
+        }
+    }
+
+    fn encode(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => 1,
+            StopSignal::Terminate => 2,
+        }
+    }
+
+    fn decode(code: u8) -> Option<StopSignal> {
+        match code {
+            1 => Some(StopSignal::Interrupt),
+            2 => Some(StopSignal::Terminate),
+            _ => None,
+        }
+    }
+}
+
 /// Shared stop flag and the set of live worker process groups.
 #[derive(Debug, Clone, Default)]
 pub struct RunControl {
-    interrupted: Arc<AtomicBool>,
+    /// 0 while running, else the encoded [`StopSignal`] that stopped the run.
+    stopped_by: Arc<AtomicU8>,
     live_groups: Arc<Mutex<BTreeSet<u32>>>,
 }
 
@@ -22,15 +66,20 @@ impl RunControl {
         RunControl::default()
     }
 
-    /// Installs a Ctrl-C handler that interrupts this run. Call once per process.
-    pub fn install_ctrlc(&self) -> Result<(), ctrlc::Error> {
-        let control = self.clone();
-        ctrlc::set_handler(move || control.interrupt())
+    /// Stops the run as Ctrl-C does: no new iteration starts and every live worker is killed.
+    pub fn interrupt(&self) {
+        self.stop(StopSignal::Interrupt);
     }
 
-    /// Stops the run: no new iteration starts and every live worker is killed.
-    pub fn interrupt(&self) {
-        self.interrupted.store(true, Ordering::SeqCst);
+    /// Stops the run on `signal`: no new iteration starts and every live worker is killed.
+    /// The first signal is the one remembered.
+    pub fn stop(&self, signal: StopSignal) {
+        let _ = self.stopped_by.compare_exchange(
+            0,
+            signal.encode(),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
         for pgid in self.live_groups.lock().expect("live group set").iter() {
             let _ = kill_group(*pgid);
         }
@@ -38,7 +87,20 @@ impl RunControl {
 
     /// True once the run was interrupted.
     pub fn is_interrupted(&self) -> bool {
-        self.interrupted.load(Ordering::SeqCst)
+        self.stopped_by().is_some()
+    }
+
+    /// The signal that stopped the run, if one did.
+    pub fn stopped_by(&self) -> Option<StopSignal> {
+        StopSignal::decode(self.stopped_by.load(Ordering::SeqCst))
+    }
+
+    /// Why iterations that never started were skipped: the stop signal, else the time budget.
+    pub fn skip_reason(&self) -> String {
+        match self.stopped_by() {
+            Some(signal) => format!("interrupted by {}", signal.name()),
+            None => "time budget spent".to_owned(),
+        }
     }
 
     /// Registers a worker's process group.
@@ -58,5 +120,22 @@ impl RunControl {
             .lock()
             .expect("live group set")
             .remove(&pgid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_stop_signal_is_remembered_with_its_exit_code() {
+        let control = RunControl::new();
+        assert_eq!(control.stopped_by(), None);
+        assert_eq!(control.skip_reason(), "time budget spent");
+        control.stop(StopSignal::Terminate);
+        control.interrupt();
+        assert_eq!(control.stopped_by(), Some(StopSignal::Terminate));
+        assert_eq!(control.stopped_by().map(StopSignal::exit_code), Some(143));
+        assert_eq!(control.skip_reason(), "interrupted by SIGTERM");
     }
 }

@@ -10,10 +10,12 @@
 
 mod check;
 mod control;
+pub mod coverage;
 pub mod drive;
 mod error;
 pub mod evidence;
 mod expected;
+pub mod explore;
 pub mod family;
 pub mod job;
 mod outcome;
@@ -24,17 +26,20 @@ mod shard;
 pub mod shrink;
 pub mod shrink_run;
 pub mod signal;
+pub mod signature;
+mod stop_signals;
 pub mod supervisor;
 mod verdicts;
 mod work_root;
 pub mod worker;
 
 pub use check::{check, evidence_after_reopen, evidence_after_reopen_at};
-pub use control::RunControl;
+pub use control::{RunControl, StopSignal};
 pub use drive::{
     Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,
     ledger_config, ledger_config_at, run_plain, scratch_target,
 };
+pub use explore::{ExploreLimits, ExploreProgress, Explored, explore};
 pub use family::{Family, IterationContext, WorkerPhase};
 pub use job::{
     CheckInput, CheckedDatabase, IterationJob, WorkerMessage, execution_from, read_json, report,
@@ -46,6 +51,7 @@ pub use reporting::ReportingDrive;
 pub use seed::iteration_seed;
 pub use shard::{in_shard, parse_shard};
 pub use signal::{SignalAction, SignalPlan, kill_group};
+pub use stop_signals::install_stop_signals;
 pub use supervisor::{base_result, run_iteration, run_worker};
 pub use verdicts::{Judged, Verdicts};
 pub use work_root::work_dir;

@@ -74,7 +74,7 @@ impl RunPlan {
     }
 
     /// The (scenario, iteration) pairs of the plan, in order.
-    fn slots(&self) -> Vec<(Arc<Scenario>, u32)> {
+    pub(super) fn slots(&self) -> Vec<(Arc<Scenario>, u32)> {
         let mut slots = Vec::new();
         for scenario in &self.scenarios {
             let scenario = Arc::new(scenario.clone());
@@ -178,22 +178,62 @@ pub fn run(
         shard: plan.shard,
     }))?;
 
-    let mut remaining_per_scenario: BTreeMap<String, usize> = BTreeMap::new();
-    for (scenario, _) in &slots {
-        *remaining_per_scenario
-            .entry(scenario.name.clone())
-            .or_default() += 1;
+    let budget_end = plan.time_budget.map(|b| started + b);
+    let mut outcomes = Vec::new();
+    let (summary, skipped) = run_slots(
+        plan,
+        slots,
+        work_root.path(),
+        control,
+        budget_end,
+        &mut emit,
+        &mut |outcome| outcomes.push(outcome),
+    )?;
+    emit_skipped(&mut emit, skipped, &control.skip_reason())?;
+    emit(RunEvent::Finished {
+        wall_time_ms: started.elapsed().as_millis() as u64,
+        interrupted: control.is_interrupted(),
+    })?;
+    Ok((summary, outcomes))
+}
+
+/// Reports the iterations never started, per scenario, with `reason`.
+pub(super) fn emit_skipped(
+    emit: &mut dyn FnMut(RunEvent) -> Result<(), RunError>,
+    skipped: BTreeMap<String, u64>,
+    reason: &str,
+) -> Result<(), RunError> {
+    for (scenario, count) in skipped {
+        emit(RunEvent::IterationsSkipped {
+            scenario,
+            count,
+            reason: reason.to_owned(),
+        })?;
     }
+    Ok(())
+}
+
+/// Runs `slots`, `plan.jobs` at a time, files under `work_root`; each finished iteration is
+/// emitted and handed to `keep`. Returns the summary of what finished and, per scenario, how
+/// many slots were never started (interrupted, or `budget_end` passed).
+pub(super) fn run_slots(
+    plan: &RunPlan,
+    slots: Vec<(Arc<Scenario>, u32)>,
+    work_root: &Path,
+    control: &RunControl,
+    budget_end: Option<Instant>,
+    emit: &mut dyn FnMut(RunEvent) -> Result<(), RunError>,
+    keep: &mut dyn FnMut(IterationOutcome),
+) -> Result<(Summary, BTreeMap<String, u64>), RunError> {
     let queue = Arc::new(Mutex::new(VecDeque::from(slots)));
     let (results_tx, results_rx) = mpsc::channel::<Result<IterationOutcome, Arc<Scenario>>>();
-    let budget_end = plan.time_budget.map(|b| started + b);
     let mut workers = Vec::new();
     for _ in 0..plan.jobs.max(1) {
         let queue = Arc::clone(&queue);
         let tx = results_tx.clone();
         let control = control.clone();
         let plan = plan.clone();
-        let work_root = work_root.path().to_owned();
+        let work_root = work_root.to_owned();
         workers.push(thread::spawn(move || {
             loop {
                 let Some((scenario, iteration)) = queue.lock().expect("job queue").pop_front()
@@ -218,7 +258,6 @@ pub fn run(
     drop(results_tx);
 
     let mut summary = Summary::default();
-    let mut outcomes = Vec::new();
     let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
     for message in results_rx {
         match message {
@@ -227,7 +266,7 @@ pub fn run(
                 emit(RunEvent::IterationFinished(Box::new(
                     outcome.result.clone(),
                 )))?;
-                outcomes.push(outcome);
+                keep(outcome);
             }
             Err(scenario) => *skipped.entry(scenario.name.clone()).or_default() += 1,
         }
@@ -235,23 +274,7 @@ pub fn run(
     for worker in workers {
         let _ = worker.join();
     }
-    let reason = if control.is_interrupted() {
-        "interrupted"
-    } else {
-        "time budget spent"
-    };
-    for (scenario, count) in skipped {
-        emit(RunEvent::IterationsSkipped {
-            scenario,
-            count,
-            reason: reason.to_owned(),
-        })?;
-    }
-    emit(RunEvent::Finished {
-        wall_time_ms: started.elapsed().as_millis() as u64,
-        interrupted: control.is_interrupted(),
-    })?;
-    Ok((summary, outcomes))
+    Ok((summary, skipped))
 }
 
 /// Runs one iteration in its own directory; `None` when it was cut short by an interrupt (or

@@ -247,3 +247,47 @@ fn replay_of_a_name_that_does_not_exist_speaks_of_the_scenario_not_a_filter() {
     );
     assert!(!err.contains("filter"), "{err}");
 }
+
+/// Without `--scenarios` the binary finds `scenarios/` from where it is run (here a scratch
+/// directory, not the checkout), and `RESILIENCE_SCENARIOS` names another; the binary holds no
+/// path of the machine that built it.
+#[test]
+fn the_scenarios_directory_is_found_at_run_time() {
+    let scenario = |name: &str| {
+        format!("name = \"{name}\"\ndescription = \"d\"\ntags = []\nchecks = [\"integrity\"]\n")
+    };
+    let cwd = tempfile::tempdir().unwrap();
+    write(
+        cwd.path(),
+        "scenarios/a/from-cwd.toml",
+        &scenario("from-cwd"),
+    );
+    std::fs::create_dir_all(cwd.path().join("deeper/still")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    write(other.path(), "a/from-env.toml", &scenario("from-env"));
+
+    let list_from = |dir: &std::path::Path, env: Option<&std::path::Path>| {
+        let mut command = resilience();
+        command.arg("list").current_dir(dir);
+        command.env_remove("RESILIENCE_SCENARIOS");
+        if let Some(env) = env {
+            command.env("RESILIENCE_SCENARIOS", env);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(list_from(&cwd.path().join("deeper/still"), None).contains("from-cwd"));
+    let listed = list_from(cwd.path(), Some(other.path()));
+    assert!(listed.contains("from-env") && !listed.contains("from-cwd"));
+
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_resilience")).unwrap();
+    for built_in in [scenarios_dir(), scenarios_dir().canonicalize().unwrap()] {
+        let built_in = built_in.to_str().unwrap().as_bytes();
+        assert!(
+            !binary.windows(built_in.len()).any(|w| w == built_in),
+            "the binary embeds {}",
+            String::from_utf8_lossy(built_in)
+        );
+    }
+}

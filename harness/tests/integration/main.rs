@@ -9,6 +9,7 @@ mod cli;
 mod clock;
 mod corruption;
 mod determinism;
+mod explore;
 mod failpoints;
 mod golden;
 mod locks;

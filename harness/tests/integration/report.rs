@@ -410,13 +410,56 @@ fn four_merged_shards_equal_one_unsharded_run() {
     );
 }
 
+/// Where GitHub runs the nightly workflow.
+const WORKFLOW: &str = ".github/workflows/nightly.yml";
+
+/// The shard count is written once, in `env.SHARDS`: the matrix is generated from it and the
+/// merge takes every shard's directory by pattern, so changing it is a one-line edit.
+#[test]
+fn the_nightly_workflow_states_the_shard_count_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join(WORKFLOW)).expect("the nightly workflow exists");
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("the workflow is valid YAML");
+    let shards = docs[0]["env"]["SHARDS"]
+        .as_str()
+        .expect("env.SHARDS is the shard count");
+    let count: u32 = shards.parse().expect("SHARDS is a number");
+    assert!(count >= 2, "{count}");
+    let matrix = &docs[0]["jobs"]["shard"]["strategy"]["matrix"]["shard"];
+    assert!(
+        matrix
+            .as_str()
+            .is_some_and(|m| m.contains("fromJSON(needs.build.outputs.shards)")),
+        "the matrix is generated from SHARDS: {matrix:?}"
+    );
+    let mentions = text.matches("SHARDS").count();
+    let literal = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter(|l| l.contains(&format!("\"{count}\"")) || l.contains(&format!(": {count}")))
+        .count();
+    assert_eq!(literal, 1, "the count {count} is written once:\n{text}");
+    assert!(mentions >= 2, "SHARDS is defined and used");
+    for k in 1..=count {
+        assert!(
+            !text.contains(&format!("out/shard-{k} ")),
+            "the merge names shard {k} by hand"
+        );
+    }
+    assert!(!text.contains("|| echo"), "a shard's failure is not hidden");
+    assert!(
+        text.contains("if: ${{ !cancelled() }}"),
+        "merge runs unless cancelled"
+    );
+}
+
 /// The nightly workflow parses as YAML, and every `resilience` command in it is one the CLI
 /// accepts (with the workflow's own `env` values substituted, other variables as `1`).
 /// `ci/nightly-local.sh` is run end to end by `.ci/run`.
 #[test]
 fn the_nightly_workflow_names_commands_that_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let text = std::fs::read_to_string(root.join("ci/nightly.yml")).expect("ci/nightly.yml exists");
+    let text = std::fs::read_to_string(root.join(WORKFLOW)).expect("the nightly workflow exists");
     let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("the workflow is valid YAML");
     let env: Vec<(String, String)> = docs[0]["env"]
         .as_hash()

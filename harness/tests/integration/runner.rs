@@ -136,9 +136,19 @@ fn a_writer_stopped_and_resumed_goes_on_without_loss() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_the_run_and_keeps_what_finished() {
+/// What a long run left after `signal` stopped it once three iterations had finished.
+struct StoppedRun {
+    status: std::process::ExitStatus,
+    results: reports::RunResults,
+    junit: String,
+    /// Entries left in the run's `TMPDIR`.
+    temp_left: Vec<std::path::PathBuf>,
+    _out: tempfile::TempDir,
+}
+
+fn stop_a_long_run(signal: nix::sys::signal::Signal) -> StoppedRun {
     let out = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
     let dir = scenarios_dir();
     let mut child = resilience()
         .args([
@@ -151,6 +161,7 @@ fn ctrl_c_stops_the_run_and_keeps_what_finished() {
             "100000",
         ])
         .args(["--seed", "3", "--out", out.path().to_str().unwrap()])
+        .env("TMPDIR", temp.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -162,14 +173,25 @@ fn ctrl_c_stops_the_run_and_keeps_what_finished() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
-    let r = results(out.path());
+    let temp_left = std::fs::read_dir(temp.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    StoppedRun {
+        status,
+        results: results(out.path()),
+        junit: std::fs::read_to_string(out.path().join("junit.xml")).unwrap_or_default(),
+        temp_left,
+        _out: out,
+    }
+}
+
+/// Both stop signals keep what finished, record the rest as skipped with the signal's name,
+/// remove the run's temporary directory and write a junit.xml that counts the skipped case.
+fn assert_stopped_cleanly(run: &StoppedRun, signal_name: &str) {
+    let r = &run.results;
     assert!(r.complete && r.interrupted);
     assert!(r.summary.iterations >= 3);
     assert!(
@@ -179,6 +201,34 @@ fn ctrl_c_stops_the_run_and_keeps_what_finished() {
         "interrupted iterations are skipped, not failed"
     );
     assert!(!r.skipped.is_empty());
+    let reason = format!("interrupted by {signal_name}");
+    assert!(
+        r.skipped.iter().all(|s| s.reason == reason),
+        "{:?}",
+        r.skipped
+    );
+    assert!(
+        run.temp_left.is_empty(),
+        "temporary files left: {:?}",
+        run.temp_left
+    );
+    assert!(run.junit.contains("skipped=\"1\""), "{}", run.junit);
+    assert!(run.junit.contains(&reason), "{}", run.junit);
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_keeps_what_finished() {
+    let run = stop_a_long_run(nix::sys::signal::Signal::SIGINT);
+    assert_eq!(run.status.code(), Some(130));
+    assert_stopped_cleanly(&run, "SIGINT");
+}
+
+/// A CI runner that cancels a job sends SIGTERM: the run stops like on Ctrl-C, exit code 143.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_exits_143() {
+    let run = stop_a_long_run(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(run.status.code(), Some(143));
+    assert_stopped_cleanly(&run, "SIGTERM");
 }
 
 /// `fault_response` fails when the ledger cannot react to memory pressure: with the adaptive

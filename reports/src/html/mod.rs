@@ -6,6 +6,7 @@
 //! never become markup.
 
 mod bit_flips;
+mod explore;
 mod failures;
 mod figures;
 mod perf;
@@ -71,6 +72,7 @@ pub fn render(results: &RunResults, history: &[HistoryEntry]) -> String {
             body {
                 (sections::summary(results))
                 @if let Some(kill) = &results.selftest { (selftest::kill_matrix(kill)) }
+                (explore::section(results))
                 (failures::section(results))
                 (sections::matrix(results))
                 (bit_flips::section(results))

@@ -66,6 +66,11 @@ pub enum Mutant {
     /// non-idempotent write is re-applied, and a retried stage inserts again without looking for
     /// the capture its failed attempt may have committed.
     BlindRetry,
+    /// A rare combination ([`placeholder_export_drops_audit`]): a placeholder export, while
+    /// another capture's transcription has failed too, of a capture whose content hashes to a
+    /// prefix `000`..`003` (about one in a thousand), commits the status change without its
+    /// audit row.
+    PlaceholderExportDropsAudit,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -191,6 +196,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         caught_by: &["ambiguous-commit-journal"],
         mutant: Some(Mutant::BlindRetry),
     },
+    MutantSpec {
+        name: "placeholder-export-drops-audit",
+        description: "rarely (a placeholder export while another transcription failed too, content hash 000..003): the status changes without its audit row; for `explore`, no family catches it at the self-test's counts",
+        caught_by: &[],
+        mutant: Some(Mutant::PlaceholderExportDropsAudit),
+    },
 ];
 
 impl Mutant {
@@ -231,6 +242,35 @@ pub(crate) fn swallow_nomem(result: crate::error::Result<()>) -> crate::error::R
         Err(error) if error.sqlite_code() == Some(rusqlite::ErrorCode::OutOfMemory) => Ok(()),
         other => other,
     }
+}
+
+/// The `placeholder-export-drops-audit` bug's trigger: a placeholder export of `capture`
+/// while another capture is in `failed_transcription`, and the capture's content hash starts
+/// with `000`..`003`.
+pub(crate) fn placeholder_export_drops_audit(
+    db: crate::db::Db<'_>,
+    capture: &crate::capture::Capture,
+    mode: crate::status::ExportMode,
+) -> crate::error::Result<bool> {
+    if mode != crate::status::ExportMode::Placeholder {
+        return Ok(false);
+    }
+    let hash = capture
+        .content_hash
+        .clone()
+        .unwrap_or_else(|| crate::capture::content_hash(&capture.raw_content));
+    if !matches!(hash.get(..3), Some("000" | "001" | "002" | "003")) {
+        return Ok(false);
+    }
+    let others: i64 = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM captures WHERE status = 'failed_transcription' AND id <> ?1",
+            [&capture.id],
+            |row| row.get(0),
+        )
+        .map_err(db.err("count failed transcriptions"))?;
+    Ok(others > 0)
 }
 
 /// `config` naming the active mutant, so a helper open inside an operation (a backup's

@@ -45,23 +45,14 @@ pub(crate) fn record_export(
         }
         super::check_transition(&current, target)?;
         let audit_id = ids.next(now_ms);
-        db.conn
-            .prepare_cached(
-                "INSERT INTO exports_audit
-                   (id, capture_id, vault_path, hash_at_export, exported_at, mode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute((
-                    &audit_id,
-                    id,
-                    vault::file_name(id),
-                    &current.content_hash,
-                    now_ms,
-                    mode.as_str(),
-                ))
-            })
-            .map_err(db.err("insert export audit row"))?;
+        let drop_audit = mutant!(
+            PlaceholderExportDropsAudit,
+            crate::mutants::placeholder_export_drops_audit(db, &current, mode)?,
+            false
+        );
+        if !drop_audit {
+            insert_audit_row(db, &audit_id, id, &current.content_hash, now_ms, mode)?;
+        }
         failpoint::hit(failpoint::EXPORT_AFTER_AUDIT_INSERT)?;
         if_mutant!(ExportSplitTransaction, {
             db.conn
@@ -72,4 +63,33 @@ pub(crate) fn record_export(
         failpoint::hit(failpoint::EXPORT_BEFORE_COMMIT)?;
         Ok(ExportOutcome::Exported)
     })
+}
+
+/// Inserts the export's audit row.
+fn insert_audit_row(
+    db: Db<'_>,
+    audit_id: &str,
+    id: &str,
+    content_hash: &Option<String>,
+    now_ms: i64,
+    mode: ExportMode,
+) -> Result<()> {
+    db.conn
+        .prepare_cached(
+            "INSERT INTO exports_audit
+               (id, capture_id, vault_path, hash_at_export, exported_at, mode)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute((
+                audit_id,
+                id,
+                vault::file_name(id),
+                content_hash,
+                now_ms,
+                mode.as_str(),
+            ))
+        })
+        .map_err(db.err("insert export audit row"))?;
+    Ok(())
 }
