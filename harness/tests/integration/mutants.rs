@@ -89,3 +89,23 @@ fn ignoring_wal_damage_is_caught_by_corrupt_wal_frame() {
 fn a_missing_directory_fsync_is_caught_by_power_loss_through_the_vault_model() {
     caught("no-dir-fsync", "power-loss-wal-full", "3", "state_machine");
 }
+
+#[test]
+fn table_damage_filed_as_index_damage_is_caught_by_corrupt_table_page_archived() {
+    caught(
+        "table-damage-called-index",
+        "corrupt-table-page-archived",
+        "10",
+        "corruption_accounted",
+    );
+}
+
+#[test]
+fn a_restore_that_skips_an_archive_segment_is_caught_by_corrupt_table_page_archived() {
+    caught(
+        "restore-skips-segment",
+        "corrupt-table-page-archived",
+        "10",
+        "acknowledged_durable",
+    );
+}

@@ -62,6 +62,12 @@ pub enum Mutant {
     /// "newest verified"), rows changed after a backup are dated before it (a guarded prune
     /// deletes them), and archive commit times go back (a point-in-time restore misplaces them).
     WallClockTime,
+    /// The damage classifier files a page of a table as damage to an index of that name:
+    /// `REINDEX` (+ `VACUUM`, which re-seals the damaged page) is taken for a repair.
+    TableDamageCalledIndex,
+    /// A restore from the backup chain leaves out the frames of the last archive segment it
+    /// plans (the chain bookkeeping still advances past it).
+    RestoreSkipsSegment,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -180,6 +186,18 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "the ledger records the raw clock: when it steps back, a newer backup is dated before an older one",
         caught_by: &["clock"],
         mutant: Some(Mutant::WallClockTime),
+    },
+    MutantSpec {
+        name: "table-damage-called-index",
+        description: "damage to a table page is classified as index damage: REINDEX (and VACUUM re-sealing the damaged page) passes for a repair",
+        caught_by: &["corrupt-table-page-archived"],
+        mutant: Some(Mutant::TableDamageCalledIndex),
+    },
+    MutantSpec {
+        name: "restore-skips-segment",
+        description: "a restore from the backup chain skips the frames of one archive segment",
+        caught_by: &["corrupt-table-page-archived"],
+        mutant: Some(Mutant::RestoreSkipsSegment),
     },
 ];
 

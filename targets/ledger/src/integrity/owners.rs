@@ -138,7 +138,11 @@ fn damage_of(tree: &Tree) -> Damage {
     match tree.kind {
         TreeKind::Index => Damage::Index(tree.name.clone()),
         TreeKind::Table if tree.root == 1 => Damage::Header,
-        TreeKind::Table => Damage::Table(tree.name.clone()),
+        TreeKind::Table => mutant!(
+            TableDamageCalledIndex,
+            Damage::Index(tree.name.clone()),
+            Damage::Table(tree.name.clone())
+        ),
     }
 }
 
