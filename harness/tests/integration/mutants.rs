@@ -99,3 +99,23 @@ fn a_blind_retry_after_an_ambiguous_commit_is_caught_by_ambiguous_commit_journal
         "state_machine",
     );
 }
+
+#[test]
+fn table_damage_filed_as_index_damage_is_caught_by_corrupt_table_page_archived() {
+    caught(
+        "table-damage-called-index",
+        "corrupt-table-page-archived",
+        "10",
+        "corruption_accounted",
+    );
+}
+
+#[test]
+fn a_restore_that_skips_an_archive_segment_is_caught_by_corrupt_table_page_archived() {
+    caught(
+        "restore-skips-segment",
+        "corrupt-table-page-archived",
+        "10",
+        "acknowledged_durable",
+    );
+}

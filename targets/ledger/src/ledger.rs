@@ -382,6 +382,7 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`, `Corrupt`.
     pub fn capture(&self, id: &str) -> Result<Option<Capture>> {
+        self.refuse_lost(id)?;
         self.read(Operation::Capture, |db| crate::row::capture_by_id(db, id))
     }
 

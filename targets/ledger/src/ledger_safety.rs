@@ -84,6 +84,20 @@ impl Ledger {
             .max(report.status);
     }
 
+    /// Refuse a capture a restore could not bring back (named in the
+    /// corruption report), rather than serve it as absent.
+    pub(crate) fn refuse_lost(&self, id: &str) -> Result<()> {
+        if self.safety.lost.contains(id) {
+            return Err(LedgerError::Corrupt {
+                path: self.config.path.clone(),
+                detail: format!(
+                    "capture {id} was lost with damaged pages: the restored backup chain does not reach it"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The damage that stopped this ledger serving, if any.
     pub fn corruption(&self) -> Option<&CorruptionReport> {
         self.safety.poisoned.as_ref()
@@ -442,11 +456,23 @@ impl Ledger {
             action,
             unreadable,
         };
-        if !report.repaired()
-            && let Some(mut source) = self.safety.restore.take()
-        {
-            report.action = self.restore_from(source.as_mut(), &report);
-            self.safety.restore = Some(source);
+        if !report.repaired() {
+            report.action = if let Some(mut source) = self.safety.restore.take() {
+                let action = self.restore_from(source.as_mut(), &report);
+                self.safety.restore = Some(source);
+                action
+            } else if let Some(chain) = self.backup_chain() {
+                self.restore_from_chain(&chain, &report)
+            } else {
+                RepairAction::NotRepaired(format!(
+                    "{}; a backup directory with WAL archiving (tuning `wal-archive-dir`) \
+                     would have rebuilt it from the newest snapshot and the archive",
+                    report.action_text()
+                ))
+            };
+            if let RepairAction::Restored { .. } = report.action {
+                report.unreadable.clear();
+            }
         }
         self.log_integrity(now, &report);
         self.safety
@@ -497,16 +523,23 @@ impl Ledger {
                 still.messages.join("; ")
             ));
         }
+        self.after_replaced();
+        let present = listed_capture_ids(&self.conn);
+        let missing: Vec<String> = listed
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+        self.safety.lost = missing.iter().cloned().collect();
+        RepairAction::Restored { backup, missing }
+    }
+
+    /// After the database file was replaced by a restored copy: cache, mmap
+    /// and the coherency baseline of the new file.
+    pub(crate) fn after_replaced(&mut self) {
         self.safety.cache_kib = None;
         self.apply_cache(None);
         self.apply_mmap();
         let _ = self.capture_coherency();
-        let present = listed_capture_ids(&self.conn);
-        let missing = listed
-            .into_iter()
-            .filter(|id| !present.contains(id))
-            .collect();
-        RepairAction::Restored { backup, missing }
     }
 
     /// `errors_log`, stage `integrity`, when the database can still be written.
@@ -525,7 +558,7 @@ impl Ledger {
 }
 
 impl CorruptionReport {
-    fn action_text(&self) -> String {
+    pub(crate) fn action_text(&self) -> String {
         match &self.action {
             RepairAction::NotRepaired(why) => why.clone(),
             other => format!("{other:?}"),
@@ -534,7 +567,7 @@ impl CorruptionReport {
 }
 
 /// Capture ids from the primary-key index, read without verification.
-fn listed_capture_ids(conn: &Connection) -> Vec<String> {
+pub(crate) fn listed_capture_ids(conn: &Connection) -> Vec<String> {
     detect::set_verification(conn, false);
     let ids = conn
         .prepare("SELECT id FROM captures INDEXED BY sqlite_autoindex_captures_1 ORDER BY id")
@@ -546,7 +579,7 @@ fn listed_capture_ids(conn: &Connection) -> Vec<String> {
 
 /// Move the damaged database's `-wal` aside (kept for forensics) and drop
 /// its `-shm`, so the restored file is not mixed with the old log.
-fn set_aside_sidecars(db_path: &Path) {
+pub(crate) fn set_aside_sidecars(db_path: &Path) {
     let with = |suffix: &str| {
         let mut name = db_path.as_os_str().to_owned();
         name.push(suffix);

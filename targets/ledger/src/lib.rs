@@ -55,6 +55,7 @@ pub mod backup;
 mod busy;
 pub mod capacity;
 mod capture;
+mod chain_repair;
 pub mod checksum;
 pub mod clock;
 pub mod coherency;

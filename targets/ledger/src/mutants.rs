@@ -71,6 +71,12 @@ pub enum Mutant {
     /// prefix `000`..`003` (about one in a thousand), commits the status change without its
     /// audit row.
     PlaceholderExportDropsAudit,
+    /// The damage classifier files a page of a table as damage to an index of that name:
+    /// `REINDEX` (+ `VACUUM`, which re-seals the damaged page) is taken for a repair.
+    TableDamageCalledIndex,
+    /// A restore from the backup chain leaves out the frames of the last archive segment it
+    /// plans (the chain bookkeeping still advances past it).
+    RestoreSkipsSegment,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -201,6 +207,18 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "rarely (a placeholder export while another transcription failed too, content hash 000..003): the status changes without its audit row; for `explore`, no family catches it at the self-test's counts",
         caught_by: &[],
         mutant: Some(Mutant::PlaceholderExportDropsAudit),
+    },
+    MutantSpec {
+        name: "table-damage-called-index",
+        description: "damage to a table page is classified as index damage: REINDEX (and VACUUM re-sealing the damaged page) passes for a repair",
+        caught_by: &["corrupt-table-page-archived"],
+        mutant: Some(Mutant::TableDamageCalledIndex),
+    },
+    MutantSpec {
+        name: "restore-skips-segment",
+        description: "a restore from the backup chain skips the frames of one archive segment",
+        caught_by: &["corrupt-table-page-archived"],
+        mutant: Some(Mutant::RestoreSkipsSegment),
     },
 ];
 

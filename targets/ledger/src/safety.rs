@@ -87,6 +87,8 @@ pub(crate) struct Safety {
     pub(crate) mmap_failed: Cell<bool>,
     pub(crate) poisoned: Option<CorruptionReport>,
     pub(crate) restore: Option<Box<dyn RestoreSource>>,
+    /// Captures a restore did not bring back (refused by id, never absent).
+    pub(crate) lost: std::collections::BTreeSet<String>,
     pub(crate) events: Vec<SafetyEvent>,
     pub(crate) counters: Cell<SafetyCounters>,
 }
@@ -111,6 +113,7 @@ impl Safety {
             mmap_failed: Cell::new(false),
             poisoned: None,
             restore: None,
+            lost: std::collections::BTreeSet::new(),
             events: Vec::new(),
             counters: Cell::new(SafetyCounters::default()),
         }

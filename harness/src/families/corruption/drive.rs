@@ -39,6 +39,9 @@ pub(super) fn drive(
         // As a crash would: no checkpoint, the WAL stays for the check phase's recovery.
         std::mem::forget(ledger);
     } else {
+        if let Some(backup) = &archive {
+            checkpoint_into_the_file(&mut ledger, backup, job)?;
+        }
         ledger.close()?;
     }
     let description = corruption
@@ -52,6 +55,27 @@ pub(super) fn drive(
         during_operation: None,
         description,
     })
+}
+
+/// With the WAL archived the ledger keeps its WAL at close, and the WAL's page images shadow
+/// the file's: damage to a shadowed page would be invisible. Archive, checkpoint, and truncate
+/// the fully archived WAL, so the damage lands on the pages the check phase reads.
+fn checkpoint_into_the_file(
+    ledger: &mut Ledger,
+    backup: &BackupConfig,
+    job: &IterationJob,
+) -> Result<(), WorkerError> {
+    ledger.checkpoint_archived(backup)?;
+    ledger
+        .connection()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .map_err(|source| {
+            WorkerError::Open(ledger::LedgerError::Sqlite {
+                operation: "truncate the archived WAL",
+                path: job.db_path.clone(),
+                source,
+            })
+        })
 }
 
 /// With `target.wal-archive-dir` (`<backups>/wal`, relative to the database's directory), the

@@ -223,7 +223,12 @@ fn flip(
         source,
     };
     let mut bytes = std::fs::read(file).map_err(io)?;
-    let end = end.min(bytes.len() as u64);
+    if end > bytes.len() as u64 {
+        return Err(io(std::io::Error::other(format!(
+            "bytes {start}..{end} are past the end of the file ({} bytes): the target is not in it",
+            bytes.len()
+        ))));
+    }
     let mut chosen: Vec<u64> = Vec::new();
     let total = end.saturating_sub(start) * 8;
     while (chosen.len() as u64) < u64::from(bits).min(total) {

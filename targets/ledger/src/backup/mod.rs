@@ -31,6 +31,7 @@ mod ledger_api;
 mod lock;
 mod logical_hash;
 mod manifest;
+pub(crate) mod rebuild;
 mod restore;
 mod rotation;
 mod segment;

@@ -370,7 +370,12 @@ fn apply_segments(plan: &RestorePlan, file: &Path) -> Result<(u64, u64), BackupE
         .map_err(BackupError::io("open restored file", file))?;
     let mut previous: Option<SegmentHeader> = None;
     let (mut transactions, mut frames_written) = (0u64, 0u64);
-    for planned in &plan.segments {
+    let skipped: Option<usize> = mutant!(
+        RestoreSkipsSegment,
+        plan.segments.len().checked_sub(1),
+        None
+    );
+    for (nth, planned) in plan.segments.iter().enumerate() {
         let (header, frames) = segment::read(&planned.path)?;
         let generation = header.generation;
         let damaged = |detail: String| BackupError::Segment {
@@ -396,6 +401,10 @@ fn apply_segments(plan: &RestorePlan, file: &Path) -> Result<(u64, u64), BackupE
                     prev.seq
                 )));
             }
+        }
+        if skipped == Some(nth) {
+            previous = Some(header);
+            continue;
         }
         let mut running = header.checksum_before;
         let mut commits = header.commits.iter().peekable();

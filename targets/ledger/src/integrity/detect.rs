@@ -5,6 +5,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::messages::split_rows;
 use super::{CheckLevel, Findings};
 use crate::checksum;
 use crate::integrity::classify::is_corruption;
@@ -65,6 +66,7 @@ pub(crate) fn check(
         Ok(rows) => messages.extend(rows.into_iter().filter(|r| r != "ok")),
         Err(e) => messages.push(e.to_string()),
     }
+    let mut messages = split_rows(&messages);
     messages.dedup();
     Ok(Some(Findings {
         level,

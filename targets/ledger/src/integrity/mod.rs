@@ -12,6 +12,8 @@
 
 pub(crate) mod classify;
 pub mod detect;
+pub(crate) mod messages;
+pub(crate) mod owners;
 pub(crate) mod repair;
 pub mod wal_break;
 
@@ -57,8 +59,10 @@ pub enum Damage {
     Index(String),
     /// A table (its rows are the data).
     Table(String),
-    /// Free pages.
+    /// Free pages (on the freelist, or reached by no b-tree).
     FreeSpace,
+    /// The database header (page 1, which also roots `sqlite_schema`).
+    Header,
     /// Something not attributed to an object.
     Unknown(String),
 }

@@ -4,95 +4,51 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::detect::{check, set_verification};
+use super::messages::classify_line;
+use super::owners::PageOwners;
 use super::{CheckLevel, Damage, Findings, RepairAction};
 
-fn object_of_page(conn: &Connection, page: u32) -> Option<Damage> {
-    let name: Option<String> = conn
-        .query_row("SELECT name FROM dbstat WHERE pageno = ?1", [page], |r| {
-            r.get(0)
-        })
-        .optional()
-        .ok()?;
-    Some(match name {
-        Some(name) => object_named(conn, &name),
-        None => Damage::FreeSpace,
-    })
-}
-
-fn object_named(conn: &Connection, name: &str) -> Damage {
-    let kind: Option<String> = conn
-        .query_row(
-            "SELECT type FROM sqlite_schema WHERE name = ?1",
-            [name],
-            |r| r.get(0),
-        )
-        .optional()
-        .ok()
-        .flatten();
-    match kind.as_deref() {
-        Some("index") => Damage::Index(name.to_owned()),
-        _ if name.starts_with("sqlite_autoindex_") => Damage::Index(name.to_owned()),
-        _ => Damage::Table(name.to_owned()),
-    }
-}
-
-fn object_of_root(conn: &Connection, root: u32) -> Damage {
-    let name: Option<String> = conn
-        .query_row(
-            "SELECT name FROM sqlite_schema WHERE rootpage = ?1",
-            [root],
-            |r| r.get(0),
-        )
-        .optional()
-        .ok()
-        .flatten();
-    match name {
-        Some(name) => object_named(conn, &name),
-        None => Damage::Unknown(format!("tree rooted at page {root}")),
-    }
-}
-
-fn object_of_message(conn: &Connection, message: &str) -> Damage {
-    if let Some(rest) = message.split(" index ").nth(1) {
-        let name = rest.split_whitespace().next().unwrap_or(rest);
-        return object_named(conn, name);
-    }
-    if let Some(rest) = message.strip_prefix("Tree ")
-        && let Some(root) = rest.split_whitespace().next().and_then(|n| n.parse().ok())
-    {
-        return object_of_root(conn, root);
-    }
-    if message.contains("never used") || message.contains("freelist") {
-        return Damage::FreeSpace;
-    }
-    Damage::Unknown(message.to_owned())
-}
-
-/// Every object the findings implicate (read with verification off).
+/// Every object the findings implicate (read with verification off): each
+/// checksum mismatch's page and each message ([`classify_line`]) mapped to
+/// its owner.
 pub(crate) fn damaged_objects(conn: &Connection, findings: &Findings) -> Vec<Damage> {
     set_verification(conn, false);
+    let owners = PageOwners::read(conn);
+    set_verification(conn, true);
     let mut damage: Vec<Damage> = findings
         .checksum_faults
         .iter()
         .map(|f| match f.page {
-            Some(page) => object_of_page(conn, page).unwrap_or(Damage::Unknown(f.to_string())),
+            Some(page) => owners.page(page),
             None => Damage::Unknown(f.to_string()),
         })
         .collect();
+    let mut unattributed = Vec::new();
     for message in &findings.messages {
-        let is_checksum_error =
-            message.contains("disk I/O error") && !findings.checksum_faults.is_empty();
-        if !is_checksum_error {
-            damage.push(object_of_message(conn, message));
+        match classify_line(&owners, message) {
+            Damage::Unknown(line) if is_bare_error(&line) => unattributed.push(line),
+            found => damage.push(found),
         }
     }
-    set_verification(conn, true);
+    if damage.is_empty() {
+        damage.extend(unattributed.into_iter().map(Damage::Unknown));
+    }
     damage.sort();
     damage.dedup();
     damage
+}
+
+/// SQLite's text for an error that stopped a check (`SQLITE_CORRUPT`,
+/// `SQLITE_IOERR` from a page that failed its checksum): it names nothing, so
+/// it adds nothing when other findings name the damage (a wrong attribution
+/// is caught by the re-check after a repair).
+fn is_bare_error(line: &str) -> bool {
+    ["database disk image is malformed", "disk I/O error"]
+        .iter()
+        .any(|text| line.starts_with(text))
 }
 
 /// Try to repair: `REINDEX` the damaged indexes and `VACUUM` (which leaves
