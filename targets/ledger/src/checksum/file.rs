@@ -23,10 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ChecksumFault;
-use super::algo::{
-    self, is_page, page_checksum_ok, read_pair, seal_page, wal_checksum, wal_checksum_update,
-    write_pair,
-};
+use super::algo::{is_page, read_pair, wal_checksum, wal_checksum_update, write_pair};
+use super::page_code::{RESERVE_BYTES, page_checksum_ok, seal_page};
 
 /// A SQLite result code.
 pub(crate) type Code = i32;
@@ -113,7 +111,7 @@ impl DbState {
     fn learn_from_header(&self, bytes: &[u8], offset: i64) {
         if offset == 0 && bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0") {
             self.active.store(
-                usize::from(bytes[20]) == algo::RESERVE_BYTES,
+                usize::from(bytes[20]) == RESERVE_BYTES,
                 Ordering::Relaxed,
             );
         }
@@ -325,7 +323,7 @@ impl ChecksumFile {
             flush_pending(writer, real)?;
             return real.write(data, offset);
         }
-        let old_tail = &data[data.len() - algo::RESERVE_BYTES..];
+        let old_tail = &data[data.len() - RESERVE_BYTES..];
         with_sealed(data, |page| match writer.pending.take() {
             Some((at, header)) if at + FRAME_HEADER as i64 == offset => {
                 write_frame(writer, real, at, header, (page, old_tail))
@@ -386,7 +384,7 @@ fn write_frame(
         };
         let sum = match given_seed {
             Some(given_seed) => {
-                let tail = &page[page.len() - algo::RESERVE_BYTES..];
+                let tail = &page[page.len() - RESERVE_BYTES..];
                 let pairs = (8 + page.len()) / 8;
                 let sum = wal_checksum_update(
                     big_endian,
