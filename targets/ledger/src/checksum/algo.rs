@@ -33,6 +33,26 @@ fn step_power(mut n: usize) -> [u32; 4] {
     result
 }
 
+thread_local! {
+    /// The last `(n, M^n)` computed by [`step_power_cached`].
+    static LAST_POWER: std::cell::Cell<(usize, [u32; 4])> =
+        const { std::cell::Cell::new((0, [1, 0, 0, 1])) };
+}
+
+/// [`step_power`], remembered for the last `n` (every frame of a WAL has the
+/// same length, so the power is computed once per page size and thread).
+fn step_power_cached(n: usize) -> [u32; 4] {
+    LAST_POWER.with(|last| {
+        let (known, power) = last.get();
+        if known == n {
+            return power;
+        }
+        let power = step_power(n);
+        last.set((n, power));
+        power
+    })
+}
+
 #[inline(always)]
 fn word<const BIG_ENDIAN: bool>(bytes: &[u8]) -> u32 {
     let bytes = [bytes[0], bytes[1], bytes[2], bytes[3]];
@@ -133,7 +153,7 @@ pub(crate) fn wal_checksum_update(
     old_sum: [u32; 2],
     (old_tail, new_tail): (&[u8], &[u8]),
 ) -> [u32; 2] {
-    let m = step_power(pairs);
+    let m = step_power_cached(pairs);
     let d = [
         seed[0].wrapping_sub(old_seed[0]),
         seed[1].wrapping_sub(old_seed[1]),

@@ -43,7 +43,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-pub use page_code::{CRC32C_TAG, PageCode, RESERVE_BYTES, page_checksum, page_checksum_ok, page_code};
+pub use page_code::{
+    CRC32C_TAG, PageCode, RESERVE_BYTES, page_checksum, page_checksum_ok, page_code,
+};
 
 /// Name of the checksum VFS over the default VFS; over a VFS `x` it is `ledger-checksum/x`.
 pub const VFS_PREFIX: &str = "ledger-checksum";

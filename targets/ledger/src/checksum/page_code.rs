@@ -4,8 +4,7 @@
 //! - **version 2** (written since the CRC32C change): the CRC32C (Castagnoli)
 //!   of the page body, little-endian, then the 4-byte tag [`CRC32C_TAG`]. One
 //!   pass per page, in hardware where the CPU has it (SSE 4.2's `crc32` on
-//!   x86-64, through the `crc32c` crate, which falls back to a table when it
-//!   does not). Every 1-, 2- and 3-bit error in a page up to 64 KiB is caught
+//!   x86-64, [`crate::crc32c`]; the `crc32c` crate's tables elsewhere). Every 1-, 2- and 3-bit error in a page up to 64 KiB is caught
 //!   (CRC32C's Hamming distance is 4 up to 2^31 bits).
 //! - **version 1** (cksumvfs's): the Fletcher-style sum of SQLite's WAL over the
 //!   body, `(s1, s2)` little-endian, as SQLite's `cksumvfs` extension writes it.
@@ -55,7 +54,7 @@ impl PageCode {
                 out[4..].copy_from_slice(&s2.to_le_bytes());
             }
             PageCode::Crc32c => {
-                out[..4].copy_from_slice(&crc32c::crc32c(body).to_le_bytes());
+                out[..4].copy_from_slice(&crate::crc32c::crc32c(body).to_le_bytes());
                 out[4..].copy_from_slice(&CRC32C_TAG);
             }
         }
@@ -149,10 +148,7 @@ mod tests {
         assert_eq!(PageCode::Fletcher.checksum(&[0u8; 4096]), [0u8; 8]);
         let mut page = [0u8; 16];
         page[..8].copy_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]);
-        assert_eq!(
-            PageCode::Fletcher.checksum(&page),
-            [1, 0, 0, 0, 3, 0, 0, 0]
-        );
+        assert_eq!(PageCode::Fletcher.checksum(&page), [1, 0, 0, 0, 3, 0, 0, 0]);
     }
 
     #[test]

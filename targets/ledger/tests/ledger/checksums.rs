@@ -243,12 +243,13 @@ fn verification_can_be_switched_off_per_connection_for_forensics() {
 fn pages_by_code(path: &Path) -> (usize, usize, usize) {
     let file = fs::read(path).expect("read db");
     let size = page_size(&file);
-    file.chunks(size)
-        .fold((0, 0, 0), |(v1, v2, bad), page| match checksum::page_code(page) {
+    file.chunks(size).fold((0, 0, 0), |(v1, v2, bad), page| {
+        match checksum::page_code(page) {
             Some(checksum::PageCode::Fletcher) => (v1 + 1, v2, bad),
             Some(checksum::PageCode::Crc32c) => (v1, v2 + 1, bad),
             None => (v1, v2, bad + 1),
-        })
+        }
+    })
 }
 
 /// Rewrite every page's reserved bytes in version 1 (`cksumvfs`'s sum), as
