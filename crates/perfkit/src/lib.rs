@@ -42,7 +42,9 @@ pub mod queries;
 mod stats;
 
 pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
-pub use claim::{Claim, ClaimGate, ClaimTable, Verdict, goal_claims, seed_claims};
+pub use claim::{
+    Claim, ClaimGate, ClaimTable, Verdict, goal_claims, recovery_time_claims, seed_claims,
+};
 pub use error::{PerfError, sql_err};
 pub use generate::{DEFAULT_BACKLOG_PERMILLE, START_MS, YEAR_MS};
 pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};

@@ -73,6 +73,23 @@ pub trait FileHooks: Send + Sync + Sized + 'static {
         real.write(data, offset)
     }
 
+    /// Whether `xWrite` goes to [`FileHooks::write_in_place`] with SQLite's
+    /// own buffer instead of [`FileHooks::write`] (invariant 7 of the crate).
+    const WRITES_IN_PLACE: bool = false;
+
+    /// `xWrite` of `data` at `offset`, when [`FileHooks::WRITES_IN_PLACE`]:
+    /// the hook may change the bytes SQLite reserves at the end of each page
+    /// for VFS shims before writing them, as SQLite's `cksumvfs` writes a
+    /// page's checksum into the buffer it is handed (no copy of the page).
+    fn write_in_place(
+        &self,
+        real: &mut RealFile,
+        data: &mut [u8],
+        offset: i64,
+    ) -> Result<(), Code> {
+        self.write(real, data, offset)
+    }
+
     /// `xTruncate` to `size` bytes.
     fn truncate(&self, real: &mut RealFile, size: i64) -> Result<(), Code> {
         real.truncate(size)

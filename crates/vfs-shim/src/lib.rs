@@ -45,6 +45,13 @@
 //!    wrapped read; it is exposed as a slice only after that read succeeded.
 //!    A write buffer is `amt` initialised bytes. Pointers SQLite passes for
 //!    a call are valid for that call only, and nothing here keeps them.
+//! 7. **Write buffers a shim may change.** SQLite's `xWrite` buffer is
+//!    declared `const`, but it is SQLite's own writable memory (a page-cache
+//!    page, a temporary page buffer, a stack header) that nothing else reads
+//!    or writes during the call: SQLite's `cksumvfs` writes each page's
+//!    checksum into it, in the bytes SQLite reserves for such shims. Only
+//!    hooks that opt in ([`FileHooks::WRITES_IN_PLACE`]) get it mutably, and
+//!    they change only those reserved bytes.
 //!
 //! Mutual exclusion is SQLite's: it serialises the calls on one file (the
 //! connection's mutex), and the hooks take `&self`, so they synchronise

@@ -436,8 +436,15 @@ unsafe extern "C" fn x_write<F: FileHooks>(
     offset: i64,
 ) -> c_int {
     let call = |hooks: &F, real: &mut RealFile| {
+        let len = amt.max(0) as usize;
+        if F::WRITES_IN_PLACE {
+            // SAFETY: SQLite passes `amt` initialised bytes (invariant 6) of a buffer it owns,
+            // does not touch during the call and lets a shim change (invariant 7).
+            let data = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>().cast_mut(), len) };
+            return into_code(hooks.write_in_place(real, data, offset));
+        }
         // SAFETY: SQLite passes `amt` initialised bytes (invariant 6).
-        let data = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), amt.max(0) as usize) };
+        let data = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) };
         into_code(hooks.write(real, data, offset))
     };
     // SAFETY: SQLite calls io methods on open wrapped files only.

@@ -14,6 +14,7 @@
 //! gate = true                   # default: false where the claim is known to fail
 //! candidate-schema = "ledger"   # index claims: "before" measures an unindexed candidate
 //! regression-margin = 0.10      # flag figures this far (relative) outside the history's spread
+//! wal-mb = 16                   # recovery-time claims: the WAL a killed writer leaves
 //! ```
 
 use std::cell::RefCell;
@@ -32,8 +33,10 @@ use perfkit::dataset::{Dataset, DatasetSpec, Variant};
 use perfkit::queries::{Probe, Query};
 use perfkit::{
     AbConfig, AbReport, Arm, Claim, ClaimGate, PerfError, PlanExpectation, RatioEstimate, Verdict,
-    check_plan, goal_claims, query_plan, run_ab, seed_claims, sql_err,
+    check_plan, goal_claims, query_plan, recovery_time_claims, run_ab, seed_claims, sql_err,
 };
+
+use super::crash_reopen::{Reopen, build_crash_image, measure_reopen};
 
 /// The claims a perf scenario can measure (the ids of [`seed_claims`] and [`goal_claims`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +58,10 @@ pub enum ClaimId {
     AdaptiveScanLargerThanCache,
     /// The adaptive cache vs the default, fresh connection per query (no loss beyond noise).
     AdaptiveFreshConnection,
+    /// A clean reopen vs the ledger's reopen after `kill -9` left a WAL.
+    CrashReopenVsClean,
+    /// SQLite's own recovery vs the ledger's reopen of the same crashed files.
+    CrashReopenVsSqlite,
 }
 
 impl ClaimId {
@@ -69,6 +76,17 @@ impl ClaimId {
             ClaimId::AdaptiveRecoveryReused => "adaptive-recovery-reused",
             ClaimId::AdaptiveScanLargerThanCache => "adaptive-scan-larger-than-cache",
             ClaimId::AdaptiveFreshConnection => "adaptive-fresh-connection",
+            ClaimId::CrashReopenVsClean => "crash-reopen-vs-clean",
+            ClaimId::CrashReopenVsSqlite => "crash-reopen-vs-sqlite",
+        }
+    }
+
+    /// The two reopens a recovery-time claim compares (baseline, candidate).
+    fn reopens(self) -> Option<(Reopen, Reopen)> {
+        match self {
+            ClaimId::CrashReopenVsClean => Some((Reopen::LedgerClean, Reopen::LedgerCrashed)),
+            ClaimId::CrashReopenVsSqlite => Some((Reopen::SqliteCrashed, Reopen::LedgerCrashed)),
+            _ => None,
         }
     }
 
@@ -133,6 +151,9 @@ pub struct PerfSpec {
     /// Relative margin beyond the history's spread before a figure is flagged.
     #[serde(default = "default_regression_margin")]
     pub regression_margin: f64,
+    /// Recovery-time claims: megabytes of WAL the killed writer leaves.
+    #[serde(default = "default_wal_mb")]
+    pub wal_mb: u64,
     /// Earlier runs' figures of this scenario (oldest first), attached by the CLI from
     /// `--history`; never written in files.
     #[serde(skip)]
@@ -156,6 +177,9 @@ fn default_candidate_schema() -> Variant {
 }
 fn default_regression_margin() -> f64 {
     0.10
+}
+fn default_wal_mb() -> u64 {
+    16
 }
 
 impl PerfSpec {
@@ -185,6 +209,9 @@ impl PerfSpec {
         if !(self.regression_margin.is_finite() && self.regression_margin >= 0.0) {
             return Err("`perf.regression-margin` must be zero or more".into());
         }
+        if !(1..=1024).contains(&self.wal_mb) {
+            return Err("`perf.wal-mb` must be between 1 and 1024".into());
+        }
         Ok(())
     }
 
@@ -205,8 +232,9 @@ impl PerfSpec {
         let mut claim = seed_claims()
             .into_iter()
             .chain(goal_claims())
+            .chain(recovery_time_claims())
             .find(|c| c.id == self.claim.as_str())
-            .expect("every ClaimId is a seed or goal claim");
+            .expect("every ClaimId is a seed, goal or recovery-time claim");
         let size = self.dataset(Variant::Ledger).size_label();
         let backlog = format!("{} % backlog", self.backlog_percent);
         claim.condition = match self.claim {
@@ -227,6 +255,11 @@ impl PerfSpec {
             ClaimId::CacheFreshConnection | ClaimId::AdaptiveFreshConnection => {
                 format!("recovery query at {size} captures on a fresh connection per query")
             }
+            ClaimId::CrashReopenVsClean | ClaimId::CrashReopenVsSqlite => {
+                claim
+                    .condition
+                    .replacen("16 MB", &format!("{} MB", self.wal_mb), 1)
+            }
         };
         if let Some(target) = self.target {
             claim.target_ratio = target;
@@ -234,9 +267,12 @@ impl PerfSpec {
         claim
     }
 
-    /// The measured query's name.
+    /// The measured query's name (`reopen` for the recovery-time claims).
     pub fn query_name(&self) -> &'static str {
-        self.claim.query().name()
+        match self.claim.reopens() {
+            Some(_) => REOPEN,
+            None => self.claim.query().name(),
+        }
     }
 
     fn ab_config(&self, seed: u64) -> AbConfig {
@@ -367,6 +403,7 @@ struct Measured {
     plan: Option<PlanVerdict>,
 }
 
+const REOPEN: &str = "reopen";
 const DEFAULT_CACHE: &str = "SQLite's default cache (cache_size=-2000, about 2 MB)";
 const BIG_CACHE: &str = "cache_size=-64000 (64 MB)";
 
@@ -378,6 +415,10 @@ const BIG_CACHE: &str = "cache_size=-64000 (64 MB)";
 pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck, PerfError> {
     let claim = spec.claim();
     let config = spec.ab_config(seed);
+    if let Some(reopens) = spec.claim.reopens() {
+        let measured = measure_recovery_time(spec, &config, data_dir, reopens)?;
+        return Ok(perf_check(spec, &claim, measured));
+    }
     let query = spec.claim.query();
     let ledger = Dataset::cached_in(data_dir, spec.dataset(Variant::Ledger))?;
     let measured = match spec.claim {
@@ -467,14 +508,46 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 plan: None,
             }
         }
+        ClaimId::CrashReopenVsClean | ClaimId::CrashReopenVsSqlite => {
+            unreachable!("measured by measure_recovery_time")
+        }
     };
-    let claim = claim.with_noise_threshold(&measured.report.control);
+    Ok(perf_check(spec, &claim, measured))
+}
+
+/// A recovery-time claim: a crash image left by a killed writer (this
+/// executable's `perf-wal-writer` phase) in `data_dir/crash-reopen`, then the
+/// two reopens interleaved.
+fn measure_recovery_time(
+    spec: &PerfSpec,
+    config: &AbConfig,
+    data_dir: &Path,
+    (baseline, candidate): (Reopen, Reopen),
+) -> Result<Measured, PerfError> {
+    let work = data_dir.join("crash-reopen");
+    let exe = std::env::current_exe().map_err(|source| PerfError::Io {
+        what: "find the current executable",
+        path: work.clone(),
+        source,
+    })?;
+    let image = build_crash_image(&exe, &work, spec.wal_mb)?;
+    let report = measure_reopen(config, &image, &work.join("run"), (baseline, candidate))?;
+    Ok(Measured {
+        report,
+        baseline: baseline.describe(&image),
+        candidate: candidate.describe(&image),
+        plan: None,
+    })
+}
+
+fn perf_check(spec: &PerfSpec, claim: &Claim, measured: Measured) -> PerfCheck {
+    let claim = claim.clone().with_noise_threshold(&measured.report.control);
     let judged = claim.clone().with_measurement(measured.report.ratio);
-    Ok(PerfCheck {
+    PerfCheck {
         claim: claim.id.clone(),
         statement: claim.claim.clone(),
         condition: claim.condition.clone(),
-        query: query.name().to_owned(),
+        query: spec.query_name().to_owned(),
         baseline: measured.baseline,
         candidate: measured.candidate,
         baseline_median_ms: measured.report.baseline_median_s * 1e3,
@@ -491,7 +564,7 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         },
         plan: measured.plan,
         regressions: Vec::new(),
-    })
+    }
 }
 
 #[cfg(test)]

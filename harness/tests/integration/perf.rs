@@ -130,3 +130,72 @@ fn the_default_run_leaves_slow_scenarios_out() {
     let names: Vec<&str> = r.scenarios.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["quick-baseline"]);
 }
+
+const TINY_CRASH: &str = r#"
+name = "tiny-crash-reopen"
+description = "a clean reopen vs the reopen after a writer was killed with a 1 MB WAL"
+tags = ["perf", "slow"]
+timeout-secs = 300
+
+[perf]
+claim = "crash-reopen-vs-clean"
+wal-mb = 1
+pairs = 5
+warmup-pairs = 1
+"#;
+
+fn crash_tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "scenarios/perf/tiny-crash.toml", TINY_CRASH);
+    dir
+}
+
+#[test]
+fn a_crash_reopen_is_measured_against_a_clean_one_after_a_real_kill() {
+    let dir = crash_tree();
+    let output = run_in(dir.path(), &["--filter", "perf"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let it = &r.iterations[0];
+    assert_eq!(it.status, IterationStatus::Passed, "{:?}", it.checks);
+    let perf = &it.perf[0];
+    assert_eq!(perf.claim, "crash-reopen-vs-clean");
+    assert_eq!(perf.query, "reopen");
+    assert!(perf.gated);
+    assert!(perf.condition.contains("1 MB WAL"), "{}", perf.condition);
+    assert!(
+        perf.candidate.contains("after kill -9"),
+        "{}",
+        perf.candidate
+    );
+    let wal_bytes: u64 = perf
+        .candidate
+        .split(" B WAL")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the WAL size in the description");
+    assert!(
+        wal_bytes >= 1 << 20,
+        "the killed writer left its WAL: {wal_bytes}"
+    );
+}
+
+/// The gate can fail: a crash reopen, which recovers a WAL and runs the quick
+/// check, is never as fast as a clean reopen of the same content.
+#[test]
+fn the_recovery_time_gate_fails_when_a_crash_reopen_must_match_a_clean_one() {
+    let dir = crash_tree();
+    let output = run_in(
+        dir.path(),
+        &["--filter", "perf", "--set", "perf.target=1.0"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let gate = r.iterations[0]
+        .checks
+        .iter()
+        .find(|c| c.name == "perf_gate")
+        .unwrap();
+    assert!(!gate.passed, "{}", gate.detail);
+}

@@ -60,6 +60,7 @@ pub mod checksum;
 pub mod clock;
 pub mod coherency;
 pub mod config;
+pub mod crc32c;
 mod db;
 pub mod error;
 pub mod failpoint;

@@ -12,11 +12,18 @@ use crate::engine::{Family, IterationContext, IterationOutcome, WorkerPhase};
 use crate::perf::scenario::PerfSpec;
 use crate::scenario::Scenario;
 
-/// The process that measures a perf scenario's claim.
-pub const WORKER_PHASES: &[WorkerPhase] = &[WorkerPhase {
-    name: "perf",
-    run: |input| Ok(drive::perf_worker(input)?),
-}];
+/// The process that measures a perf scenario's claim, and the writer the recovery-time claims
+/// kill with `SIGKILL` to leave a crashed database.
+pub const WORKER_PHASES: &[WorkerPhase] = &[
+    WorkerPhase {
+        name: "perf",
+        run: |input| Ok(drive::perf_worker(input)?),
+    },
+    WorkerPhase {
+        name: crate::perf::crash_reopen::WAL_WRITER_PHASE,
+        run: crate::perf::crash_reopen::wal_writer,
+    },
+];
 
 impl Family for PerfSpec {
     fn name(&self) -> &'static str {

@@ -1,12 +1,7 @@
-//! The two checksums the shim computes: the page checksum kept in a page's
-//! last 8 reserved bytes ([`page_checksum`], the same Fletcher-style sum as
-//! SQLite's `cksumvfs`, so files stay readable by that extension) and the
-//! WAL's cumulative frame checksum ([`wal_checksum`], as in SQLite's
-//! `walChecksumBytes`), which the shim recomputes when it fills in a page
-//! checksum of a WAL frame.
-
-/// Bytes at the end of each page that hold its checksum.
-pub const RESERVE_BYTES: usize = 8;
+//! The Fletcher-style sum of SQLite's WAL: the WAL's cumulative frame
+//! checksum ([`wal_checksum`], as in SQLite's `walChecksumBytes`), which the
+//! shim recomputes when it fills in a page checksum of a WAL frame, and the
+//! version-1 page checksum (`cksumvfs`'s, in [`super::page_code`]).
 
 /// Lanes summed at once by [`fletcher`]: independent running sums the CPU
 /// overlaps, where one sum waits on its previous step.
@@ -36,6 +31,26 @@ fn step_power(mut n: usize) -> [u32; 4] {
         n >>= 1;
     }
     result
+}
+
+thread_local! {
+    /// The last `(n, M^n)` computed by [`step_power_cached`].
+    static LAST_POWER: std::cell::Cell<(usize, [u32; 4])> =
+        const { std::cell::Cell::new((0, [1, 0, 0, 1])) };
+}
+
+/// [`step_power`], remembered for the last `n` (every frame of a WAL has the
+/// same length, so the power is computed once per page size and thread).
+fn step_power_cached(n: usize) -> [u32; 4] {
+    LAST_POWER.with(|last| {
+        let (known, power) = last.get();
+        if known == n {
+            return power;
+        }
+        let power = step_power(n);
+        last.set((n, power));
+        power
+    })
 }
 
 #[inline(always)]
@@ -115,28 +130,6 @@ pub(crate) fn is_page(len: usize) -> bool {
     (512..=65536).contains(&len) && len.is_power_of_two()
 }
 
-/// The checksum of `page` (whose last [`RESERVE_BYTES`] are excluded).
-pub fn page_checksum(page: &[u8]) -> [u8; 8] {
-    let body = &page[..page.len().saturating_sub(RESERVE_BYTES)];
-    let [s1, s2] = fletcher::<false>(body, [0, 0]);
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&s1.to_le_bytes());
-    out[4..].copy_from_slice(&s2.to_le_bytes());
-    out
-}
-
-/// Whether `page`'s stored checksum matches its content.
-pub fn page_checksum_ok(page: &[u8]) -> bool {
-    page.len() > RESERVE_BYTES && page[page.len() - RESERVE_BYTES..] == page_checksum(page)
-}
-
-/// Write `page`'s checksum into its last [`RESERVE_BYTES`].
-pub(crate) fn seal_page(page: &mut [u8]) {
-    let sum = page_checksum(page);
-    let at = page.len() - RESERVE_BYTES;
-    page[at..].copy_from_slice(&sum);
-}
-
 /// SQLite's WAL checksum over `data` (a multiple of 8 bytes), continuing
 /// from `seed`. `big_endian` is the WAL header magic's low bit.
 pub(crate) fn wal_checksum(big_endian: bool, data: &[u8], seed: [u32; 2]) -> [u32; 2] {
@@ -160,7 +153,7 @@ pub(crate) fn wal_checksum_update(
     old_sum: [u32; 2],
     (old_tail, new_tail): (&[u8], &[u8]),
 ) -> [u32; 2] {
-    let m = step_power(pairs);
+    let m = step_power_cached(pairs);
     let d = [
         seed[0].wrapping_sub(old_seed[0]),
         seed[1].wrapping_sub(old_seed[1]),
@@ -254,32 +247,6 @@ mod tests {
                 (&old_tail, &frame[4096..]),
             );
             assert_eq!(updated, serial(big_endian, &frame, seed));
-        }
-    }
-
-    #[test]
-    fn zero_page_has_zero_checksum() {
-        assert_eq!(page_checksum(&[0u8; 4096]), [0u8; 8]);
-        assert!(page_checksum_ok(&[0u8; 4096]));
-    }
-
-    #[test]
-    fn sealed_page_verifies_and_a_flipped_bit_does_not() {
-        let mut page: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
-        seal_page(&mut page);
-        assert!(page_checksum_ok(&page));
-        page[1234] ^= 0x10;
-        assert!(!page_checksum_ok(&page));
-    }
-
-    #[test]
-    fn every_single_bit_flip_is_detected() {
-        let mut page: Vec<u8> = (0..512u32).map(|i| (i * 7 + 3) as u8).collect();
-        seal_page(&mut page);
-        for bit in 0..page.len() * 8 {
-            page[bit / 8] ^= 1 << (bit % 8);
-            assert!(!page_checksum_ok(&page), "flip of bit {bit} went unnoticed");
-            page[bit / 8] ^= 1 << (bit % 8);
         }
     }
 

@@ -23,10 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ChecksumFault;
-use super::algo::{
-    self, is_page, page_checksum_ok, read_pair, seal_page, wal_checksum, wal_checksum_update,
-    write_pair,
-};
+use super::algo::{is_page, read_pair, wal_checksum, wal_checksum_update, write_pair};
+use super::page_code::{RESERVE_BYTES, page_checksum_ok, seal_page};
 
 /// A SQLite result code.
 pub(crate) type Code = i32;
@@ -112,10 +110,8 @@ impl DbState {
 
     fn learn_from_header(&self, bytes: &[u8], offset: i64) {
         if offset == 0 && bytes.len() >= 100 && bytes.starts_with(b"SQLite format 3\0") {
-            self.active.store(
-                usize::from(bytes[20]) == algo::RESERVE_BYTES,
-                Ordering::Relaxed,
-            );
+            self.active
+                .store(usize::from(bytes[20]) == RESERVE_BYTES, Ordering::Relaxed);
         }
     }
 }
@@ -166,15 +162,39 @@ thread_local! {
     static SEALED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Run `body` on a sealed copy of `page`.
-fn with_sealed<T>(page: &[u8], body: impl FnOnce(&[u8]) -> T) -> T {
-    SEALED.with(|buffer| {
-        let mut buffer = buffer.borrow_mut();
-        buffer.clear();
-        buffer.extend_from_slice(page);
-        seal_page(&mut buffer);
-        body(&buffer)
-    })
+/// A page SQLite asked to write: its own buffer when the shim may fill the
+/// reserved bytes in place (as `cksumvfs` does), else a borrowed one.
+enum Written<'a> {
+    /// SQLite's buffer, sealed in place.
+    InPlace(&'a mut [u8]),
+    /// A buffer that must not change: sealed in a copy.
+    Borrowed(&'a [u8]),
+}
+
+impl Written<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Written::InPlace(data) => data,
+            Written::Borrowed(data) => data,
+        }
+    }
+
+    /// Run `body` on the page sealed: in place, or in a reused copy.
+    fn with_sealed<T>(self, body: impl FnOnce(&[u8]) -> T) -> T {
+        match self {
+            Written::InPlace(page) => {
+                seal_page(page);
+                body(page)
+            }
+            Written::Borrowed(page) => SEALED.with(|buffer| {
+                let mut buffer = buffer.borrow_mut();
+                buffer.clear();
+                buffer.extend_from_slice(page);
+                seal_page(&mut buffer);
+                body(&buffer)
+            }),
+        }
+    }
 }
 
 /// Which file of a database this is.
@@ -274,20 +294,39 @@ impl ChecksumFile {
         });
     }
 
-    /// Write `data` at `offset`, sealing whole pages.
+    /// Write `data` at `offset`, sealing whole pages in a copy.
     pub(crate) fn write(
         &self,
         real: &mut dyn RealFile,
         data: &[u8],
         offset: i64,
     ) -> Result<(), Code> {
+        self.write_page(real, Written::Borrowed(data), offset)
+    }
+
+    /// Write `data` at `offset`, sealing whole pages in place.
+    pub(crate) fn write_in_place(
+        &self,
+        real: &mut dyn RealFile,
+        data: &mut [u8],
+        offset: i64,
+    ) -> Result<(), Code> {
+        self.write_page(real, Written::InPlace(data), offset)
+    }
+
+    fn write_page(
+        &self,
+        real: &mut dyn RealFile,
+        data: Written<'_>,
+        offset: i64,
+    ) -> Result<(), Code> {
         match &self.role {
             Role::Main => {
-                self.db.learn_from_header(data, offset);
-                if self.db.active() && is_page(data.len()) {
-                    with_sealed(data, |page| real.write(page, offset))
+                self.db.learn_from_header(data.bytes(), offset);
+                if self.db.active() && is_page(data.bytes().len()) {
+                    data.with_sealed(|page| real.write(page, offset))
                 } else {
-                    real.write(data, offset)
+                    real.write(data.bytes(), offset)
                 }
             }
             Role::Wal(writer) => {
@@ -301,9 +340,10 @@ impl ChecksumFile {
         &self,
         writer: &mut WalWriter,
         real: &mut dyn RealFile,
-        data: &[u8],
+        written: Written<'_>,
         offset: i64,
     ) -> Result<(), Code> {
+        let data = written.bytes();
         if !self.db.active() {
             flush_pending(writer, real)?;
             return real.write(data, offset);
@@ -325,10 +365,11 @@ impl ChecksumFile {
             flush_pending(writer, real)?;
             return real.write(data, offset);
         }
-        let old_tail = &data[data.len() - algo::RESERVE_BYTES..];
-        with_sealed(data, |page| match writer.pending.take() {
+        let mut old_tail = [0u8; RESERVE_BYTES];
+        old_tail.copy_from_slice(&data[data.len() - RESERVE_BYTES..]);
+        written.with_sealed(|page| match writer.pending.take() {
             Some((at, header)) if at + FRAME_HEADER as i64 == offset => {
-                write_frame(writer, real, at, header, (page, old_tail))
+                write_frame(writer, real, at, header, (page, &old_tail))
             }
             other => {
                 writer.pending = other;
@@ -386,7 +427,7 @@ fn write_frame(
         };
         let sum = match given_seed {
             Some(given_seed) => {
-                let tail = &page[page.len() - algo::RESERVE_BYTES..];
+                let tail = &page[page.len() - RESERVE_BYTES..];
                 let pairs = (8 + page.len()) / 8;
                 let sum = wal_checksum_update(
                     big_endian,

@@ -98,6 +98,19 @@ impl FileHooks for ChecksumFile {
         ChecksumFile::write(self, real, data, offset)
     }
 
+    /// Pages are sealed in SQLite's own buffer, as `cksumvfs` does: its last
+    /// 8 bytes are reserved for the checksum, so no copy of the page is made.
+    const WRITES_IN_PLACE: bool = true;
+
+    fn write_in_place(
+        &self,
+        real: &mut RealFile,
+        data: &mut [u8],
+        offset: i64,
+    ) -> Result<(), Code> {
+        ChecksumFile::write_in_place(self, real, data, offset)
+    }
+
     fn truncate(&self, real: &mut RealFile, size: i64) -> Result<(), Code> {
         self.flush(real)?;
         real.truncate(size)

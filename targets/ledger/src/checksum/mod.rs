@@ -1,7 +1,9 @@
 //! Page checksums: a SQLite VFS shim that keeps a checksum of every page in
 //! the page's 8 reserved bytes, written on every write and verified on every
 //! read of a page (main database and WAL frames), after the idea of SQLite's
-//! `cksumvfs` (same checksum, same `PRAGMA checksum_verification`).
+//! `cksumvfs` (same `PRAGMA checksum_verification`). Pages are sealed with
+//! CRC32C (format version 2, [`PageCode`]); pages of version 1 (`cksumvfs`'s
+//! own sum) still verify and move to version 2 when they are next written.
 //!
 //! [`vfs_name`] registers the shim stacked over another VFS (the harness's
 //! fault VFS, or the default one) and returns its name, which is
@@ -16,7 +18,9 @@
 //! one by `VACUUM` ([`crate::Tuning::page_checksums`]). Reserved bytes are
 //! part of the file format: plain SQLite reads such a file normally (it only
 //! skips the verification), but a plain *writer* leaves stale checksums that
-//! the shim then reports, so write only through the ledger.
+//! the shim then reports, so write only through the ledger. SQLite's own
+//! `cksumvfs` verifies version-1 pages only: it reports version-2 pages as
+//! damaged.
 //!
 //! A checksummed database is never memory-mapped: `xFetch` answers "no
 //! mapping" (as `cksumvfs` does), so every page comes through a verified
@@ -33,12 +37,15 @@ mod algo;
 mod file;
 mod hooks;
 pub(crate) mod layout;
+mod page_code;
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-pub use algo::{RESERVE_BYTES, page_checksum, page_checksum_ok};
+pub use page_code::{
+    CRC32C_TAG, PageCode, RESERVE_BYTES, page_checksum, page_checksum_ok, page_code,
+};
 
 /// Name of the checksum VFS over the default VFS; over a VFS `x` it is `ledger-checksum/x`.
 pub const VFS_PREFIX: &str = "ledger-checksum";

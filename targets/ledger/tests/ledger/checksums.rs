@@ -237,3 +237,77 @@ fn verification_can_be_switched_off_per_connection_for_forensics() {
             .is_some()
     );
 }
+
+/// How many pages of the main database file carry each code (version 1,
+/// version 2), and how many verify under neither.
+fn pages_by_code(path: &Path) -> (usize, usize, usize) {
+    let file = fs::read(path).expect("read db");
+    let size = page_size(&file);
+    file.chunks(size).fold((0, 0, 0), |(v1, v2, bad), page| {
+        match checksum::page_code(page) {
+            Some(checksum::PageCode::Fletcher) => (v1 + 1, v2, bad),
+            Some(checksum::PageCode::Crc32c) => (v1, v2 + 1, bad),
+            None => (v1, v2, bad + 1),
+        }
+    })
+}
+
+/// Rewrite every page's reserved bytes in version 1 (`cksumvfs`'s sum), as
+/// the ledger wrote them before the CRC32C format.
+fn reseal_as_version_1(path: &Path) {
+    let mut file = fs::read(path).expect("read db");
+    let size = page_size(&file);
+    for page in file.chunks_mut(size) {
+        let sum = checksum::PageCode::Fletcher.checksum(page);
+        let at = page.len() - checksum::RESERVE_BYTES;
+        page[at..].copy_from_slice(&sum);
+    }
+    fs::write(path, file).expect("write db");
+}
+
+#[test]
+fn new_pages_are_sealed_in_crc32c() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config_in(dir.path(), true);
+    staged_and_closed(&config);
+    let (v1, v2, bad) = pages_by_code(&config.path);
+    assert_eq!((v1, bad), (0, 0));
+    assert!(v2 > 0);
+}
+
+#[test]
+fn a_version_1_database_is_read_verified_and_migrated_on_write() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = config_in(dir.path(), true);
+    let id = staged_and_closed(&config);
+    reseal_as_version_1(&config.path);
+    let (v1, v2, bad) = pages_by_code(&config.path);
+    assert_eq!((v2, bad), (0, 0), "every page in version 1");
+
+    let damaged = tempfile::tempdir().expect("dir");
+    let damaged_config = config_in(damaged.path(), true);
+    fs::copy(&config.path, &damaged_config.path).expect("copy");
+    flip_in(&damaged_config.path, b"memos/1.m4a");
+    let ledger = support::open(&damaged_config, 1, 7);
+    assert!(
+        matches!(ledger.capture(&id), Err(LedgerError::Corrupt { .. })),
+        "a version-1 page is still verified"
+    );
+    drop(ledger);
+
+    let mut ledger = support::open(&config, 1, 8);
+    assert_eq!(
+        ledger.capture(&id).expect("read").map(|c| c.raw_content),
+        Some("memos/1.m4a".into())
+    );
+    for n in 2..40 {
+        ledger.stage(&voice(n)).expect("stage");
+    }
+    ledger.close().expect("close");
+    let (after_v1, after_v2, after_bad) = pages_by_code(&config.path);
+    assert_eq!(after_bad, 0);
+    assert!(after_v2 > 0, "pages written since are in version 2");
+    assert!(after_v1 < v1, "rewritten pages left version 1");
+    let ledger = support::open(&config, 1, 9);
+    assert_eq!(ledger.recoverable_captures().expect("read all").len(), 39);
+}
