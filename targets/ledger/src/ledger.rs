@@ -27,7 +27,6 @@ use crate::open::OpenReport;
 use crate::retry::{self, Idempotence, RealTime, Retried};
 use crate::safety::Safety;
 use crate::status::ExportMode;
-use crate::sync_state::{self, keys};
 use crate::{open, ops, tx};
 
 /// Mixed into the id seed to seed the retry jitter, so the two streams differ.
@@ -435,30 +434,6 @@ impl Ledger {
             ops::prune::prune_exported_older_than(db, now, days)
         })?;
         self.finish_write(Operation::Prune, write)
-    }
-
-    /// Record a backup taken at `at_ms` and whether it passed verification,
-    /// in `sync_state` (what retention pruning and health read). The backup
-    /// itself is made elsewhere.
-    ///
-    /// # Errors
-    /// `Sqlite`, `LockTimeout`.
-    pub fn record_backup(&mut self, at_ms: i64, verified: bool) -> Result<()> {
-        let now = self.time.now_ms();
-        let db = self.db();
-        tx::immediate(db, |db| {
-            sync_state::set(db, keys::BACKUP_LAST_AT_MS, &at_ms.to_string(), now)?;
-            sync_state::set(db, keys::BACKUP_LAST_VERIFIED, &verified.to_string(), now)?;
-            if verified {
-                sync_state::set(
-                    db,
-                    keys::BACKUP_LAST_VERIFIED_AT_MS,
-                    &at_ms.to_string(),
-                    now,
-                )?;
-            }
-            Ok(())
-        })
     }
 
     /// In-process counters: per operation calls, errors, retries and latency
