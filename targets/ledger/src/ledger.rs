@@ -576,9 +576,11 @@ impl Ledger {
             .close()
             .map_err(|(_, source)| LedgerError::Sqlite {
                 operation: "close the connection",
-                path,
+                path: path.clone(),
                 source,
-            })
+            })?;
+        crate::clean_close::record(&path);
+        Ok(())
     }
 }
 

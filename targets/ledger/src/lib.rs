@@ -56,6 +56,7 @@ mod busy;
 pub mod capacity;
 mod capture;
 pub mod checksum;
+mod clean_close;
 pub mod clock;
 pub mod coherency;
 pub mod config;

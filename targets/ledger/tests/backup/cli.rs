@@ -116,7 +116,7 @@ fn backup_list_verify_restore_and_rotate_through_the_binary() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(
-        text(&output).contains("NewestVerified"),
+        text(&output).contains("keep (newest verified"),
         "{}",
         text(&output)
     );
