@@ -53,6 +53,7 @@ mod mutant_switch;
 
 pub mod backup;
 mod busy;
+pub mod caller_errors;
 pub mod capacity;
 mod capture;
 pub mod checksum;

@@ -62,6 +62,9 @@ pub enum Mutant {
     /// "newest verified"), rows changed after a backup are dated before it (a guarded prune
     /// deletes them), and archive commit times go back (a point-in-time restore misplaces them).
     WallClockTime,
+    /// An error that reached the caller is never written to `errors_log`: the failure is
+    /// invisible to anyone reading the ledger's health and error log afterwards.
+    ErrorNeverLogged,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -180,6 +183,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "the ledger records the raw clock: when it steps back, a newer backup is dated before an older one",
         caught_by: &["clock"],
         mutant: Some(Mutant::WallClockTime),
+    },
+    MutantSpec {
+        name: "error-never-logged",
+        description: "an error that reached the caller is never written to errors_log",
+        caught_by: &["eio-write-persistent"],
+        mutant: Some(Mutant::ErrorNeverLogged),
     },
 ];
 
