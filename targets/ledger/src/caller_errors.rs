@@ -26,9 +26,15 @@ pub(crate) struct CallerErrors {
 }
 
 impl CallerErrors {
-    /// Note that `error` reached the caller of `operation` at `now_ms`, and write every
-    /// pending row.
-    pub(crate) fn note(&self, db: Db<'_>, operation: &str, error: &LedgerError, now_ms: i64) {
+    /// Note that `error` reached the caller of `operation` (at ledger time `now`, read only
+    /// when the error is logged), and write every pending row.
+    pub(crate) fn note(
+        &self,
+        db: Db<'_>,
+        operation: &str,
+        error: &LedgerError,
+        now: impl FnOnce() -> i64,
+    ) {
         if ANSWER_KINDS.contains(&error.kind()) {
             return;
         }
@@ -37,7 +43,7 @@ impl CallerErrors {
         });
         self.pending
             .borrow_mut()
-            .push((format!("{operation}: {}: {error}", error.kind()), now_ms));
+            .push((format!("{operation}: {}: {error}", error.kind()), now()));
         self.flush(db);
     }
 

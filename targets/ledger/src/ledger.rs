@@ -163,7 +163,7 @@ impl Ledger {
             .borrow_mut()
             .record(operation, false, 0, std::time::Duration::ZERO);
         self.caller_errors
-            .note(self.db(), operation.as_str(), &error, self.time.now_ms());
+            .note(self.db(), operation.as_str(), &error, || self.time.now_ms());
         error
     }
 

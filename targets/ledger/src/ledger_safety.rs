@@ -246,9 +246,9 @@ impl Ledger {
     ) -> Result<T> {
         let result = self.settle_failure(result, wrote);
         if let Err(error) = &result {
-            let now = self.time.now_ms();
             let db = Db::new(&self.conn, &self.config.path);
-            self.caller_errors.note(db, operation.as_str(), error, now);
+            self.caller_errors
+                .note(db, operation.as_str(), error, || self.time.now_ms());
         }
         result
     }
