@@ -13,7 +13,7 @@ use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_
 use super::verdicts::Verdicts;
 
 use crate::oracle::checks::RecoveryEvidence;
-use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
+use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot, SurfacedErrors};
 
 /// Check phase: reopens the ledger (or each crash image), gathers evidence, prints verdicts.
 pub fn check(input_path: &Path) -> Result<(), WorkerError> {
@@ -111,6 +111,7 @@ pub fn evidence_after_reopen_at(
         reopen,
         corruption,
         after_recovery,
+        surfaced: SurfacedErrors::from_execution(execution),
     }
 }
 

@@ -17,6 +17,7 @@ use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
+use super::observable::{SurfacedErrors, faults_observable};
 use super::snapshot::LedgerSnapshot;
 
 /// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
@@ -109,6 +110,11 @@ checks! {
     /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
     /// backup the ledger lists as verified: pruning never rests on an unverified backup.
     PruneBackedUp = "prune_backed_up", reopened: Some(judge_prune_backed_up), in_drive: None;
+    /// Every fault error the trace saw reach a caller is in the ledger's `errors_log`, with the
+    /// trace's count per operation: never more, and none missing that a later acknowledged
+    /// write gave the ledger the chance to log ([`super::observable`]).
+    FaultsObservable = "faults_observable",
+        reopened: Some(judge_faults_observable), in_drive: None;
 }
 
 /// Where a scenario's check is judged.
@@ -220,6 +226,8 @@ pub struct Evidence {
     /// What the checks of [`super::after_recovery`] judge (gathered only for scenarios that run
     /// one of them).
     pub after_recovery: Option<AfterRecovery>,
+    /// The fault errors the trace saw reach a caller, per operation.
+    pub surfaced: SurfacedErrors,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -364,6 +372,10 @@ fn judge_exported_once(e: &Evidence) -> Vec<String> {
 
 fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
     e.after_resuming(prune_backed_up)
+}
+
+fn judge_faults_observable(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| faults_observable(&e.surfaced, &snapshot.caller_errors_logged))
 }
 
 fn integrity(s: &LedgerSnapshot) -> Vec<String> {
@@ -686,12 +698,13 @@ mod tests {
             reopen: Ok(()),
             corruption: None,
             after_recovery: None,
+            surfaced: SurfacedErrors::from_execution(execution),
         }
     }
 
     /// The checks judged from evidence that fail (`fault_response` is judged by the drive
-    /// worker; `corruption_accounted` and the checks of `after_recovery.rs` have tests of
-    /// their own).
+    /// worker; `corruption_accounted`, `faults_observable` and the checks of
+    /// `after_recovery.rs` have tests of their own).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
@@ -703,6 +716,7 @@ mod tests {
                     CheckName::BackupsRestorable,
                     CheckName::ExportedOnce,
                     CheckName::PruneBackedUp,
+                    CheckName::FaultsObservable,
                 ]
                 .contains(c)
             })
