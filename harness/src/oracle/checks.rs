@@ -17,7 +17,9 @@ use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
-use super::observable::{SurfacedErrors, faults_observable};
+use super::observable::{
+    BackupHealthSeen, BackupTrail, SurfacedErrors, backups_observable, faults_observable,
+};
 use super::snapshot::LedgerSnapshot;
 
 /// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
@@ -228,6 +230,11 @@ pub struct Evidence {
     pub after_recovery: Option<AfterRecovery>,
     /// The fault errors the trace saw reach a caller, per operation.
     pub surfaced: SurfacedErrors,
+    /// The trace's backups.
+    pub backup_trail: BackupTrail,
+    /// What the reopened ledger's health said about backups (read when the trace has
+    /// backups and the scenario runs `faults_observable`).
+    pub backup_health: Result<BackupHealthSeen, String>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -375,7 +382,11 @@ fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
 }
 
 fn judge_faults_observable(e: &Evidence) -> Vec<String> {
-    e.on_snapshot(|snapshot| faults_observable(&e.surfaced, &snapshot.caller_errors_logged))
+    e.on_snapshot(|snapshot| {
+        let mut problems = faults_observable(&e.surfaced, &snapshot.caller_errors_logged);
+        problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
+        problems
+    })
 }
 
 fn integrity(s: &LedgerSnapshot) -> Vec<String> {
@@ -699,6 +710,8 @@ mod tests {
             corruption: None,
             after_recovery: None,
             surfaced: SurfacedErrors::from_execution(execution),
+            backup_trail: BackupTrail::from_execution(execution),
+            backup_health: Err("not read".to_owned()),
         }
     }
 

@@ -14,13 +14,21 @@
 //!   may be missing (a process that dies, or a disk that stays broken, before the next write).
 //!
 //! When the trace ends with an acknowledged write the two bounds meet: logged equals surfaced.
+//!
+//! Backups ([`BackupTrail`], [`backups_observable`]): the health report of the reopened ledger
+//! must carry the backup escalation the trace implies. Its record's consecutive failures lie
+//! between the backups after the last verified one that certainly failed (answered `Ok` but
+//! not verified) and those that may have (also an error or one in flight); a count above zero
+//! shows as a health problem naming the level of the default escalation policy (1 warn,
+//! 2 degraded, 3 or more pruning paused); and after a verified backup health never says none
+//! was recorded.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::model::{Execution, OpRecord};
-use crate::workload::{OpOutcome, Operation};
+use crate::workload::{OpOutcome, OpValue, Operation};
 
 /// Error kinds that answer the caller rather than report a fault.
 const ANSWER_KINDS: [&str; 3] = ["not_found", "illegal_transition", "duplicate_content"];
@@ -134,6 +142,117 @@ pub fn faults_observable(surfaced: &SurfacedErrors, logged: &BTreeMap<String, u6
     problems
 }
 
+/// What the trace says about backups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupTrail {
+    /// Backups the trace ran (finished or in flight).
+    pub attempted: u32,
+    /// A backup answered `Ok` and verified.
+    pub verified_any: bool,
+    /// Backups after the last verified one that answered `Ok` unverified.
+    pub failures_at_least: u32,
+    /// ... plus those that answered an error or were in flight.
+    pub failures_at_most: u32,
+}
+
+impl BackupTrail {
+    /// Replay the trace's backups.
+    pub fn from_execution(execution: &Execution) -> BackupTrail {
+        let mut trail = BackupTrail::default();
+        for (operation, record) in execution.operations.iter().zip(&execution.records) {
+            if *operation != Operation::Backup {
+                continue;
+            }
+            match record {
+                OpRecord::NotStarted => continue,
+                OpRecord::Finished(OpOutcome::Ok(OpValue::BackedUp { verified: true, .. })) => {
+                    trail.verified_any = true;
+                    trail.failures_at_least = 0;
+                    trail.failures_at_most = 0;
+                }
+                OpRecord::Finished(OpOutcome::Ok(_)) => {
+                    trail.failures_at_least += 1;
+                    trail.failures_at_most += 1;
+                }
+                OpRecord::Finished(OpOutcome::Err(_)) => trail.failures_at_most += 1,
+                OpRecord::InFlight => {
+                    trail.failures_at_least = 0;
+                    trail.failures_at_most += 1;
+                }
+            }
+            trail.attempted += 1;
+        }
+        trail
+    }
+}
+
+/// What the reopened ledger's health report said about backups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupHealthSeen {
+    /// The escalation level of its backup record (`healthy`, `warn`, ...).
+    pub level: String,
+    /// Consecutive failures in its backup record.
+    pub consecutive_failures: u32,
+    /// Every problem's text.
+    pub problems: Vec<String>,
+}
+
+/// The level the default escalation policy gives `failures` consecutive failures.
+fn default_level(failures: u32) -> &'static str {
+    ledger::backup::EscalationPolicy::default()
+        .level(failures)
+        .as_str()
+}
+
+/// Problems: the health report (or why it could not be read) against the trace's backups.
+pub fn backups_observable(
+    trail: &BackupTrail,
+    seen: &Result<BackupHealthSeen, String>,
+) -> Vec<String> {
+    if trail.attempted == 0 {
+        return Vec::new();
+    }
+    let seen = match seen {
+        Ok(seen) => seen,
+        Err(why) => {
+            return vec![format!(
+                "no health report after {} backup(s): {why}",
+                trail.attempted
+            )];
+        }
+    };
+    let mut problems = Vec::new();
+    let failures = seen.consecutive_failures;
+    if failures < trail.failures_at_least || failures > trail.failures_at_most {
+        problems.push(format!(
+            "the trace has {}..={} failed backup(s) since the last verified one, the backup record {failures}",
+            trail.failures_at_least, trail.failures_at_most
+        ));
+    }
+    if failures > 0 {
+        let level = default_level(failures);
+        let shown = format!("backup status {level}");
+        if seen.level != level || !seen.problems.iter().any(|p| p.contains(&shown)) {
+            problems.push(format!(
+                "{failures} consecutive backup failure(s) must show in health as `{shown}`; its record says {} and its problems are {:?}",
+                seen.level, seen.problems
+            ));
+        }
+    }
+    if trail.verified_any
+        && seen
+            .problems
+            .iter()
+            .any(|p| p.contains("no verified backup"))
+    {
+        problems.push(format!(
+            "the trace has a verified backup, health says {:?}",
+            seen.problems
+        ));
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +330,73 @@ mod tests {
             problems[0].starts_with("prune: the trace saw 1"),
             "{problems:?}"
         );
+    }
+
+    fn backups(records: Vec<OpRecord>) -> BackupTrail {
+        BackupTrail::from_execution(&Execution {
+            operations: vec![Operation::Backup; records.len()],
+            records,
+        })
+    }
+
+    fn backed_up(verified: bool) -> OpRecord {
+        OpRecord::Finished(OpOutcome::Ok(OpValue::BackedUp {
+            file: "b.db".to_owned(),
+            verified,
+        }))
+    }
+
+    fn seen(level: &str, failures: u32, problems: &[&str]) -> Result<BackupHealthSeen, String> {
+        Ok(BackupHealthSeen {
+            level: level.to_owned(),
+            consecutive_failures: failures,
+            problems: problems.iter().map(|p| (*p).to_owned()).collect(),
+        })
+    }
+
+    #[test]
+    fn the_trace_bounds_the_consecutive_backup_failures() {
+        let trail = backups(vec![
+            backed_up(false),
+            backed_up(true),
+            backed_up(false),
+            err("backup"),
+        ]);
+        assert_eq!(
+            trail,
+            BackupTrail {
+                attempted: 4,
+                verified_any: true,
+                failures_at_least: 1,
+                failures_at_most: 2
+            }
+        );
+    }
+
+    #[test]
+    fn backup_escalation_must_show_in_health() {
+        let trail = backups(vec![backed_up(true), backed_up(false), backed_up(false)]);
+        let good = seen(
+            "degraded",
+            2,
+            &["backup status degraded: 2 backup verification(s) failed"],
+        );
+        assert!(backups_observable(&trail, &good).is_empty());
+        let ignored = seen("degraded", 2, &[]);
+        assert_eq!(backups_observable(&trail, &ignored).len(), 1);
+        let uncounted = seen("healthy", 0, &[]);
+        assert_eq!(backups_observable(&trail, &uncounted).len(), 1);
+        let stale = seen(
+            "degraded",
+            2,
+            &["backup status degraded: ...", "no verified backup recorded"],
+        );
+        assert_eq!(backups_observable(&trail, &stale).len(), 1);
+        assert_eq!(
+            backups_observable(&trail, &Err("did not reopen".to_owned())).len(),
+            1
+        );
+        assert!(backups_observable(&BackupTrail::default(), &ignored).is_empty());
     }
 
     #[test]

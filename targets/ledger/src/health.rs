@@ -173,6 +173,9 @@ fn backup_problems(backup: &BackupRecord) -> Vec<Problem> {
             "take and verify a backup; retention pruning waits for one",
         ));
     }
+    if_mutant!(HealthIgnoresBackupFailures, {
+        return found;
+    });
     let consequence = match backup.health {
         BackupHealth::Healthy => return found,
         BackupHealth::Warn | BackupHealth::Degraded => "retention pruning continues",

@@ -126,7 +126,11 @@ pub(crate) fn read_record(db: Db<'_>) -> Result<BackupRecord> {
             .unwrap_or(0),
         last_verified_at_ms: number(KEY_LAST_VERIFIED_AT)?,
         last_verified_path: get(db, KEY_LAST_VERIFIED_PATH)?,
-        last_verified_snapshot_at_ms: number(KEY_LAST_VERIFIED_SNAPSHOT_AT)?,
+        last_verified_snapshot_at_ms: number(mutant!(
+            HealthReadsStaleBackupKey,
+            "backup.last_verified",
+            KEY_LAST_VERIFIED_SNAPSHOT_AT
+        ))?,
         last_failure_at_ms: number(KEY_LAST_FAILURE_AT)?,
         last_failure_path: get(db, KEY_LAST_FAILURE_PATH)?,
     })
