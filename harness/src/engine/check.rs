@@ -13,7 +13,8 @@ use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_
 use super::verdicts::Verdicts;
 
 use crate::oracle::checks::RecoveryEvidence;
-use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot};
+use crate::oracle::observable::{BackupHealthSeen, BackupTrail};
+use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot, SurfacedErrors};
 
 /// Check phase: reopens the ledger (or each crash image), gathers evidence, prints verdicts.
 pub fn check(input_path: &Path) -> Result<(), WorkerError> {
@@ -74,6 +75,17 @@ pub fn evidence_after_reopen_at(
             Ok(ledger) => super::evidence::corruption::gather(ledger, &model),
             Err(e) => super::evidence::corruption::refused_at_open(e, &model),
         });
+    let backup_trail = BackupTrail::from_execution(execution);
+    let backup_health = match &reopened {
+        Ok(ledger)
+            if backup_trail.attempted > 0
+                && job.scenario.checks.contains(&CheckName::FaultsObservable) =>
+        {
+            backup_health_seen(ledger)
+        }
+        Ok(_) => Err("not read".to_owned()),
+        Err(e) => Err(format!("ledger did not reopen: {e}")),
+    };
     let snapshot =
         LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
     let wants_after = super::evidence::after_recovery::wanted(&job.scenario.checks);
@@ -111,7 +123,20 @@ pub fn evidence_after_reopen_at(
         reopen,
         corruption,
         after_recovery,
+        surfaced: SurfacedErrors::from_execution(execution),
+        backup_trail,
+        backup_health,
     }
+}
+
+/// The backup part of the reopened ledger's health report.
+fn backup_health_seen(ledger: &Ledger) -> Result<BackupHealthSeen, String> {
+    let report = ledger.health().map_err(|e| format!("health failed: {e}"))?;
+    Ok(BackupHealthSeen {
+        level: report.metrics.backup.health.as_str().to_owned(),
+        consecutive_failures: report.metrics.backup.consecutive_failures,
+        problems: report.problems.into_iter().map(|p| p.what).collect(),
+    })
 }
 
 /// Reads the crash-resume queue (`Ledger::recovery_queue`), then (if asked) drives every

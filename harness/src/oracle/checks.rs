@@ -17,6 +17,9 @@ use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
 use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
+use super::observable::{
+    BackupHealthSeen, BackupTrail, SurfacedErrors, backups_observable, faults_observable,
+};
 use super::snapshot::LedgerSnapshot;
 
 /// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
@@ -109,6 +112,11 @@ checks! {
     /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
     /// backup the ledger lists as verified: pruning never rests on an unverified backup.
     PruneBackedUp = "prune_backed_up", reopened: Some(judge_prune_backed_up), in_drive: None;
+    /// Every fault error the trace saw reach a caller is in the ledger's `errors_log`, with the
+    /// trace's count per operation: never more, and none missing that a later acknowledged
+    /// write gave the ledger the chance to log ([`super::observable`]).
+    FaultsObservable = "faults_observable",
+        reopened: Some(judge_faults_observable), in_drive: None;
 }
 
 /// Where a scenario's check is judged.
@@ -220,6 +228,13 @@ pub struct Evidence {
     /// What the checks of [`super::after_recovery`] judge (gathered only for scenarios that run
     /// one of them).
     pub after_recovery: Option<AfterRecovery>,
+    /// The fault errors the trace saw reach a caller, per operation.
+    pub surfaced: SurfacedErrors,
+    /// The trace's backups.
+    pub backup_trail: BackupTrail,
+    /// What the reopened ledger's health said about backups (read when the trace has
+    /// backups and the scenario runs `faults_observable`).
+    pub backup_health: Result<BackupHealthSeen, String>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -364,6 +379,14 @@ fn judge_exported_once(e: &Evidence) -> Vec<String> {
 
 fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
     e.after_resuming(prune_backed_up)
+}
+
+fn judge_faults_observable(e: &Evidence) -> Vec<String> {
+    e.on_snapshot(|snapshot| {
+        let mut problems = faults_observable(&e.surfaced, &snapshot.caller_errors_logged);
+        problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
+        problems
+    })
 }
 
 fn integrity(s: &LedgerSnapshot) -> Vec<String> {
@@ -686,12 +709,15 @@ mod tests {
             reopen: Ok(()),
             corruption: None,
             after_recovery: None,
+            surfaced: SurfacedErrors::from_execution(execution),
+            backup_trail: BackupTrail::from_execution(execution),
+            backup_health: Err("not read".to_owned()),
         }
     }
 
     /// The checks judged from evidence that fail (`fault_response` is judged by the drive
-    /// worker; `corruption_accounted` and the checks of `after_recovery.rs` have tests of
-    /// their own).
+    /// worker; `corruption_accounted`, `faults_observable` and the checks of
+    /// `after_recovery.rs` have tests of their own).
     fn failing(e: &Evidence) -> Vec<CheckName> {
         CheckName::ALL
             .into_iter()
@@ -703,6 +729,7 @@ mod tests {
                     CheckName::BackupsRestorable,
                     CheckName::ExportedOnce,
                     CheckName::PruneBackedUp,
+                    CheckName::FaultsObservable,
                 ]
                 .contains(c)
             })

@@ -12,6 +12,7 @@ pub mod contention;
 pub mod corruption;
 pub mod fault_response;
 mod model;
+pub mod observable;
 mod snapshot;
 
 pub use after_recovery::{AfterRecovery, VerifiedBackup};
@@ -20,4 +21,5 @@ pub use checks::{
 };
 pub use corruption::{CorruptionEvidence, Served};
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
+pub use observable::SurfacedErrors;
 pub use snapshot::{LedgerSnapshot, SnapshotError};

@@ -27,6 +27,8 @@ pub struct LedgerSnapshot {
     pub integrity: Vec<String>,
     /// Rows of `PRAGMA foreign_key_check`, rendered.
     pub foreign_key_violations: Vec<String>,
+    /// `errors_log` rows of errors that reached a caller (stage `operation`), per operation.
+    pub caller_errors_logged: BTreeMap<String, u64>,
 }
 
 /// The database could not be read at all.
@@ -56,6 +58,7 @@ impl LedgerSnapshot {
         };
         read_captures(&conn, &mut snapshot).map_err(err)?;
         read_audit(&conn, &mut snapshot).map_err(err)?;
+        snapshot.caller_errors_logged = read_caller_errors(&conn).map_err(err)?;
         snapshot.vault_files = std::fs::read_dir(vault_dir)
             .map(|entries| {
                 entries
@@ -122,6 +125,21 @@ fn read_captures(conn: &Connection, snapshot: &mut LedgerSnapshot) -> rusqlite::
         snapshot.captures.insert(id, state);
     }
     Ok(())
+}
+
+/// `errors_log` rows with stage `operation`, counted per operation (the message's prefix).
+fn read_caller_errors(conn: &Connection) -> rusqlite::Result<BTreeMap<String, u64>> {
+    let mut stmt = conn.prepare(
+        "SELECT substr(message, 1, instr(message, ':') - 1), count(*) FROM errors_log
+         WHERE stage = 'operation' GROUP BY 1",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+        ))
+    })?;
+    rows.collect()
 }
 
 fn read_audit(conn: &Connection, snapshot: &mut LedgerSnapshot) -> rusqlite::Result<()> {

@@ -14,6 +14,7 @@ mod failpoints;
 mod golden;
 mod locks;
 mod mutants;
+mod observable;
 mod perf;
 mod power_loss;
 mod regressions;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backup::{BackupHealth, BackupRecord};
 use crate::capacity::{self, Forecast, Samples};
 use crate::db::Db;
 use crate::error::Result;
@@ -161,6 +162,41 @@ fn capacity_problem(forecast: &Forecast) -> Option<Problem> {
     ))
 }
 
+/// What the backup record says needs attention: no verified backup, and the
+/// escalation of consecutive verification failures, naming the failed backup.
+fn backup_problems(backup: &BackupRecord) -> Vec<Problem> {
+    let mut found = Vec::new();
+    if backup.last_verified_snapshot_at_ms.is_none() {
+        found.push(problem(
+            HealthStatus::Degraded,
+            "no verified backup recorded".to_owned(),
+            "take and verify a backup; retention pruning waits for one",
+        ));
+    }
+    if_mutant!(HealthIgnoresBackupFailures, {
+        return found;
+    });
+    let consequence = match backup.health {
+        BackupHealth::Healthy => return found,
+        BackupHealth::Warn | BackupHealth::Degraded => "retention pruning continues",
+        BackupHealth::PruningPaused => "retention pruning is paused until a backup verifies",
+    };
+    found.push(problem(
+        HealthStatus::Degraded,
+        format!(
+            "backup status {}: {} backup verification(s) failed in a row, the last of {} at {}; {consequence}",
+            backup.health.as_str(),
+            backup.consecutive_failures,
+            backup.last_failure_path.as_deref().unwrap_or("an unknown file"),
+            backup
+                .last_failure_at_ms
+                .map_or_else(|| "an unknown time".to_owned(), crate::backup::utc_text),
+        ),
+        "see `ledger backups list`; take a new backup with `ledger backup` and find why verification fails",
+    ));
+    found
+}
+
 fn problems(report: &HealthReport) -> Vec<Problem> {
     let mut found = Vec::new();
     let checks = &report.checks;
@@ -199,20 +235,7 @@ fn problems(report: &HealthReport) -> Vec<Problem> {
             "compare with the plan warnings and WAL size; run `ledger maintain`",
         ));
     }
-    let backup = &report.metrics.backup;
-    match backup.last_verified {
-        None => found.push(problem(
-            HealthStatus::Degraded,
-            "no verified backup recorded".to_owned(),
-            "take and verify a backup; retention pruning waits for one",
-        )),
-        Some(false) => found.push(problem(
-            HealthStatus::Degraded,
-            "the last backup failed verification".to_owned(),
-            "take a new backup and verify it",
-        )),
-        Some(true) => {}
-    }
+    found.extend(backup_problems(&report.metrics.backup));
     if report
         .maintenance_due
         .iter()

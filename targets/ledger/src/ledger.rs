@@ -27,7 +27,6 @@ use crate::open::OpenReport;
 use crate::retry::{self, Idempotence, RealTime, Retried};
 use crate::safety::Safety;
 use crate::status::ExportMode;
-use crate::sync_state::{self, keys};
 use crate::{open, ops, tx};
 
 /// Mixed into the id seed to seed the retry jitter, so the two streams differ.
@@ -55,6 +54,8 @@ pub struct Ledger {
     busy: Arc<BusyStats>,
     open_report: OpenReport,
     pub(crate) safety: Safety,
+    /// Errors that reached a caller, on their way to `errors_log`.
+    pub(crate) caller_errors: crate::caller_errors::CallerErrors,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -110,6 +111,7 @@ impl Ledger {
             baseline_mark: RefCell::new(Recorder::default()),
             busy,
             open_report,
+            caller_errors: crate::caller_errors::CallerErrors::default(),
             safety: Safety::new(config),
         };
         ledger.time.observe_database(&ledger.conn);
@@ -138,6 +140,7 @@ impl Ledger {
     /// Before a write: one clock reading for the whole write (however often it is retried),
     /// then the between-operations safety work.
     fn begin_write(&mut self) -> Result<i64> {
+        self.caller_errors.flush(self.db());
         let now = self.time.now_ms();
         self.between_operations(now)?;
         Ok(now)
@@ -151,6 +154,17 @@ impl Ledger {
     /// What opening found: a leftover WAL (crash recovery), plan warnings.
     pub fn open_report(&self) -> &OpenReport {
         &self.open_report
+    }
+
+    /// A call refused before it ran (a known-corrupt database, a failed check between
+    /// operations): counted as a failed call and logged like any error that reaches the caller.
+    fn refused(&self, operation: Operation, error: LedgerError) -> LedgerError {
+        self.recorder
+            .borrow_mut()
+            .record(operation, false, 0, std::time::Duration::ZERO);
+        self.caller_errors
+            .note(self.db(), operation.as_str(), &error, || self.time.now_ms());
+        error
     }
 
     /// Record a finished call, turn an exhausted lock wait into
@@ -231,7 +245,9 @@ impl Ledger {
     /// Run a read under the retry policy and record it.
     /// Refuses a known-corrupt or replaced database first (see `read_guard`).
     fn read<T>(&self, operation: Operation, body: impl Fn(Db<'_>) -> Result<T>) -> Result<T> {
-        self.read_guard()?;
+        if let Err(refusal) = self.read_guard() {
+            return Err(self.refused(operation, refusal));
+        }
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let retried = Ledger::retried(
@@ -245,7 +261,7 @@ impl Ledger {
             },
         );
         let result = self.finish(operation, started, own, retried);
-        self.after_operation(result, false)
+        self.after_operation(operation, result, false)
     }
 
     /// Runs one write: one clock reading and the between-operations work, then `attempt`
@@ -254,10 +270,14 @@ impl Ledger {
     /// [`Ledger::finish_write`] records and settles it.
     fn attempt_write<T>(
         &mut self,
+        operation: Operation,
         idempotence: Idempotence,
         mut attempt: impl FnMut(Db<'_>, &mut IdGenerator, &std::path::Path, i64) -> Result<T>,
     ) -> Result<AttemptedWrite<T>> {
-        let now = self.begin_write()?;
+        let now = match self.begin_write() {
+            Ok(now) => now,
+            Err(refusal) => return Err(self.refused(operation, refusal)),
+        };
         let started = Instant::now();
         let own = !self.conn.is_autocommit();
         let db = Db::new(&self.conn, &self.config.path);
@@ -282,7 +302,7 @@ impl Ledger {
             write.own_transaction_open,
             write.retried,
         );
-        self.after_operation(result, true)
+        self.after_operation(operation, result, true)
     }
 
     /// Stage a capture, or return the existing capture it duplicates (same
@@ -295,9 +315,11 @@ impl Ledger {
     /// `Sqlite`, `LockTimeout` (nothing stored).
     pub fn stage(&mut self, new: &NewCapture) -> Result<StageOutcome> {
         let mut attempted: Vec<CaptureId> = Vec::new();
-        let mut write = self.attempt_write(Idempotence::Idempotent, |db, ids, _, now| {
-            ops::stage::stage(db, ids, now, new, &mut attempted)
-        })?;
+        let mut write = self.attempt_write(
+            Operation::Stage,
+            Idempotence::Idempotent,
+            |db, ids, _, now| ops::stage::stage(db, ids, now, new, &mut attempted),
+        )?;
         if write.retried.earlier_commit_failure
             && let Ok(StageOutcome::Duplicate(existing)) = &write.retried.result
             && attempted.contains(existing)
@@ -315,9 +337,11 @@ impl Ledger {
     /// whose hash another capture has), `Sqlite`, `LockTimeout`; nothing
     /// changed on error.
     pub fn record_transcription(&mut self, id: &str, transcript: &str) -> Result<()> {
-        let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
-            ops::transcribe::record_transcription(db, now, id, transcript)
-        })?;
+        let write = self.attempt_write(
+            Operation::RecordTranscription,
+            Idempotence::OnlyIfNotCommitted,
+            |db, _, _, now| ops::transcribe::record_transcription(db, now, id, transcript),
+        )?;
         let result = self.finish_write(Operation::RecordTranscription, write);
         mutant!(
             NomemSwallowed,
@@ -332,9 +356,11 @@ impl Ledger {
     /// # Errors
     /// `NotFound`, `IllegalTransition`, `Sqlite`, `LockTimeout`; nothing changed on error.
     pub fn mark_transcription_failed(&mut self, id: &str, message: &str) -> Result<()> {
-        let write = self.attempt_write(Idempotence::OnlyIfNotCommitted, |db, _, _, now| {
-            ops::transcribe::mark_transcription_failed(db, now, id, message)
-        })?;
+        let write = self.attempt_write(
+            Operation::MarkTranscriptionFailed,
+            Idempotence::OnlyIfNotCommitted,
+            |db, _, _, now| ops::transcribe::mark_transcription_failed(db, now, id, message),
+        )?;
         let result = self.finish_write(Operation::MarkTranscriptionFailed, write);
         mutant!(
             NomemSwallowed,
@@ -355,10 +381,11 @@ impl Ledger {
     /// `LockTimeout`. On error the database is unchanged, but the vault file
     /// may already be written.
     pub fn record_export(&mut self, id: &str, mode: ExportMode) -> Result<ExportOutcome> {
-        let mut write = self
-            .attempt_write(Idempotence::Idempotent, |db, ids, vault_dir, now| {
-                ops::export::record_export(db, ids, now, vault_dir, id, mode)
-            })?;
+        let mut write = self.attempt_write(
+            Operation::RecordExport,
+            Idempotence::Idempotent,
+            |db, ids, vault_dir, now| ops::export::record_export(db, ids, now, vault_dir, id, mode),
+        )?;
         if write.retried.earlier_commit_failure
             && matches!(write.retried.result, Ok(ExportOutcome::AlreadyExported))
         {
@@ -432,34 +459,12 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
-        let write = self.attempt_write(Idempotence::Idempotent, |db, _, _, now| {
-            ops::prune::prune_exported_older_than(db, now, days)
-        })?;
+        let write = self.attempt_write(
+            Operation::Prune,
+            Idempotence::Idempotent,
+            |db, _, _, now| ops::prune::prune_exported_older_than(db, now, days),
+        )?;
         self.finish_write(Operation::Prune, write)
-    }
-
-    /// Record a backup taken at `at_ms` and whether it passed verification,
-    /// in `sync_state` (what retention pruning and health read). The backup
-    /// itself is made elsewhere.
-    ///
-    /// # Errors
-    /// `Sqlite`, `LockTimeout`.
-    pub fn record_backup(&mut self, at_ms: i64, verified: bool) -> Result<()> {
-        let now = self.time.now_ms();
-        let db = self.db();
-        tx::immediate(db, |db| {
-            sync_state::set(db, keys::BACKUP_LAST_AT_MS, &at_ms.to_string(), now)?;
-            sync_state::set(db, keys::BACKUP_LAST_VERIFIED, &verified.to_string(), now)?;
-            if verified {
-                sync_state::set(
-                    db,
-                    keys::BACKUP_LAST_VERIFIED_AT_MS,
-                    &at_ms.to_string(),
-                    now,
-                )?;
-            }
-            Ok(())
-        })
     }
 
     /// In-process counters: per operation calls, errors, retries and latency
@@ -586,12 +591,14 @@ impl Ledger {
         &self.conn
     }
 
-    /// Run `PRAGMA optimize` (best effort, logged on failure), then close the
+    /// Write the errors that reached a caller and are not yet in `errors_log` (best effort),
+    /// run `PRAGMA optimize` (best effort, logged on failure), then close the
     /// connection (checkpointing the WAL if this is the last one).
     ///
     /// # Errors
     /// `Sqlite` when SQLite refuses to close.
     pub fn close(self) -> Result<()> {
+        self.caller_errors.flush(self.db());
         let path = self.config.path;
         if self.conn.is_autocommit()
             && let Err(error) = self.conn.execute_batch("PRAGMA optimize")
@@ -602,9 +609,11 @@ impl Ledger {
             .close()
             .map_err(|(_, source)| LedgerError::Sqlite {
                 operation: "close the connection",
-                path,
+                path: path.clone(),
                 source,
-            })
+            })?;
+        crate::clean_close::record(&path);
+        Ok(())
     }
 }
 

@@ -18,6 +18,7 @@ use crate::ledger::Ledger;
 use crate::memory::adaptive_cache::{self, PressureChange};
 use crate::memory::scan_watch::ScanWatch;
 use crate::memory::{CacheChoice, CacheReason, ConnectionUse, MemoryProbe};
+use crate::metrics::Operation;
 use crate::mmap_fallback::{self, MmapOffReason};
 use crate::safety::{SafetyCounters, SafetyEvent, SafetyEventKind};
 use crate::{checksum, tx};
@@ -251,7 +252,24 @@ impl Ledger {
     }
 
     /// After any operation: note what a failure implies for the next one.
-    pub(crate) fn after_operation<T>(&self, result: Result<T>, wrote: bool) -> Result<T> {
+    pub(crate) fn after_operation<T>(
+        &self,
+        operation: Operation,
+        result: Result<T>,
+        wrote: bool,
+    ) -> Result<T> {
+        let result = self.settle_failure(result, wrote);
+        if let Err(error) = &result {
+            let db = Db::new(&self.conn, &self.config.path);
+            self.caller_errors
+                .note(db, operation.as_str(), error, || self.time.now_ms());
+        }
+        result
+    }
+
+    /// After a failed call: mark the database suspect on `corrupt`, note an mmap I/O error,
+    /// and settle a failed write's transaction.
+    fn settle_failure<T>(&self, result: Result<T>, wrote: bool) -> Result<T> {
         let Err(error) = &result else {
             return result;
         };

@@ -53,10 +53,12 @@ mod mutant_switch;
 
 pub mod backup;
 mod busy;
+pub mod caller_errors;
 pub mod capacity;
 mod capture;
 mod chain_repair;
 pub mod checksum;
+mod clean_close;
 pub mod clock;
 pub mod coherency;
 pub mod config;

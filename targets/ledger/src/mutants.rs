@@ -77,6 +77,16 @@ pub enum Mutant {
     /// A restore from the backup chain leaves out the frames of the last archive segment it
     /// plans (the chain bookkeeping still advances past it).
     RestoreSkipsSegment,
+    /// An error that reached the caller is never written to `errors_log`: the failure is
+    /// invisible to anyone reading the ledger's health and error log afterwards.
+    ErrorNeverLogged,
+    /// Health leaves out the backup escalation: failed verifications (WARN, DEGRADED, pruning
+    /// paused) never show in the health report.
+    HealthIgnoresBackupFailures,
+    /// The backup record that health and the metrics read takes the last verified backup from
+    /// a key the backup module no longer writes: health says no verified backup was recorded
+    /// after verified backups.
+    HealthReadsStaleBackupKey,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -219,6 +229,24 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "a restore from the backup chain skips the frames of one archive segment",
         caught_by: &["corrupt-table-page-archived"],
         mutant: Some(Mutant::RestoreSkipsSegment),
+    },
+    MutantSpec {
+        name: "error-never-logged",
+        description: "an error that reached the caller is never written to errors_log",
+        caught_by: &["eio-write-persistent"],
+        mutant: Some(Mutant::ErrorNeverLogged),
+    },
+    MutantSpec {
+        name: "health-ignores-backup-failures",
+        description: "failed backup verifications never show in the health report",
+        caught_by: &["seeded-actions"],
+        mutant: Some(Mutant::HealthIgnoresBackupFailures),
+    },
+    MutantSpec {
+        name: "health-reads-stale-backup-key",
+        description: "health reads the last verified backup from a key nobody writes: verified backups are not seen",
+        caught_by: &["seeded-actions"],
+        mutant: Some(Mutant::HealthReadsStaleBackupKey),
     },
 ];
 

@@ -23,14 +23,18 @@ pub struct OpenReport {
     pub leftover_wal_bytes: Option<u64>,
     /// Whether a `-shm` file was present before this open.
     pub leftover_shm: bool,
+    /// Whether the leftover WAL is exactly the one the last clean close kept (archive mode
+    /// keeps the WAL on purpose): no crash, nothing to recover.
+    pub wal_kept_by_clean_close: bool,
     /// Query-plan problems found after migrating.
     pub plan_warnings: Vec<crate::plans::PlanWarning>,
 }
 
 impl OpenReport {
-    /// Whether SQLite probably ran crash recovery on a non-empty WAL.
+    /// Whether SQLite probably ran crash recovery on a non-empty WAL (one a clean close did
+    /// not keep).
     pub fn recovery_likely(&self) -> bool {
-        self.leftover_wal_bytes.is_some_and(|bytes| bytes > 0)
+        self.leftover_wal_bytes.is_some_and(|bytes| bytes > 0) && !self.wal_kept_by_clean_close
     }
 }
 
@@ -43,6 +47,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport
     ensure_dir(&config.vault_dir)?;
     let existed = config.path.exists();
     let (leftover_wal_bytes, leftover_shm) = crate::lock::leftover_files(&config.path);
+    let wal_kept_by_clean_close = crate::clean_close::take(&config.path);
     let conn = connect(config)?;
     if !existed && config.path.exists() {
         vault::sync_dir(parent_dir(&config.path))?;
@@ -54,6 +59,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport
     let report = OpenReport {
         leftover_wal_bytes,
         leftover_shm,
+        wal_kept_by_clean_close,
         plan_warnings: crate::plans::check(db),
     };
     log_report(config, &report);

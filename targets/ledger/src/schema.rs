@@ -143,9 +143,28 @@ CREATE INDEX captures_recoverable ON captures(created_at, id, status)
     WHERE status IN ('staged','transcribed','failed_transcription');
 ";
 
+/// Version 3: `errors_log` also takes stage `operation`, the errors that reached a caller
+/// (`crate::caller_errors`). SQLite cannot change a CHECK in place, so the table is rebuilt
+/// with its rows and ids.
+const V3: &str = "
+CREATE TABLE errors_log_v3 (
+    id         INTEGER PRIMARY KEY,
+    capture_id TEXT NULL REFERENCES captures(id) ON DELETE SET NULL,
+    stage      TEXT NOT NULL
+               CHECK (stage IN ('poll','transcribe','export','backup','integrity','operation')),
+    message    TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+INSERT INTO errors_log_v3 (id, capture_id, stage, message, created_at)
+    SELECT id, capture_id, stage, message, created_at FROM errors_log;
+DROP TABLE errors_log;
+ALTER TABLE errors_log_v3 RENAME TO errors_log;
+CREATE INDEX errors_log_capture ON errors_log(capture_id);
+";
+
 /// The migrations, in order; entry `i` takes `user_version` from `i` to `i + 1`.
 /// Append only: never edit a released entry.
-const MIGRATIONS: [&str; 2] = [V1, V2];
+const MIGRATIONS: [&str; 3] = [V1, V2, V3];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -237,6 +256,44 @@ mod tests {
     }
 
     #[test]
+    fn a_version_2_database_keeps_its_error_rows_and_takes_operation_errors() {
+        let conn = Connection::open_in_memory().expect("in-memory db");
+        conn.execute_batch(V1).expect("v1 schema");
+        conn.execute_batch(V2).expect("v2 schema");
+        conn.pragma_update(None, "user_version", 2).expect("v2");
+        conn.execute(
+            "INSERT INTO errors_log VALUES (7, NULL, 'backup', 'b.db: hash differs', 5)",
+            [],
+        )
+        .expect("insert");
+        let refused = conn.execute(
+            "INSERT INTO errors_log VALUES (8, NULL, 'operation', 'stage: io: x', 6)",
+            [],
+        );
+        assert!(refused.is_err(), "version 2 refuses stage operation");
+        let db = Db::new(&conn, Path::new(":memory:"));
+        migrate(db).expect("migrates");
+        assert_eq!(user_version(db).expect("version"), 3);
+        conn.execute(
+            "INSERT INTO errors_log VALUES (8, NULL, 'operation', 'stage: io: x', 6)",
+            [],
+        )
+        .expect("version 3 takes stage operation");
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT id, stage FROM errors_log ORDER BY id")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .expect("rows");
+        assert_eq!(
+            rows,
+            [(7, "backup".to_owned()), (8, "operation".to_owned())]
+        );
+        assert_eq!(index_columns(&conn, "errors_log_capture"), ["capture_id"]);
+    }
+
+    #[test]
     fn a_version_1_database_gets_the_covering_recovery_index() {
         let conn = Connection::open_in_memory().expect("in-memory db");
         conn.execute_batch(V1).expect("v1 schema");
@@ -252,7 +309,7 @@ mod tests {
         );
         let db = Db::new(&conn, Path::new(":memory:"));
         migrate(db).expect("migrates");
-        assert_eq!(user_version(db).expect("version"), 2);
+        assert_eq!(user_version(db).expect("version"), SCHEMA_VERSION);
         assert_eq!(
             index_columns(&conn, "captures_recoverable"),
             ["created_at", "id", "status"]

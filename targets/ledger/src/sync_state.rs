@@ -10,13 +10,10 @@ use crate::error::Result;
 
 /// The keys, one place for every reader and writer.
 pub mod keys {
-    /// When the last backup was taken (unix ms).
-    pub const BACKUP_LAST_AT_MS: &str = "backup.last_at_ms";
-    /// When the last backup that passed verification was taken (unix ms).
-    /// Retention pruning never deletes rows newer than this.
+    /// When the newest verified backup was taken (unix ms), present only while
+    /// backup escalation allows pruning: the backup module writes it with every
+    /// outcome it records, and retention pruning never deletes rows newer than it.
     pub const BACKUP_LAST_VERIFIED_AT_MS: &str = "backup.last_verified_at_ms";
-    /// Whether the last backup passed verification (`true` / `false`).
-    pub const BACKUP_LAST_VERIFIED: &str = "backup.last_verified";
     /// Last `PRAGMA optimize` run by maintenance (unix ms).
     pub const MAINT_LAST_OPTIMIZE_MS: &str = "maintenance.last_optimize_ms";
     /// Last `ANALYZE` run by maintenance (unix ms).
@@ -67,11 +64,11 @@ mod tests {
         let conn = Connection::open_in_memory().expect("db");
         let db = Db::new(&conn, Path::new(":memory:"));
         crate::schema::migrate(db).expect("schema");
-        assert_eq!(get(db, keys::BACKUP_LAST_AT_MS).expect("get"), None);
-        set(db, keys::BACKUP_LAST_AT_MS, "5", 1).expect("set");
-        set(db, keys::BACKUP_LAST_AT_MS, "7", 2).expect("set");
-        assert_eq!(get_i64(db, keys::BACKUP_LAST_AT_MS).expect("get"), Some(7));
-        set(db, keys::BACKUP_LAST_AT_MS, "x", 3).expect("set");
-        assert_eq!(get_i64(db, keys::BACKUP_LAST_AT_MS).expect("get"), None);
+        assert_eq!(get(db, keys::MAINT_ANALYZE_ROWS).expect("get"), None);
+        set(db, keys::MAINT_ANALYZE_ROWS, "5", 1).expect("set");
+        set(db, keys::MAINT_ANALYZE_ROWS, "7", 2).expect("set");
+        assert_eq!(get_i64(db, keys::MAINT_ANALYZE_ROWS).expect("get"), Some(7));
+        set(db, keys::MAINT_ANALYZE_ROWS, "x", 3).expect("set");
+        assert_eq!(get_i64(db, keys::MAINT_ANALYZE_ROWS).expect("get"), None);
     }
 }

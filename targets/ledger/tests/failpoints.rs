@@ -58,8 +58,14 @@ fn staged(ledger: &mut Ledger, n: u32) -> String {
 fn dump(conn: &Connection) -> Vec<String> {
     let mut rows = Vec::new();
     for table in ["captures", "exports_audit", "errors_log", "sync_state"] {
+        // The log of errors that reached the caller is the one row a failed call adds.
+        let filter = if table == "errors_log" {
+            "WHERE stage != 'operation'"
+        } else {
+            ""
+        };
         let mut stmt = conn
-            .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .prepare(&format!("SELECT * FROM {table} {filter} ORDER BY 1"))
             .expect("prepare");
         let columns = stmt.column_count();
         let mut query = stmt.query([]).expect("query");
@@ -127,6 +133,33 @@ fn stage_failing_before_commit_stores_nothing() {
         env.ledger.stage(&voice(1)).expect("retry"),
         StageOutcome::Staged(_)
     ));
+    scenario.teardown();
+}
+
+fn caller_errors_logged(conn: &Connection) -> Vec<String> {
+    conn.prepare("SELECT message FROM errors_log WHERE stage = 'operation' ORDER BY id")
+        .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+        .expect("errors_log")
+}
+
+#[test]
+fn an_error_that_reaches_the_caller_is_logged_once_and_an_answer_is_not() {
+    let scenario = FailScenario::setup();
+    let mut env = env();
+    fail::cfg(failpoint::STAGE_BEFORE_COMMIT, "return").expect("cfg");
+    assert_fail_point(env.ledger.stage(&voice(1)), failpoint::STAGE_BEFORE_COMMIT);
+    fail::remove(failpoint::STAGE_BEFORE_COMMIT);
+    let logged = caller_errors_logged(env.ledger.connection());
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].starts_with("stage: fail_point: "), "{logged:?}");
+    assert!(matches!(
+        env.ledger
+            .record_transcription("01NOSUCHCAPTURE0000000000", "x"),
+        Err(LedgerError::NotFound { .. })
+    ));
+    assert_eq!(caller_errors_logged(env.ledger.connection()).len(), 1);
+    let metrics = env.ledger.metrics_snapshot().expect("metrics");
+    assert_eq!(metrics.operations["stage"].errors, 1);
     scenario.teardown();
 }
 

@@ -6,10 +6,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The backup health level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackupHealth {
     /// The last verification passed (or none failed yet).
+    #[default]
     Healthy,
     /// Recent verifications failed; still pruning.
     Warn,
@@ -28,6 +29,18 @@ impl BackupHealth {
             BackupHealth::Degraded => "degraded",
             BackupHealth::PruningPaused => "pruning_paused",
         }
+    }
+
+    /// The level whose [`BackupHealth::as_str`] is `text`.
+    pub fn parse(text: &str) -> Option<BackupHealth> {
+        [
+            BackupHealth::Healthy,
+            BackupHealth::Warn,
+            BackupHealth::Degraded,
+            BackupHealth::PruningPaused,
+        ]
+        .into_iter()
+        .find(|level| level.as_str() == text.trim())
     }
 }
 

@@ -61,9 +61,11 @@ pub use rotation::{
 pub(crate) use segment::archived_frame;
 pub use segment::{CommitRecord, SegmentHeader};
 pub use stamp::{file_name as snapshot_file_name, utc_text};
+pub(crate) use state::read_record;
 pub use state::{
-    BackupStatus, KEY_CONSECUTIVE_FAILURES, KEY_LAST_FAILURE_AT, KEY_LAST_FAILURE_PATH,
-    KEY_LAST_VERIFIED_AT, KEY_LAST_VERIFIED_PATH, KEY_LAST_VERIFIED_SNAPSHOT_AT, KEY_STATUS,
+    BackupRecord, BackupStatus, KEY_CONSECUTIVE_FAILURES, KEY_LAST_FAILURE_AT,
+    KEY_LAST_FAILURE_PATH, KEY_LAST_VERIFIED_AT, KEY_LAST_VERIFIED_PATH,
+    KEY_LAST_VERIFIED_SNAPSHOT_AT, KEY_STATUS,
 };
 pub use verify::{VerifyCheck, VerifyReport, verify_backup_file};
 

@@ -58,6 +58,18 @@ pub enum KeepReason {
     Weekly,
 }
 
+impl std::fmt::Display for KeepReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KeepReason::NewestVerified => "newest verified",
+            KeepReason::InUse => "a restore is reading it",
+            KeepReason::Hourly => "newest of its hour",
+            KeepReason::Daily => "newest of its day",
+            KeepReason::Weekly => "newest of its week",
+        })
+    }
+}
+
 /// One backup and rotation's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationDecision {

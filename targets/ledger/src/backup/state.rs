@@ -46,6 +46,26 @@ pub struct BackupStatus {
     pub last_verified_snapshot_at_ms: Option<i64>,
 }
 
+/// The backup record as the backup module wrote it, read without an escalation
+/// policy: what health, the metrics snapshot and `ledger health` show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupRecord {
+    /// The level recorded with the last outcome (`healthy` when none was recorded).
+    pub health: BackupHealth,
+    /// Verification (or backup) failures since the last success.
+    pub consecutive_failures: u32,
+    /// When the last successful verification ran.
+    pub last_verified_at_ms: Option<i64>,
+    /// The last verified backup.
+    pub last_verified_path: Option<String>,
+    /// When that backup was taken: everything older is in it.
+    pub last_verified_snapshot_at_ms: Option<i64>,
+    /// When the last failure happened.
+    pub last_failure_at_ms: Option<i64>,
+    /// The backup file (or directory) of the last failure.
+    pub last_failure_path: Option<String>,
+}
+
 /// What happened to one backup attempt or verification.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome<'a> {
@@ -92,6 +112,28 @@ fn forget_last_verified(db: Db<'_>) -> Result<()> {
 pub(crate) fn read_status(db: Db<'_>, policy: &EscalationPolicy) -> Result<BackupStatus> {
     tx::discard_stale_transaction(db)?;
     status_in(db, policy)
+}
+
+/// Read the record as the backup module last wrote it.
+pub(crate) fn read_record(db: Db<'_>) -> Result<BackupRecord> {
+    let number = |key| -> Result<Option<i64>> { Ok(get(db, key)?.and_then(|v| v.parse().ok())) };
+    Ok(BackupRecord {
+        health: get(db, KEY_STATUS)?
+            .and_then(|text| BackupHealth::parse(&text))
+            .unwrap_or_default(),
+        consecutive_failures: get(db, KEY_CONSECUTIVE_FAILURES)?
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0),
+        last_verified_at_ms: number(KEY_LAST_VERIFIED_AT)?,
+        last_verified_path: get(db, KEY_LAST_VERIFIED_PATH)?,
+        last_verified_snapshot_at_ms: number(mutant!(
+            HealthReadsStaleBackupKey,
+            "backup.last_verified",
+            KEY_LAST_VERIFIED_SNAPSHOT_AT
+        ))?,
+        last_failure_at_ms: number(KEY_LAST_FAILURE_AT)?,
+        last_failure_path: get(db, KEY_LAST_FAILURE_PATH)?,
+    })
 }
 
 fn status_in(db: Db<'_>, policy: &EscalationPolicy) -> Result<BackupStatus> {

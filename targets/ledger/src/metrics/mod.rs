@@ -12,8 +12,7 @@ pub use histogram::{Histogram, LatencySummary};
 pub use jsonl::JsonLinesSink;
 pub use recorder::{Operation, OperationStats, Recorder};
 pub use snapshot::{
-    BackupMetrics, BusyMetrics, CacheMetrics, ExportMetrics, MetricsSnapshot, OperationMetrics,
-    StorageMetrics,
+    BusyMetrics, CacheMetrics, ExportMetrics, MetricsSnapshot, OperationMetrics, StorageMetrics,
 };
 
 pub(crate) use db_status::cache_counters;

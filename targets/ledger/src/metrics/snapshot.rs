@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::histogram::LatencySummary;
 use super::recorder::{Operation, Recorder};
+use crate::backup::BackupRecord;
 use crate::db::Db;
 use crate::error::Result;
 use crate::schema::NON_TERMINAL_IN;
-use crate::sync_state::{self, keys};
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -77,17 +77,6 @@ pub struct ExportMetrics {
     pub placeholder_ratio: f64,
 }
 
-/// The last backup, as recorded in `sync_state`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BackupMetrics {
-    /// When the last backup was taken.
-    pub last_at_ms: Option<i64>,
-    /// Whether it passed verification (`None` = never verified or no backup).
-    pub last_verified: Option<bool>,
-    /// When the last verified backup was taken.
-    pub last_verified_at_ms: Option<i64>,
-}
-
 /// Metrics at one moment: one JSON line of the metrics log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
@@ -113,8 +102,9 @@ pub struct MetricsSnapshot {
     pub errors_last_24h: BTreeMap<String, u64>,
     /// Export audit figures.
     pub exports: ExportMetrics,
-    /// The last backup.
-    pub backup: BackupMetrics,
+    /// The backup record the backup module writes (escalation level, last verified and
+    /// last failed backup).
+    pub backup: BackupRecord,
 }
 
 fn count(db: Db<'_>, what: &'static str, sql: &str) -> Result<u64> {
@@ -173,15 +163,6 @@ fn grouped(
             .collect()
         })
         .map_err(db.err(what))
-}
-
-fn backup(db: Db<'_>) -> Result<BackupMetrics> {
-    Ok(BackupMetrics {
-        last_at_ms: sync_state::get_i64(db, keys::BACKUP_LAST_AT_MS)?,
-        last_verified: sync_state::get(db, keys::BACKUP_LAST_VERIFIED)?
-            .map(|value| value.trim() == "true"),
-        last_verified_at_ms: sync_state::get_i64(db, keys::BACKUP_LAST_VERIFIED_AT_MS)?,
-    })
 }
 
 /// Build a snapshot from the in-process `recorder` and `busy` figures plus
@@ -258,6 +239,6 @@ pub(crate) fn take(
                 placeholder as f64 / total as f64
             },
         },
-        backup: backup(db)?,
+        backup: crate::backup::read_record(db)?,
     })
 }

@@ -116,7 +116,7 @@ fn backup_list_verify_restore_and_rotate_through_the_binary() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(
-        text(&output).contains("NewestVerified"),
+        text(&output).contains("keep (newest verified"),
         "{}",
         text(&output)
     );
@@ -244,4 +244,63 @@ fn errors_name_the_file_and_what_to_do() {
         "{}",
         text(&output)
     );
+}
+
+fn health_json(db: &Path) -> serde_json::Value {
+    let output = ledger(&["health", "--json", "--db", s(db)]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).expect("health --json is JSON")
+}
+
+fn problems(health: &serde_json::Value) -> Vec<String> {
+    health["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|problem| problem["what"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// `health` reads the record `ledger backup` and `ledger verify` write: two verified backups
+/// are seen as such, and each failed verification escalates WARN, DEGRADED, pruning paused.
+#[test]
+fn health_reads_the_backup_record_the_backup_commands_write() {
+    let env = populated(5);
+    let db = env.config.path.clone();
+    let dir = env.backups.dir.clone();
+    drop(env.ledger);
+    let first = ledger(&["backup", "--db", s(&db), "--backup-dir", s(&dir)]);
+    assert!(first.status.success(), "{}", text(&first));
+    let second = ledger(&["backup", "--db", s(&db), "--backup-dir", s(&dir)]);
+    assert!(second.status.success(), "{}", text(&second));
+    let newest = backup_path(&second);
+
+    let health = health_json(&db);
+    assert!(
+        !problems(&health).iter().any(|what| what.contains("backup")),
+        "two verified backups, yet health says {:?}",
+        problems(&health)
+    );
+    let backup = &health["metrics"]["backup"];
+    assert_eq!(backup["health"], "healthy", "{backup}");
+    assert_eq!(backup["last_verified_path"], newest.as_str(), "{backup}");
+
+    let damaged = backup_path(&first);
+    truncate_half(Path::new(&damaged));
+    for (failures, level) in [(1, "warn"), (2, "degraded"), (3, "pruning_paused")] {
+        let output = ledger(&["verify", &damaged, "--db", s(&db), "--backup-dir", s(&dir)]);
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        let health = health_json(&db);
+        let backup = &health["metrics"]["backup"];
+        assert_eq!(backup["health"], level, "{backup}");
+        assert_eq!(backup["consecutive_failures"], failures, "{backup}");
+        assert_eq!(backup["last_verified_path"], newest.as_str(), "{backup}");
+        let said = problems(&health);
+        assert!(
+            said.iter()
+                .any(|what| what.contains(level) && what.contains(&damaged)),
+            "health does not show the {level} escalation naming {damaged}: {said:?}"
+        );
+        assert_eq!(health["status"], "degraded", "{health}");
+    }
 }

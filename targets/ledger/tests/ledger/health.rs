@@ -62,10 +62,7 @@ fn workload(fixture: &mut Fixture) {
         fixture.ledger.stage(&email("hello")).expect("stage"),
         StageOutcome::Staged(_)
     ));
-    fixture
-        .ledger
-        .record_backup(crate::support::START_MS, true)
-        .expect("backup");
+    fixture.verified_backup();
     fixture.ledger.maintain(false).expect("maintain");
 }
 
@@ -98,7 +95,11 @@ fn health_json_reports_every_metric_with_a_stable_shape() {
         metrics["errors_last_24h"].as_object().map(|m| m.len()),
         Some(0)
     );
-    assert_eq!(metrics["backup"]["last_verified"], true);
+    assert_eq!(metrics["backup"]["health"], "healthy");
+    assert!(
+        metrics["backup"]["last_verified_path"].is_string(),
+        "{stdout}"
+    );
     assert!(metrics["storage"]["database_bytes"].as_u64().unwrap_or(0) > 0);
     for op in [
         "stage",

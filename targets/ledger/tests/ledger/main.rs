@@ -1,6 +1,7 @@
 //! Integration tests of the staging ledger, one module per area.
 
 mod checksums;
+mod cli_first_use;
 mod determinism;
 mod export;
 mod health;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ledger::maintenance::Step;
-use ledger::{Config, ExportMode, ManualClock};
+use ledger::{BackupConfig, Config, ExportMode, ManualClock};
 
 use crate::support::{START_MS, email, open_manual};
 
@@ -49,6 +49,18 @@ fn retention_prunes_only_exports_older_than_the_verified_backup_and_90_days() {
     let mut ledger = open_manual(&config, &clock);
     let mut exported = Vec::new();
     for n in 0..4 {
+        if n == 2 {
+            let before = ledger.maintain(true).expect("maintain");
+            assert!(
+                !steps(&before).contains(&Step::RetentionPrune),
+                "no backup yet"
+            );
+            let mut backups = BackupConfig::new(dir.path().join("backups"));
+            backups.step_pause = std::time::Duration::ZERO;
+            let backup = ledger.backup(&backups).expect("backup");
+            assert_eq!(backup.status.consecutive_failures, 0, "{backup:#?}");
+            clock.advance(DAY);
+        }
         let id = match ledger.stage(&email(&format!("mail {n}"))).expect("stage") {
             ledger::StageOutcome::Staged(id) => id,
             other => panic!("{other:?}"),
@@ -63,16 +75,7 @@ fn retention_prunes_only_exports_older_than_the_verified_backup_and_90_days() {
         clock.advance(10 * DAY);
     }
     clock.advance(200 * DAY);
-    let before = ledger.maintain(false).expect("maintain");
-    assert!(
-        !steps(&before).contains(&Step::RetentionPrune),
-        "no backup yet"
-    );
     assert!(ledger.capture(&exported[0]).expect("read").is_some());
-    let backup_at = START_MS + 15 * DAY;
-    ledger
-        .record_backup(backup_at, true)
-        .expect("record backup");
     let report = ledger.maintain(false).expect("maintain");
     let prune = report
         .steps

@@ -31,6 +31,15 @@ impl Fixture {
         }
     }
 
+    /// Take a backup into `backups/` beside the database through the backup module, and
+    /// check that it verified.
+    pub fn verified_backup(&mut self) {
+        let mut backups = ledger::BackupConfig::new(self.dir.path().join("backups"));
+        backups.step_pause = std::time::Duration::ZERO;
+        let report = self.ledger.backup(&backups).expect("backup");
+        assert_eq!(report.status.consecutive_failures, 0, "{report:#?}");
+    }
+
     pub fn conn(&self) -> &Connection {
         self.ledger.connection()
     }

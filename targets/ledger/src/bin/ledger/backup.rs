@@ -225,16 +225,12 @@ fn print_rotation(out: &mut dyn Write, report: &RotationReport) -> std::io::Resu
             }
             .to_owned()
         } else {
-            let reasons: Vec<String> = decision
-                .keep
-                .iter()
-                .map(|reason| format!("{reason:?}"))
-                .collect();
+            let reasons: Vec<String> = decision.keep.iter().map(ToString::to_string).collect();
             format!("keep ({})", reasons.join(", "))
         };
         writeln!(
             out,
-            "  {verdict:<24} {}  {}",
+            "  {}  {}  {verdict}",
             utc_text(decision.created_at_ms),
             decision.path.display()
         )?;

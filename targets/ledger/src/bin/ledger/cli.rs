@@ -36,7 +36,7 @@ pub enum LogFormat {
 /// Where the ledger lives.
 #[derive(Debug, Clone, Args)]
 pub struct Location {
-    /// The database file (must exist).
+    /// The database file (must exist, except for `init`).
     #[arg(long)]
     pub db: PathBuf,
     /// The vault directory (default: `vault` beside the database).
@@ -99,6 +99,13 @@ pub enum BackupsCommand {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a ledger: schema and default pragmas (WAL, synchronous FULL, page checksums);
+    /// an existing ledger is left as it is, any other existing file is refused.
+    Init {
+        /// Where the ledger lives.
+        #[command(flatten)]
+        location: Location,
+    },
     /// Health: checks, metrics, plan warnings, regressions, capacity; exit 1 when unhealthy.
     Health {
         /// Where the ledger lives.
@@ -224,6 +231,7 @@ pub fn main_impl() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
     let result = match cli.command {
+        Command::Init { location } => crate::init::run(&location),
         Command::Health { location, json } => crate::health::run(&location, json),
         Command::Check {
             location,

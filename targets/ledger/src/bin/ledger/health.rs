@@ -49,6 +49,25 @@ fn print_text(out: &mut impl Write, report: &HealthReport) -> std::io::Result<()
         metrics.queue_depth,
         metrics.exports.placeholder_ratio * 100.0
     )?;
+    let backup = &metrics.backup;
+    match (
+        &backup.last_verified_path,
+        backup.last_verified_snapshot_at_ms,
+    ) {
+        (Some(path), Some(taken)) => writeln!(
+            out,
+            "backup: {} ({} consecutive failures); last verified {path}, taken {}",
+            backup.health.as_str(),
+            backup.consecutive_failures,
+            ledger::backup::utc_text(taken)
+        )?,
+        _ => writeln!(
+            out,
+            "backup: {} ({} consecutive failures); none verified",
+            backup.health.as_str(),
+            backup.consecutive_failures
+        )?,
+    }
     match report.capacity.days_left {
         Some(days) => writeln!(out, "capacity: {days:.0} days left")?,
         None => writeln!(out, "capacity: not growing (or too few samples)")?,

@@ -1,15 +1,19 @@
 //! Structured logs on stderr, as text or JSON lines: [`init`].
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 
-/// Install the subscriber; `RUST_LOG` overrides the default level (`warn`).
+/// Install the subscriber; `RUST_LOG` overrides the default level (`warn`). Colours only
+/// when stderr is a terminal.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

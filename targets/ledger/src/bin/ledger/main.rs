@@ -1,9 +1,11 @@
-//! `ledger`: health, checks, maintenance, statistics, backups and restore of a staging-ledger database.
+//! `ledger`: creation, health, checks, maintenance, statistics, backups and restore of a staging-ledger database.
 
 mod backup;
 mod check;
 mod cli;
+mod dbfile;
 mod health;
+mod init;
 mod logging;
 mod maintain;
 mod open;

@@ -1,33 +1,29 @@
 //! Opening an existing ledger for a command, with errors that say what to do: [`existing`].
 
+use std::path::PathBuf;
+
 use anyhow::{Context, bail};
 use ledger::{Config, Ledger};
 
 use crate::cli::Location;
+use crate::dbfile::{self, DbFile};
 
-/// Open the ledger at `location`; a missing database is an error naming the path.
+/// Open the ledger at `location`; a missing database, or a file that is not a ledger, is an
+/// error naming the path.
 pub fn existing(location: &Location) -> anyhow::Result<Ledger> {
     let db = &location.db;
-    if !db.exists() {
+    let kind = dbfile::inspect(db);
+    if kind == DbFile::Missing {
         bail!(
-            "database file {} does not exist; pass --db with the path of an existing ledger database",
+            "database file {} does not exist; pass --db with the path of an existing ledger database, or create one with `ledger init --db {}`",
+            db.display(),
             db.display()
         );
     }
-    if !db.is_file() {
-        bail!(
-            "{} is not a file; pass --db with the path of a ledger database file",
-            db.display()
-        );
+    if let Some(refusal) = dbfile::refusal(db, kind) {
+        bail!("{refusal}");
     }
-    let vault = match &location.vault {
-        Some(vault) => vault.clone(),
-        None => db
-            .parent()
-            .map(|parent| parent.join("vault"))
-            .unwrap_or_else(|| "vault".into()),
-    };
-    let config = Config::new(db, vault);
+    let config = Config::new(db, vault_dir(location));
     Ledger::open(&config)
         .map_err(|error| {
             let remedy = error.remedy();
@@ -35,4 +31,16 @@ pub fn existing(location: &Location) -> anyhow::Result<Ledger> {
                 .context(format!("cannot open ledger {}; {remedy}", db.display()))
         })
         .with_context(|| "opening the ledger".to_owned())
+}
+
+/// The vault directory: `--vault`, else `vault` beside the database.
+pub fn vault_dir(location: &Location) -> PathBuf {
+    match &location.vault {
+        Some(vault) => vault.clone(),
+        None => location
+            .db
+            .parent()
+            .map(|parent| parent.join("vault"))
+            .unwrap_or_else(|| "vault".into()),
+    }
 }

@@ -1,0 +1,102 @@
+//! `faults_observable`: green on the real ledger, red under each planted bug of what the ledger
+//! tells: on a disk-error scenario (every error that reached a caller is in its `errors_log`;
+//! `error-never-logged`), and on fail points with backups (health carries the backup
+//! escalation and sees verified backups; `health-ignores-backup-failures`,
+//! `health-reads-stale-backup-key`).
+
+use crate::support::{results, run};
+
+/// Runs `eio-write-persistent` with `extra` arguments; returns the exit code and the
+/// `faults_observable` verdicts (passed, detail).
+fn run_scenario(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("eio-write-persistent", "5", "3", extra)
+}
+
+/// Runs `scenario` at `seed` for `iterations`; the exit code and the `faults_observable`
+/// verdicts (passed, detail).
+fn run_named(
+    scenario: &str,
+    seed: &str,
+    iterations: &str,
+    extra: &[&str],
+) -> (Option<i32>, Vec<(bool, String)>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8").to_owned();
+    let mut args = vec![
+        "run",
+        "--filter",
+        scenario,
+        "--seed",
+        seed,
+        "--iterations",
+        iterations,
+        "--shrink-budget",
+        "0",
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    let results = results(dir.path());
+    let verdicts = results
+        .iterations
+        .iter()
+        .flat_map(|i| i.checks.iter().filter(|c| c.name == "faults_observable"))
+        .map(|c| (c.passed, c.detail.clone()))
+        .collect();
+    (output.status.code(), verdicts)
+}
+
+#[test]
+fn every_error_that_reached_a_caller_is_logged_by_the_real_ledger() {
+    let (code, verdicts) = run_scenario(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 3, "judged in every iteration");
+    assert!(verdicts.iter().all(|(passed, _)| *passed), "{verdicts:?}");
+}
+
+#[test]
+fn error_never_logged_is_caught() {
+    let (code, verdicts) = run_scenario(&["--set", "target.mutant=error-never-logged"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts.iter().any(|(passed, detail)| !passed
+            && detail.contains("reach a caller before a later acknowledged write")),
+        "{verdicts:?}"
+    );
+}
+
+/// `seeded-actions` (fail points, backups among the operations) at seed 1, 6 iterations.
+fn run_backups(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("seeded-actions", "1", "6", extra)
+}
+
+#[test]
+fn health_carries_the_backup_escalation_of_the_real_ledger() {
+    let (code, verdicts) = run_backups(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 6, "judged in every iteration");
+}
+
+#[test]
+fn health_ignores_backup_failures_is_caught() {
+    let (code, verdicts) = run_backups(&["--set", "target.mutant=health-ignores-backup-failures"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts
+            .iter()
+            .any(|(passed, detail)| !passed && detail.contains("must show in health as")),
+        "{verdicts:?}"
+    );
+}
+
+#[test]
+fn health_reads_stale_backup_key_is_caught() {
+    let (code, verdicts) = run_backups(&["--set", "target.mutant=health-reads-stale-backup-key"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts.iter().any(|(passed, detail)| !passed
+            && detail.contains("the trace has a verified backup, health says")),
+        "{verdicts:?}"
+    );
+}
