@@ -185,7 +185,8 @@ pub fn run(
             .or_default() += 1;
     }
     let queue = Arc::new(Mutex::new(VecDeque::from(slots)));
-    let (results_tx, results_rx) = mpsc::channel::<Result<IterationOutcome, Arc<Scenario>>>();
+    let (results_tx, results_rx) =
+        mpsc::channel::<Result<IterationOutcome, (Arc<Scenario>, Option<String>)>>();
     let budget_end = plan.time_budget.map(|b| started + b);
     let mut workers = Vec::new();
     for _ in 0..plan.jobs.max(1) {
@@ -202,13 +203,19 @@ pub fn run(
                 };
                 let over_budget = budget_end.is_some_and(|end| Instant::now() >= end);
                 if control.is_interrupted() || over_budget {
-                    if tx.send(Err(scenario)).is_err() {
+                    if tx.send(Err((scenario, None))).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if let Some(reason) = scenario.family().unavailable() {
+                    if tx.send(Err((scenario, Some(reason)))).is_err() {
                         break;
                     }
                     continue;
                 }
                 let job = plan.job(&scenario, iteration, &work_root);
-                let message = run_one(&plan, &job, &control).ok_or(scenario);
+                let message = run_one(&plan, &job, &control).ok_or((scenario, None));
                 if tx.send(message).is_err() {
                     break;
                 }
@@ -219,7 +226,7 @@ pub fn run(
 
     let mut summary = Summary::default();
     let mut outcomes = Vec::new();
-    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    let mut skipped: BTreeMap<(String, Option<String>), u64> = BTreeMap::new();
     for message in results_rx {
         match message {
             Ok(outcome) => {
@@ -229,7 +236,9 @@ pub fn run(
                 )))?;
                 outcomes.push(outcome);
             }
-            Err(scenario) => *skipped.entry(scenario.name.clone()).or_default() += 1,
+            Err((scenario, reason)) => {
+                *skipped.entry((scenario.name.clone(), reason)).or_default() += 1;
+            }
         }
     }
     for worker in workers {
@@ -240,11 +249,11 @@ pub fn run(
     } else {
         "time budget spent"
     };
-    for (scenario, count) in skipped {
+    for ((scenario, own_reason), count) in skipped {
         emit(RunEvent::IterationsSkipped {
             scenario,
             count,
-            reason: reason.to_owned(),
+            reason: own_reason.unwrap_or_else(|| reason.to_owned()),
         })?;
     }
     emit(RunEvent::Finished {
@@ -260,6 +269,8 @@ fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<I
     let dir = job.db_path.parent().expect("db path has a parent");
     std::fs::create_dir_all(dir).ok()?;
     let mut outcome = run_iteration(&plan.worker_exe, job, dir, control);
+    // A worker killed while a FUSE backend was mounted could not unmount it.
+    crate::backends::fuse::unmount_below(dir);
     if control.is_interrupted() && outcome.result.status != IterationStatus::Passed {
         let _ = std::fs::remove_dir_all(dir);
         return None;

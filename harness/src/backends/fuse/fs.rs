@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, UNIX_EPOCH};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,
-    LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner,
+    OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 
 use super::model::{CacheError, CacheModel, Durable, Ino, NodeKind, is_shm};
@@ -425,7 +425,12 @@ impl Filesystem for CachingFs {
             Err(e) => return reply.error(errno(e)),
         };
         let dots = [(".".into(), ino.0), ("..".into(), ino.0)];
-        for (i, (name, child)) in dots.into_iter().chain(entries).enumerate().skip(offset as usize) {
+        for (i, (name, child)) in dots
+            .into_iter()
+            .chain(entries)
+            .enumerate()
+            .skip(offset as usize)
+        {
             let kind = match st.model.kind(child) {
                 Some(NodeKind::Dir) => FileType::Directory,
                 _ => FileType::RegularFile,

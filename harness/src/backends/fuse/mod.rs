@@ -5,9 +5,11 @@
 //!
 //! - [`model`]: the cache, durable versus current state per inode, and crash images;
 //! - [`fs`]: the FUSE requests answered from the cache, mutations counted, the cut;
+//! - [`drive`]: the drive loop of the ledger on a mount;
 //! - [`mount`]: mounting in a background thread of the harness's worker and always
 //!   unmounting; [`fuse_available`] says whether this machine can (and why not).
 
+pub mod drive;
 pub mod fs;
 pub mod model;
 pub mod mount;

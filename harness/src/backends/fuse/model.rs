@@ -537,7 +537,10 @@ mod tests {
         assert!(image(&m, CrashMode::Drop).files.is_empty());
         assert_eq!(names(&image(&m, CrashMode::Keep)), ["db"]);
         m.sync(db).unwrap();
-        assert!(image(&m, CrashMode::Drop).files.is_empty(), "entry not synced");
+        assert!(
+            image(&m, CrashMode::Drop).files.is_empty(),
+            "entry not synced"
+        );
         m.sync(ROOT).unwrap();
         m.write(db, 0, b"two").unwrap();
         assert_eq!(image(&m, CrashMode::Drop).files[Path::new("db")], b"one");
@@ -550,12 +553,16 @@ mod tests {
     fn an_unsynced_unlink_or_rename_is_undone_by_drop() {
         let mut m = CacheModel::default();
         let vault = m.create(ROOT, "vault".as_ref(), NodeKind::Dir).unwrap();
-        let journal = m.create(ROOT, "db-journal".as_ref(), NodeKind::File).unwrap();
+        let journal = m
+            .create(ROOT, "db-journal".as_ref(), NodeKind::File)
+            .unwrap();
         m.write(journal, 0, b"hot").unwrap();
         m.sync(journal).unwrap();
         m.sync(ROOT).unwrap();
         m.remove(ROOT, "db-journal".as_ref(), false).unwrap();
-        let temp = m.create(vault, ".a.md.tmp".as_ref(), NodeKind::File).unwrap();
+        let temp = m
+            .create(vault, ".a.md.tmp".as_ref(), NodeKind::File)
+            .unwrap();
         m.write(temp, 0, b"note").unwrap();
         m.sync(temp).unwrap();
         m.rename(vault, ".a.md.tmp".as_ref(), vault, "a.md".as_ref())

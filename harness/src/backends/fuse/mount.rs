@@ -43,10 +43,7 @@ impl FuseMount {
         let state: SharedState = Arc::new(Mutex::new(CacheState::default()));
         let fs = CachingFs::new(Arc::clone(&state), backing.to_path_buf());
         let mut config = Config::default();
-        config.mount_options = vec![
-            MountOption::FSName(FS_NAME.into()),
-            MountOption::NoAtime,
-        ];
+        config.mount_options = vec![MountOption::FSName(FS_NAME.into()), MountOption::NoAtime];
         config.acl = SessionACL::All;
         let session = fuser::spawn_mount(fs, mountpoint, &config)
             .map_err(|e| format!("mount at {} refused: {e}", mountpoint.display()))?;

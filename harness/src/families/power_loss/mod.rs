@@ -9,12 +9,13 @@
 //! instead ([`exhaustive`]).
 
 pub mod exhaustive;
+pub mod fuse;
 pub mod plan;
 pub mod vault;
 
 use std::path::Path;
 
-use plan::{PowerLoss, mode_label};
+use plan::{Backend, PowerLoss, mode_label};
 use vault::VaultModel;
 
 use crate::backends::vfs::{CrashTrigger, FaultVfs};
@@ -35,12 +36,25 @@ impl Family for PowerLoss {
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
+        if self.backend == Backend::Fuse {
+            return fuse::drive_on_fuse(job, self, sink);
+        }
         let vfs = register_vfs(self.vfs_options())?;
         drive_power_loss(job, self, &vfs, sink)
     }
 
     fn checks_in_drive(&self, _job: &IterationJob) -> bool {
-        self.exhaustive
+        // The exhaustive enumeration runs on the VFS backend; a FUSE scenario keeps its seeded cut.
+        self.exhaustive && self.backend == Backend::Vfs
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        match self.backend {
+            Backend::Vfs => None,
+            Backend::Fuse => crate::backends::fuse::fuse_available()
+                .err()
+                .map(|reason| format!("no FUSE: {reason}")),
+        }
     }
 
     fn drive_and_check(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {

@@ -41,6 +41,32 @@ pub struct PowerLoss {
     /// of one seeded point. Set by `resilience run --exhaustive`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exhaustive: bool,
+    /// Where the ledger's files live while the power is cut: the fault VFS inside SQLite
+    /// (default) or the FUSE file system with its own cache (`backend = "fuse"`).
+    #[serde(default, skip_serializing_if = "Backend::is_vfs")]
+    pub backend: Backend,
+}
+
+/// The storage backend a power-loss scenario runs on.
+///
+/// TOML: `backend = "vfs"` (default) or `backend = "fuse"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The fault VFS: SQLite's file I/O is modelled, the vault through the ledger's
+    /// `fs_events`.
+    #[default]
+    Vfs,
+    /// The FUSE backend: SQLite's default VFS on a mount that observes every system call,
+    /// the vault included; the ledger's `fs_events` are not used.
+    Fuse,
+}
+
+impl Backend {
+    /// Whether this is the default backend (kept out of serialized plans).
+    pub fn is_vfs(&self) -> bool {
+        *self == Backend::Vfs
+    }
 }
 
 fn all_modes() -> Vec<CrashMode> {
@@ -62,6 +88,7 @@ impl Default for PowerLoss {
             modes: all_modes(),
             skip_real_sync: true,
             exhaustive: false,
+            backend: Backend::Vfs,
         }
     }
 }
@@ -135,6 +162,21 @@ mod tests {
         assert_eq!(mode_label(p.modes[1]), "torn-0.25");
         let default: FaultPlan = toml::from_str("kind = \"power-loss\"").unwrap();
         assert_eq!(default, FaultPlan::PowerLoss(PowerLoss::default()));
+        let fuse: FaultPlan = toml::from_str("kind = \"power-loss\"\nbackend = \"fuse\"").unwrap();
+        assert!(matches!(
+            fuse,
+            FaultPlan::PowerLoss(PowerLoss {
+                backend: Backend::Fuse,
+                ..
+            })
+        ));
+        let unknown = toml::from_str::<FaultPlan>("kind = \"power-loss\"\nbackend = \"nfs\"");
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown variant `nfs`")
+        );
         let bad = PowerLoss {
             modes: vec![CrashMode::Torn { p: 2.0 }],
             ..PowerLoss::default()
