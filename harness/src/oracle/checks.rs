@@ -12,6 +12,7 @@ use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
 use super::after_recovery::{AfterRecovery, backups_restore, exported_once, prune_backed_up};
+use super::agreement::BackendComparison;
 use super::backups::BackupsInDrive;
 use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
@@ -109,6 +110,11 @@ checks! {
     /// Every capture a guarded prune deleted (in the workload, or after the reopen) is held by a
     /// backup the ledger lists as verified: pruning never rests on an unverified backup.
     PruneBackedUp = "prune_backed_up", reopened: Some(judge_prune_backed_up), in_drive: None;
+    /// The same workload and the same cut on the fault VFS and on the FUSE backend leave the
+    /// same durable files and directory entries in every compared crash mode
+    /// ([`super::agreement`]). Judged by the power-loss drive with `backend = "both"`: a
+    /// scenario does not list it in `checks`.
+    BackendsAgree = "backends_agree", reopened: None, in_drive: Some(judge_backends_agree);
 }
 
 /// Where a scenario's check is judged.
@@ -165,6 +171,8 @@ pub enum DriveEvidence {
     Contention(ContentionEvidence),
     /// For `backups_restorable` in a backup drill.
     Backups(BackupsInDrive),
+    /// For `backends_agree`.
+    Backends(BackendComparison),
 }
 
 /// Judges `name` in a drive worker from what the drive gathered.
@@ -200,6 +208,13 @@ fn judge_backups_in_drive(evidence: &DriveEvidence) -> Vec<String> {
     match evidence {
         DriveEvidence::Backups(backups) => backups.problems(),
         other => wrong_evidence(CheckName::BackupsRestorable, other),
+    }
+}
+
+fn judge_backends_agree(evidence: &DriveEvidence) -> Vec<String> {
+    match evidence {
+        DriveEvidence::Backends(comparison) => comparison.problems(),
+        other => wrong_evidence(CheckName::BackendsAgree, other),
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use ledger::{Ledger, LedgerError};
 
-use super::mount::FuseMount;
+use super::daemon::FuseMount;
 use crate::backends::vfs::seed_sqlite_prng;
 use crate::engine::{
     CheckedDatabase, IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas,

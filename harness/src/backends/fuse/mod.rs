@@ -6,13 +6,15 @@
 //! - [`model`]: the cache, durable versus current state per inode, and crash images;
 //! - [`fs`]: the FUSE requests answered from the cache, mutations counted, the cut;
 //! - [`drive`]: the drive loop of the ledger on a mount;
-//! - [`mount`]: mounting in a background thread of the harness's worker and always
-//!   unmounting; [`fuse_available`] says whether this machine can (and why not).
+//! - [`mount`]: mounting (in the daemon process) and always unmounting;
+//! - [`daemon`]: the daemon process the drive worker starts and commands ([`FuseMount`]); [`fuse_available`] says whether this machine can (and why not).
 
+pub mod daemon;
 pub mod drive;
 pub mod fs;
 pub mod model;
 pub mod mount;
 
+pub use daemon::FuseMount;
 pub use model::{CacheModel, CrashImage};
-pub use mount::{FuseMount, fuse_available, is_mounted, unmount_below};
+pub use mount::{LocalMount, fuse_available, is_mounted, unmount_below};

@@ -1,4 +1,4 @@
-//! Mounting the caching file system ([`FuseMount`]) and always unmounting it: when dropped
+//! Mounting the caching file system ([`LocalMount`], in the daemon process) and always unmounting it: when dropped
 //! (also while a panic unwinds), `fusermount3 -u -z`, then `umount -l` if `/proc/mounts`
 //! still lists it, then the session thread is joined. A worker killed outright cannot run
 //! `Drop`: the supervisor sweeps every mount below the iteration's directory after each
@@ -22,21 +22,21 @@ pub const FS_NAME: &str = "resilience-cache";
 /// Mixed into the seed of the crash images' random choices.
 const IMAGE_SALT: u64 = 0xF05E_1A2E_0000_0001;
 
-/// A mounted caching file system; unmounted when dropped.
-pub struct FuseMount {
+/// A caching file system mounted by this process (the daemon side); unmounted when dropped.
+pub struct LocalMount {
     session: Option<BackgroundSession>,
     mountpoint: PathBuf,
     state: SharedState,
     rng: Mutex<ChaCha8Rng>,
 }
 
-impl FuseMount {
+impl LocalMount {
     /// Mounts a fresh caching file system at `mountpoint` (created, must be empty), keeping
     /// durable state in `backing` (created); crash images draw from `seed`.
     ///
     /// # Errors
     /// The directories cannot be made or the kernel refused the mount (the reason).
-    pub fn mount(mountpoint: &Path, backing: &Path, seed: u64) -> Result<FuseMount, String> {
+    pub fn mount(mountpoint: &Path, backing: &Path, seed: u64) -> Result<LocalMount, String> {
         for dir in [mountpoint, backing] {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
@@ -47,7 +47,7 @@ impl FuseMount {
         config.acl = SessionACL::All;
         let session = fuser::spawn_mount(fs, mountpoint, &config)
             .map_err(|e| format!("mount at {} refused: {e}", mountpoint.display()))?;
-        Ok(FuseMount {
+        Ok(LocalMount {
             session: Some(session),
             mountpoint: mountpoint.to_path_buf(),
             state,
@@ -107,7 +107,7 @@ impl FuseMount {
     }
 }
 
-impl Drop for FuseMount {
+impl Drop for LocalMount {
     fn drop(&mut self) {
         force_unmount(&self.mountpoint);
         if let Some(session) = self.session.take() {
@@ -185,7 +185,7 @@ fn probe() -> Result<(), String> {
         return Err("no fusermount3 (Debian package fuse3)".into());
     }
     let scratch = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let mount = FuseMount::mount(
+    let mount = LocalMount::mount(
         &scratch.path().join("mnt"),
         &scratch.path().join("backing"),
         0,
@@ -205,7 +205,7 @@ mod tests {
         fuse_available().expect("FUSE must be available on this machine and in CI");
         let dir = tempfile::tempdir().unwrap();
         let mnt = dir.path().join("mnt");
-        let mount = FuseMount::mount(&mnt, &dir.path().join("backing"), 1).unwrap();
+        let mount = LocalMount::mount(&mnt, &dir.path().join("backing"), 1).unwrap();
         let db = mnt.join("t.db");
         {
             let conn = rusqlite::Connection::open(&db).unwrap();
@@ -243,7 +243,7 @@ mod tests {
         let mnt = dir.path().join("mnt");
         let backing = dir.path().join("backing");
         let result = std::panic::catch_unwind(|| {
-            let _mount = FuseMount::mount(&mnt, &backing, 1).unwrap();
+            let _mount = LocalMount::mount(&mnt, &backing, 1).unwrap();
             assert!(is_mounted(&mnt));
             panic!("owner panics while mounted");
         });

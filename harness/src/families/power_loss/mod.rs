@@ -8,6 +8,7 @@
 //! workload stops. With `exhaustive` (`run --exhaustive`), one worker checks every crash point
 //! instead ([`exhaustive`]).
 
+pub mod agreement;
 pub mod exhaustive;
 pub mod fuse;
 pub mod plan;
@@ -21,10 +22,17 @@ use vault::VaultModel;
 use crate::backends::vfs::{CrashTrigger, FaultVfs};
 use crate::backends::vfs_drive::{Pass, count_mutations, register_vfs, run_pass};
 use crate::engine::{
-    CheckedDatabase, Family, IterationJob, Sink, WorkerError, WorkerMessage, fresh_dir,
-    iteration_dir, scratch_target,
+    CheckedDatabase, Family, IterationJob, Sink, WorkerError, WorkerMessage, WorkerPhase,
+    fresh_dir, iteration_dir, scratch_target,
 };
+use crate::oracle::CheckName;
 use crate::scenario::Scenario;
+
+/// The FUSE backend's daemon: the process that serves the mount the drive's ledger runs on.
+pub const WORKER_PHASES: &[WorkerPhase] = &[WorkerPhase {
+    name: crate::backends::fuse::daemon::PHASE,
+    run: crate::backends::fuse::daemon::serve,
+}];
 
 impl Family for PowerLoss {
     fn name(&self) -> &'static str {
@@ -36,8 +44,10 @@ impl Family for PowerLoss {
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        if self.backend == Backend::Fuse {
-            return fuse::drive_on_fuse(job, self, sink);
+        match self.backend {
+            Backend::Fuse => return fuse::drive_on_fuse(job, self, sink),
+            Backend::Both => return agreement::drive_on_both(job, self, sink),
+            Backend::Vfs => {}
         }
         let vfs = register_vfs(self.vfs_options())?;
         drive_power_loss(job, self, &vfs, sink)
@@ -51,9 +61,17 @@ impl Family for PowerLoss {
     fn unavailable(&self) -> Option<String> {
         match self.backend {
             Backend::Vfs => None,
-            Backend::Fuse => crate::backends::fuse::fuse_available()
+            Backend::Fuse | Backend::Both => crate::backends::fuse::fuse_available()
                 .err()
                 .map(|reason| format!("no FUSE: {reason}")),
+        }
+    }
+
+    fn drive_checks(&self, _scenario: &Scenario) -> Vec<CheckName> {
+        if self.backend == Backend::Both {
+            vec![CheckName::BackendsAgree]
+        } else {
+            Vec::new()
         }
     }
 

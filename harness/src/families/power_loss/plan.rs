@@ -49,7 +49,7 @@ pub struct PowerLoss {
 
 /// The storage backend a power-loss scenario runs on.
 ///
-/// TOML: `backend = "vfs"` (default) or `backend = "fuse"`.
+/// TOML: `backend = "vfs"` (default), `"fuse"` or `"both"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
@@ -60,6 +60,9 @@ pub enum Backend {
     /// The FUSE backend: SQLite's default VFS on a mount that observes every system call,
     /// the vault included; the ledger's `fs_events` are not used.
     Fuse,
+    /// Both, cut before the same seeded operation, and the `backends_agree` check on what each
+    /// leaves durable (modes `drop` and `keep` only: the others draw differently per backend).
+    Both,
 }
 
 impl Backend {
@@ -118,6 +121,17 @@ impl PowerLoss {
             return Err(VfsError::InvalidCrashMode(
                 "`modes` must name at least one crash mode".into(),
             ));
+        }
+        if self.backend == Backend::Both
+            && let Some(mode) = self
+                .modes
+                .iter()
+                .find(|m| !matches!(m, CrashMode::Drop | CrashMode::Keep))
+        {
+            return Err(VfsError::InvalidCrashMode(format!(
+                "backend = \"both\" compares the modes without random choices (drop, keep), not {}",
+                mode_label(*mode)
+            )));
         }
         for mode in &self.modes {
             if let CrashMode::Torn { p } = mode
