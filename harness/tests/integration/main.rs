@@ -9,6 +9,7 @@ mod clock;
 mod corruption;
 mod determinism;
 mod failpoints;
+mod fuse;
 mod golden;
 mod locks;
 mod mutants;
