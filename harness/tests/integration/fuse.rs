@@ -38,7 +38,12 @@ fn run_fuse(extra: &[&str]) -> (Option<i32>, reports::RunResults, String, Vec<St
         .output()
         .expect("resilience runs");
     let left = caching_mounts_below(work.path());
-    (output.status.code(), results(out.path()), stderr(&output), left)
+    (
+        output.status.code(),
+        results(out.path()),
+        stderr(&output),
+        left,
+    )
 }
 
 /// Caching mounts in `/proc/mounts` below `dir`.
@@ -95,12 +100,8 @@ fn the_fuse_backend_runs_here_and_leaves_no_mount_and_no_daemon() {
 #[test]
 fn no_dir_fsync_is_caught_on_fuse_from_observed_system_calls_alone() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let (code, results, stderr, left) = run_fuse(&[
-        "--iterations",
-        "4",
-        "--set",
-        "target.mutant=no-dir-fsync",
-    ]);
+    let (code, results, stderr, left) =
+        run_fuse(&["--iterations", "4", "--set", "target.mutant=no-dir-fsync"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(results.summary.errors, 0, "{stderr}");
     assert!(results.summary.failed > 0, "{stderr}");

@@ -2,7 +2,8 @@
 //! durable state is also written to a backing directory, which therefore always holds what a
 //! `drop` crash image holds. Durable mutations (writes, truncates, syncs, creates, renames,
 //! unlinks, of anything but `-shm`) are counted; an armed cut fails the chosen one and every
-//! request after it with `EIO`, so the cache is frozen as the power cut left it.
+//! request after it with `EIO` (except reads, and anything on `-shm`, which is memory), so
+//! the cache is frozen as the power cut left it.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -121,11 +122,22 @@ impl CacheState {
         if self.cut { Err(Errno::EIO) } else { Ok(()) }
     }
 
-    /// Counts a mutation unless it touches SQLite's shared-memory index.
+    /// Counts a mutation unless it touches SQLite's shared-memory index, which is memory, not
+    /// disk: it keeps working after the cut (a mapped `-shm` page that failed to load would
+    /// kill the process with `SIGBUS`, which the fault VFS's real mapping never does).
     fn mutate_unless_shm(&mut self, name: Option<&OsStr>) -> Result<(), Errno> {
         match name {
-            Some(name) if is_shm(name) => self.alive(),
+            Some(name) if is_shm(name) => Ok(()),
             _ => self.mutate(),
+        }
+    }
+
+    /// `Err(EIO)` once the power is out, except for the shared-memory index.
+    fn alive_unless_shm(&self, ino: Ino) -> Result<(), Errno> {
+        if self.name_of(ino).is_some_and(|name| is_shm(&name)) {
+            Ok(())
+        } else {
+            self.alive()
         }
     }
 
@@ -241,7 +253,7 @@ impl Filesystem for CachingFs {
             if let Err(e) = st.model.truncate(ino.0, size) {
                 return reply.error(errno(e));
             }
-        } else if let Err(e) = st.alive() {
+        } else if let Err(e) = st.alive_unless_shm(ino.0) {
             return reply.error(e);
         }
         match attr(&st.model, ino.0) {
@@ -316,7 +328,7 @@ impl Filesystem for CachingFs {
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         let mut st = self.state();
-        if let Err(e) = st.alive() {
+        if let Err(e) = st.alive_unless_shm(ino.0) {
             return reply.error(e);
         }
         if flags.0 & nix::libc::O_TRUNC != 0 && st.model.len(ino.0) > 0 {
@@ -342,10 +354,10 @@ impl Filesystem for CachingFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        // Reads keep working after the cut: they change nothing durable, and a memory-mapped
+        // page (SQLite's `mmap_size`, the `-shm` index) that failed to load would kill the
+        // process with `SIGBUS` instead of failing the operation.
         let st = self.state();
-        if let Err(e) = st.alive() {
-            return reply.error(e);
-        }
         match st.model.read(ino.0, offset, size) {
             Ok(bytes) => reply.data(bytes),
             Err(e) => reply.error(errno(e)),
