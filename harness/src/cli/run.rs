@@ -119,6 +119,14 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.lost_acknowledged,
         summary.lost_where_not_promised,
     );
+    if let Some(results) = &final_results {
+        for skipped in &results.skipped {
+            eprintln!(
+                "resilience: {} iteration(s) of {} skipped: {}",
+                skipped.count, skipped.scenario, skipped.reason
+            );
+        }
+    }
     report_paths(&args.out);
     Ok(if let Some(signal) = control.stopped_by() {
         eprintln!(

@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use super::signal::kill_group;
 
+/// The reason of iterations a time budget left unstarted.
+pub const TIME_BUDGET_SPENT: &str = "time budget spent";
+
 /// The signal that stopped a run. Both stop it the same way; only the exit code and the
 /// recorded reason differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +102,7 @@ impl RunControl {
     pub fn skip_reason(&self) -> String {
         match self.stopped_by() {
             Some(signal) => format!("interrupted by {}", signal.name()),
-            None => "time budget spent".to_owned(),
+            None => TIME_BUDGET_SPENT.to_owned(),
         }
     }
 

@@ -17,7 +17,7 @@ use reports::events::{RunStarted, ScenarioInfo};
 use reports::explore::ExploreSummary;
 use reports::{IterationResult, IterationStatus, Reporter, RunEvent, Summary};
 
-use super::control::RunControl;
+use super::control::{RunControl, TIME_BUDGET_SPENT};
 use super::coverage::Coverage;
 use super::pool::{RunError, RunPlan, emit_skipped, run_slots};
 use super::shard::in_shard;
@@ -135,7 +135,7 @@ pub fn explore(
     stats.coverage_keys = state.coverage.distinct_keys();
     let mut by_reason: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for ((scenario, reason), count) in state.skipped {
-        if reason != ITERATION_BUDGET_SPENT && !control.is_interrupted() {
+        if reason == TIME_BUDGET_SPENT {
             stats.skipped_by_budget += count;
         }
         *by_reason
@@ -145,7 +145,11 @@ pub fn explore(
             .or_default() += count;
     }
     for (reason, per_scenario) in by_reason {
-        emit_skipped(&mut emit, per_scenario, &reason)?;
+        let slots = per_scenario
+            .into_iter()
+            .map(|(scenario, count)| ((scenario, None), count))
+            .collect();
+        emit_skipped(&mut emit, slots, &reason)?;
     }
     emit(RunEvent::Finished {
         wall_time_ms: started.elapsed().as_millis() as u64,
@@ -231,8 +235,9 @@ impl Exploration {
             },
         )?;
         let reason = context.control.skip_reason();
-        for (scenario, count) in skipped {
-            *self.skipped.entry((scenario, reason.clone())).or_default() += count;
+        for ((scenario, own_reason), count) in skipped {
+            let reason = own_reason.unwrap_or_else(|| reason.clone());
+            *self.skipped.entry((scenario, reason)).or_default() += count;
         }
         self.finished += finished;
         Ok(finished)

@@ -82,6 +82,12 @@ pub trait Family: Send + Sync {
         run_plain(job, sink)
     }
 
+    /// Why this family's iterations cannot run on this machine (e.g. no FUSE), if they cannot:
+    /// the pool then records them as skipped with this reason, never as passed.
+    fn unavailable(&self) -> Option<String> {
+        None
+    }
+
     /// True when the job's drive worker also checks every case it makes (exhaustive crash
     /// points, the allocation sweep): it runs [`Family::drive_and_check`] in the `exhaustive`
     /// phase, and no check worker follows.

@@ -197,17 +197,21 @@ pub fn run(
     Ok((summary, outcomes))
 }
 
-/// Reports the iterations never started, per scenario, with `reason`.
+/// Slots never started, counted per scenario and per reason of their own (`None`: the run's
+/// reason, an interrupt or the time budget; `Some`: the scenario cannot run here).
+pub(super) type SkippedSlots = BTreeMap<(String, Option<String>), u64>;
+
+/// Reports the iterations never started, per scenario, with their own reason or else `reason`.
 pub(super) fn emit_skipped(
     emit: &mut dyn FnMut(RunEvent) -> Result<(), RunError>,
-    skipped: BTreeMap<String, u64>,
+    skipped: SkippedSlots,
     reason: &str,
 ) -> Result<(), RunError> {
-    for (scenario, count) in skipped {
+    for ((scenario, own_reason), count) in skipped {
         emit(RunEvent::IterationsSkipped {
             scenario,
             count,
-            reason: reason.to_owned(),
+            reason: own_reason.unwrap_or_else(|| reason.to_owned()),
         })?;
     }
     Ok(())
@@ -224,9 +228,10 @@ pub(super) fn run_slots(
     budget_end: Option<Instant>,
     emit: &mut dyn FnMut(RunEvent) -> Result<(), RunError>,
     keep: &mut dyn FnMut(IterationOutcome),
-) -> Result<(Summary, BTreeMap<String, u64>), RunError> {
+) -> Result<(Summary, SkippedSlots), RunError> {
     let queue = Arc::new(Mutex::new(VecDeque::from(slots)));
-    let (results_tx, results_rx) = mpsc::channel::<Result<IterationOutcome, Arc<Scenario>>>();
+    let (results_tx, results_rx) =
+        mpsc::channel::<Result<IterationOutcome, (Arc<Scenario>, Option<String>)>>();
     let mut workers = Vec::new();
     for _ in 0..plan.jobs.max(1) {
         let queue = Arc::clone(&queue);
@@ -242,13 +247,19 @@ pub(super) fn run_slots(
                 };
                 let over_budget = budget_end.is_some_and(|end| Instant::now() >= end);
                 if control.is_interrupted() || over_budget {
-                    if tx.send(Err(scenario)).is_err() {
+                    if tx.send(Err((scenario, None))).is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                if let Some(reason) = scenario.family().unavailable() {
+                    if tx.send(Err((scenario, Some(reason)))).is_err() {
                         break;
                     }
                     continue;
                 }
                 let job = plan.job(&scenario, iteration, &work_root);
-                let message = run_one(&plan, &job, &control).ok_or(scenario);
+                let message = run_one(&plan, &job, &control).ok_or((scenario, None));
                 if tx.send(message).is_err() {
                     break;
                 }
@@ -258,7 +269,7 @@ pub(super) fn run_slots(
     drop(results_tx);
 
     let mut summary = Summary::default();
-    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    let mut skipped: SkippedSlots = BTreeMap::new();
     for message in results_rx {
         match message {
             Ok(outcome) => {
@@ -268,7 +279,9 @@ pub(super) fn run_slots(
                 )))?;
                 keep(outcome);
             }
-            Err(scenario) => *skipped.entry(scenario.name.clone()).or_default() += 1,
+            Err((scenario, reason)) => {
+                *skipped.entry((scenario.name.clone(), reason)).or_default() += 1;
+            }
         }
     }
     for worker in workers {
@@ -283,6 +296,8 @@ fn run_one(plan: &RunPlan, job: &IterationJob, control: &RunControl) -> Option<I
     let dir = job.db_path.parent().expect("db path has a parent");
     std::fs::create_dir_all(dir).ok()?;
     let mut outcome = run_iteration(&plan.worker_exe, job, dir, control);
+    // A worker killed while a FUSE backend was mounted could not unmount it.
+    crate::backends::fuse::unmount_below(dir);
     if control.is_interrupted() && outcome.result.status != IterationStatus::Passed {
         let _ = std::fs::remove_dir_all(dir);
         return None;

@@ -111,6 +111,7 @@ pub fn worker_phases() -> Vec<WorkerPhase> {
         locks::WORKER_PHASES,
         backup::WORKER_PHASES,
         perf::WORKER_PHASES,
+        power_loss::WORKER_PHASES,
     ]
     .concat()
 }

@@ -12,6 +12,7 @@ use ledger::{ExportMode, Status};
 use serde::{Deserialize, Serialize};
 
 use super::after_recovery::{AfterRecovery, backups_restore, exported_once, prune_backed_up};
+use super::agreement::BackendComparison;
 use super::backups::BackupsInDrive;
 use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
@@ -117,6 +118,11 @@ checks! {
     /// write gave the ledger the chance to log ([`super::observable`]).
     FaultsObservable = "faults_observable",
         reopened: Some(judge_faults_observable), in_drive: None;
+    /// The same workload and the same cut on the fault VFS and on the FUSE backend leave the
+    /// same durable files and directory entries in every compared crash mode
+    /// ([`super::agreement`]). Judged by the power-loss drive with `backend = "both"`: a
+    /// scenario does not list it in `checks`.
+    BackendsAgree = "backends_agree", reopened: None, in_drive: Some(judge_backends_agree);
 }
 
 /// Where a scenario's check is judged.
@@ -173,6 +179,8 @@ pub enum DriveEvidence {
     Contention(ContentionEvidence),
     /// For `backups_restorable` in a backup drill.
     Backups(BackupsInDrive),
+    /// For `backends_agree`.
+    Backends(BackendComparison),
 }
 
 /// Judges `name` in a drive worker from what the drive gathered.
@@ -208,6 +216,13 @@ fn judge_backups_in_drive(evidence: &DriveEvidence) -> Vec<String> {
     match evidence {
         DriveEvidence::Backups(backups) => backups.problems(),
         other => wrong_evidence(CheckName::BackupsRestorable, other),
+    }
+}
+
+fn judge_backends_agree(evidence: &DriveEvidence) -> Vec<String> {
+    match evidence {
+        DriveEvidence::Backends(comparison) => comparison.problems(),
+        other => wrong_evidence(CheckName::BackendsAgree, other),
     }
 }
 

@@ -6,6 +6,7 @@
 //! a fault was caused, and imports no family.
 
 pub mod after_recovery;
+pub mod agreement;
 pub mod backups;
 pub mod checks;
 pub mod contention;

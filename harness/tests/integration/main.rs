@@ -11,6 +11,7 @@ mod corruption;
 mod determinism;
 mod explore;
 mod failpoints;
+mod fuse;
 mod golden;
 mod locks;
 mod mutants;

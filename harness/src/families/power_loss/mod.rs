@@ -8,23 +8,32 @@
 //! workload stops. With `exhaustive` (`run --exhaustive`), one worker checks every crash point
 //! instead ([`exhaustive`]).
 
+pub mod agreement;
 pub mod exhaustive;
+pub mod fuse;
 pub mod plan;
 pub mod recorded;
 pub mod vault;
 
 use std::path::Path;
 
-use plan::{PowerLoss, mode_label};
+use plan::{Backend, PowerLoss, mode_label};
 use vault::VaultModel;
 
 use crate::backends::vfs::{CrashTrigger, FaultVfs};
 use crate::backends::vfs_drive::{Pass, count_mutations, register_vfs, run_pass};
 use crate::engine::{
-    CheckedDatabase, Family, IterationJob, Sink, WorkerError, WorkerMessage, fresh_dir,
-    iteration_dir, scratch_target,
+    CheckedDatabase, Family, IterationJob, Sink, WorkerError, WorkerMessage, WorkerPhase,
+    fresh_dir, iteration_dir, scratch_target,
 };
+use crate::oracle::CheckName;
 use crate::scenario::Scenario;
+
+/// The FUSE backend's daemon: the process that serves the mount the drive's ledger runs on.
+pub const WORKER_PHASES: &[WorkerPhase] = &[WorkerPhase {
+    name: crate::backends::fuse::daemon::PHASE,
+    run: crate::backends::fuse::daemon::serve,
+}];
 
 impl Family for PowerLoss {
     fn name(&self) -> &'static str {
@@ -36,12 +45,35 @@ impl Family for PowerLoss {
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
+        match self.backend {
+            Backend::Fuse => return fuse::drive_on_fuse(job, self, sink),
+            Backend::Both => return agreement::drive_on_both(job, self, sink),
+            Backend::Vfs => {}
+        }
         let vfs = register_vfs(self.vfs_options())?;
         drive_power_loss(job, self, &vfs, sink)
     }
 
     fn checks_in_drive(&self, _job: &IterationJob) -> bool {
-        self.exhaustive
+        // The exhaustive enumeration runs on the VFS backend; a FUSE scenario keeps its seeded cut.
+        self.exhaustive && self.backend == Backend::Vfs
+    }
+
+    fn unavailable(&self) -> Option<String> {
+        match self.backend {
+            Backend::Vfs => None,
+            Backend::Fuse | Backend::Both => crate::backends::fuse::fuse_available()
+                .err()
+                .map(|reason| format!("no FUSE: {reason}")),
+        }
+    }
+
+    fn drive_checks(&self, _scenario: &Scenario) -> Vec<CheckName> {
+        if self.backend == Backend::Both {
+            vec![CheckName::BackendsAgree]
+        } else {
+            Vec::new()
+        }
     }
 
     fn drive_and_check(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {

@@ -45,6 +45,10 @@ pub struct PowerLoss {
     /// (default), or by re-running the workload cut at that point (the reference method).
     #[serde(default, skip_serializing_if = "CrashStates::is_recorded")]
     pub crash_states: CrashStates,
+    /// Where the ledger's files live while the power is cut: the fault VFS inside SQLite
+    /// (default) or the FUSE file system with its own cache (`backend = "fuse"`).
+    #[serde(default, skip_serializing_if = "Backend::is_vfs")]
+    pub backend: Backend,
 }
 
 /// How the exhaustive pass builds its crash states.
@@ -62,6 +66,31 @@ pub enum CrashStates {
 impl CrashStates {
     fn is_recorded(&self) -> bool {
         *self == CrashStates::Recorded
+    }
+}
+
+/// The storage backend a power-loss scenario runs on.
+///
+/// TOML: `backend = "vfs"` (default), `"fuse"` or `"both"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The fault VFS: SQLite's file I/O is modelled, the vault through the ledger's
+    /// `fs_events`.
+    #[default]
+    Vfs,
+    /// The FUSE backend: SQLite's default VFS on a mount that observes every system call,
+    /// the vault included; the ledger's `fs_events` are not used.
+    Fuse,
+    /// Both, cut before the same seeded operation, and the `backends_agree` check on what each
+    /// leaves durable (modes `drop` and `keep` only: the others draw differently per backend).
+    Both,
+}
+
+impl Backend {
+    /// Whether this is the default backend (kept out of serialized plans).
+    pub fn is_vfs(&self) -> bool {
+        *self == Backend::Vfs
     }
 }
 
@@ -85,6 +114,7 @@ impl Default for PowerLoss {
             skip_real_sync: true,
             exhaustive: false,
             crash_states: CrashStates::Recorded,
+            backend: Backend::Vfs,
         }
     }
 }
@@ -114,6 +144,17 @@ impl PowerLoss {
             return Err(VfsError::InvalidCrashMode(
                 "`modes` must name at least one crash mode".into(),
             ));
+        }
+        if self.backend == Backend::Both
+            && let Some(mode) = self
+                .modes
+                .iter()
+                .find(|m| !matches!(m, CrashMode::Drop | CrashMode::Keep))
+        {
+            return Err(VfsError::InvalidCrashMode(format!(
+                "backend = \"both\" compares the modes without random choices (drop, keep), not {}",
+                mode_label(*mode)
+            )));
         }
         for mode in &self.modes {
             if let CrashMode::Torn { p } = mode
@@ -158,6 +199,21 @@ mod tests {
         assert_eq!(mode_label(p.modes[1]), "torn-0.25");
         let default: FaultPlan = toml::from_str("kind = \"power-loss\"").unwrap();
         assert_eq!(default, FaultPlan::PowerLoss(PowerLoss::default()));
+        let fuse: FaultPlan = toml::from_str("kind = \"power-loss\"\nbackend = \"fuse\"").unwrap();
+        assert!(matches!(
+            fuse,
+            FaultPlan::PowerLoss(PowerLoss {
+                backend: Backend::Fuse,
+                ..
+            })
+        ));
+        let unknown = toml::from_str::<FaultPlan>("kind = \"power-loss\"\nbackend = \"nfs\"");
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown variant `nfs`")
+        );
         let bad = PowerLoss {
             modes: vec![CrashMode::Torn { p: 2.0 }],
             ..PowerLoss::default()
