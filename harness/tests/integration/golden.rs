@@ -103,6 +103,12 @@ fn deterministic_digest(results: &RunResults) -> String {
     text
 }
 
+/// Figures whose presence depends on where a kill lands in time, not on the code: a rotation
+/// killed before, during or after its deletions (with work directories on tmpfs, none of the 24
+/// rotations of seeds 1-3 were cut mid-way in this test's run at low load, 7 and 3 of 24 in a
+/// run of that scenario alone). They are left out of the timing record.
+const FIGURES_SET_BY_TIMING: &[&str] = &["killed_mid_rotation"];
+
 #[derive(Default)]
 struct SeenAcrossSeeds {
     verdicts: BTreeSet<String>,
@@ -120,7 +126,12 @@ fn timing_digest(runs: &[RunResults]) -> String {
                 let verdict = if check.passed { "pass" } else { "FAIL" };
                 entry.verdicts.insert(format!("{}={verdict}", check.name));
             }
-            entry.figures.extend(it.figures.keys().cloned());
+            entry.figures.extend(
+                it.figures
+                    .keys()
+                    .filter(|name| !FIGURES_SET_BY_TIMING.contains(&name.as_str()))
+                    .cloned(),
+            );
         }
     }
     let mut text = String::new();
