@@ -5,7 +5,9 @@
 //! `<operation>: <kind>: <error>`, written in its own transaction before the error is returned.
 //! When that write fails too (the disk is full, the I/O error persists) the row is kept in
 //! memory and written before the next write, or at close: a row is never written twice, and
-//! only a process that dies first loses it.
+//! only a process that dies first loses it. A write whose `COMMIT` failed may have landed all
+//! the same (an ambiguous commit): its rows are written again only if no identical row (same
+//! message and time) is in the log.
 
 use std::cell::RefCell;
 
@@ -19,10 +21,19 @@ pub const STAGE: &str = "operation";
 /// Error kinds that are answers to the caller rather than faults: never logged.
 pub const ANSWER_KINDS: [&str; 3] = ["not_found", "illegal_transition", "duplicate_content"];
 
-/// Rows not yet written to `errors_log`: (message, ledger time).
+/// A row not yet known to be in `errors_log`.
+#[derive(Debug, Clone)]
+struct PendingRow {
+    message: String,
+    at: i64,
+    /// An earlier write of it failed at `COMMIT`, so it may be in the log already.
+    maybe_written: bool,
+}
+
+/// Rows not yet written to `errors_log`.
 #[derive(Debug, Default)]
 pub(crate) struct CallerErrors {
-    pending: RefCell<Vec<(String, i64)>>,
+    pending: RefCell<Vec<PendingRow>>,
 }
 
 impl CallerErrors {
@@ -41,9 +52,11 @@ impl CallerErrors {
         if_mutant!(ErrorNeverLogged, {
             return;
         });
-        self.pending
-            .borrow_mut()
-            .push((format!("{operation}: {}: {error}", error.kind()), now()));
+        self.pending.borrow_mut().push(PendingRow {
+            message: format!("{operation}: {}: {error}", error.kind()),
+            at: now(),
+            maybe_written: false,
+        });
         self.flush(db);
     }
 
@@ -62,20 +75,41 @@ impl CallerErrors {
                      VALUES (NULL, ?1, ?2, ?3)",
                 )
                 .map_err(db.err("log an error that reached the caller"))?;
-            for (message, at) in &rows {
+            for row in &rows {
+                if row.maybe_written && already_logged(db, row)? {
+                    continue;
+                }
                 insert
-                    .execute((STAGE, message, at))
+                    .execute((STAGE, &row.message, row.at))
                     .map_err(db.err("log an error that reached the caller"))?;
             }
             Ok(())
         });
         match written {
             Ok(()) => self.pending.borrow_mut().clear(),
-            Err(error) => tracing::warn!(
+            Err(error) => {
+                if error.is_commit_failure() {
+                    for row in self.pending.borrow_mut().iter_mut() {
+                        row.maybe_written = true;
+                    }
+                }
+                tracing::warn!(
                 pending = rows.len(),
                 %error,
-                "errors that reached the caller not yet in errors_log; retried before the next write"
-            ),
+                    "errors that reached the caller not yet in errors_log; retried before the next write"
+                );
+            }
         }
     }
+}
+
+/// Whether `row` is in the log already (written by a `COMMIT` that reported failure).
+fn already_logged(db: Db<'_>, row: &PendingRow) -> Result<bool> {
+    db.conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM errors_log
+             WHERE stage = ?1 AND message = ?2 AND created_at = ?3)",
+        )
+        .and_then(|mut stmt| stmt.query_row((STAGE, &row.message, row.at), |r| r.get(0)))
+        .map_err(db.err("look for an error row an ambiguous commit wrote"))
 }

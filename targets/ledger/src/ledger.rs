@@ -459,10 +459,11 @@ impl Ledger {
     /// # Errors
     /// `Sqlite`, `LockTimeout`; nothing deleted on error.
     pub fn prune_exported_older_than(&mut self, days: u32) -> Result<Vec<CaptureId>> {
+        let mut meant = std::collections::BTreeSet::new();
         let write = self.attempt_write(
             Operation::Prune,
             Idempotence::Idempotent,
-            |db, _, _, now| ops::prune::prune_exported_older_than(db, now, days),
+            |db, _, _, now| ops::prune::prune_exported_older_than_once(db, now, days, &mut meant),
         )?;
         self.finish_write(Operation::Prune, write)
     }

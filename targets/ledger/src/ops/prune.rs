@@ -1,5 +1,7 @@
 //! Deleting old terminal captures with their audit rows: [`prune_exported_older_than`].
 
+use std::collections::BTreeSet;
+
 use crate::db::Db;
 use crate::error::Result;
 use crate::schema::TERMINAL_IN;
@@ -12,6 +14,43 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// `capture_id` NULL. Returns the ids of the captures deleted, oldest id first.
 pub(crate) fn prune_exported_older_than(db: Db<'_>, now_ms: i64, days: u32) -> Result<Vec<String>> {
     prune_before(db, now_ms.saturating_sub(i64::from(days) * MS_PER_DAY))
+}
+
+/// [`prune_exported_older_than`] as one attempt of a retried write: `meant` gathers the
+/// captures every attempt set out to delete. A retry after a `COMMIT` that failed but landed
+/// finds nothing left to delete, so the captures an earlier attempt meant to delete and that
+/// are gone now are reported as pruned with this attempt's: the caller is told what was
+/// deleted, not what the last attempt deleted.
+pub(crate) fn prune_exported_older_than_once(
+    db: Db<'_>,
+    now_ms: i64,
+    days: u32,
+    meant: &mut BTreeSet<String>,
+) -> Result<Vec<String>> {
+    let cutoff = now_ms.saturating_sub(i64::from(days) * MS_PER_DAY);
+    let candidates: Vec<String> = db
+        .conn
+        .prepare_cached(&candidates_sql())
+        .and_then(|mut stmt| stmt.query_map([cutoff], |row| row.get(0))?.collect())
+        .map_err(db.err("select captures to prune"))?;
+    let earlier: Vec<String> = meant.iter().cloned().collect();
+    meant.extend(candidates);
+    let mut deleted = prune_before(db, cutoff)?;
+    for id in earlier {
+        if deleted.contains(&id) {
+            continue;
+        }
+        let exists: bool = db
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM captures WHERE id = ?1)")
+            .and_then(|mut stmt| stmt.query_row([&id], |row| row.get(0)))
+            .map_err(db.err("look for a capture an earlier attempt pruned"))?;
+        if !exists {
+            deleted.push(id);
+        }
+    }
+    deleted.sort();
+    Ok(deleted)
 }
 
 /// The prune-candidates query (`?1` = cutoff). `created_at <= updated_at`
