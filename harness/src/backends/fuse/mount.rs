@@ -201,7 +201,7 @@ mod tests {
     use super::*;
 
     #[test]
-    #[ignore = "serves and uses the mount in one process, which can deadlock under load: the daemon process (integration tests in tests/integration/fuse.rs) is the supported set-up"]
+    #[ignore = "serves and uses the mount in one process, which deadlocked (under load, and once at idle in a full test run): the daemon process (integration tests in tests/integration/fuse.rs) is the supported set-up"]
     fn sqlite_runs_on_the_mount_and_a_cut_leaves_only_synced_state() {
         fuse_available().expect("FUSE must be available on this machine and in CI");
         let dir = tempfile::tempdir().unwrap();
@@ -238,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "serves and uses the mount in one process, which can deadlock under load: the daemon process (integration tests in tests/integration/fuse.rs) is the supported set-up"]
+    #[ignore = "serves and uses the mount in one process, which deadlocked (under load, and once at idle in a full test run): the daemon process (integration tests in tests/integration/fuse.rs) is the supported set-up"]
     fn the_mount_is_gone_after_a_panic_in_its_owner() {
         fuse_available().expect("FUSE must be available on this machine and in CI");
         let dir = tempfile::tempdir().unwrap();
