@@ -745,6 +745,7 @@ mod tests {
                     CheckName::ExportedOnce,
                     CheckName::PruneBackedUp,
                     CheckName::FaultsObservable,
+                    CheckName::BackendsAgree,
                 ]
                 .contains(c)
             })
