@@ -365,7 +365,13 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), CATALOGUE.len());
-        assert!(CATALOGUE.iter().all(|s| !s.caught_by.is_empty()));
+        let uncaught: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|s| s.caught_by.is_empty())
+            .map(|s| s.name)
+            .collect();
+        // Only the rare bug planted for `explore` has no family expected to catch it.
+        assert_eq!(uncaught, ["placeholder-export-drops-audit"]);
     }
 
     #[test]
