@@ -72,8 +72,8 @@ pub fn evidence_after_reopen_at(
         .checks
         .contains(&CheckName::CorruptionAccounted)
         .then(|| match &mut reopened {
-            Ok(ledger) => super::evidence::corruption::gather(ledger, &model),
-            Err(e) => super::evidence::corruption::refused_at_open(e, &model),
+            Ok(ledger) => super::evidence::corruption::gather(ledger, &model, &target.db_path),
+            Err(e) => super::evidence::corruption::refused_at_open(e, &model, &target.db_path),
         });
     let backup_trail = BackupTrail::from_execution(execution);
     let backup_health = match &reopened {

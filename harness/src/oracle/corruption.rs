@@ -6,8 +6,11 @@
 //! damaged) or reported missing by name (in the ledger's corruption report); never served with
 //! other content, never served as absent, never refused with an untyped error. A ledger that
 //! says the database is sound (or repaired) must be right: `integrity_check` is then `ok`.
+//! A ledger that reports damage must name the object the harness damaged ([`InjectedDamage`]),
+//! as what it is: a table page called an index passes a `REINDEX` off as a repair.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +29,70 @@ pub enum Served {
     Refused(String),
 }
 
+/// What kind of b-tree the harness damaged a page of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// An index of `captures`.
+    Index,
+    /// The `captures` table.
+    Table,
+}
+
+/// The b-tree page the harness damaged, as the harness knows it (never as the ledger says):
+/// written beside the database by the corruption family, read by the check phase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InjectedDamage {
+    /// Index or table.
+    pub kind: ObjectKind,
+    /// The b-tree's name in `sqlite_schema`.
+    pub name: String,
+    /// The damaged page.
+    pub page: u32,
+}
+
+impl InjectedDamage {
+    /// Where the record of the damage done to the database at `db` is kept.
+    pub fn record_path(db: &Path) -> PathBuf {
+        let mut path = db.as_os_str().to_owned();
+        path.push("-injected-damage.json");
+        PathBuf::from(path)
+    }
+
+    /// The damage recorded beside the database at `db`, if any was recorded.
+    ///
+    /// # Errors
+    /// The record exists but cannot be read or parsed.
+    pub fn read(db: &Path) -> Result<Option<InjectedDamage>, String> {
+        let path = Self::record_path(db);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Records this damage beside the database at `db`.
+    ///
+    /// # Errors
+    /// The record cannot be written.
+    pub fn write(&self, db: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        std::fs::write(Self::record_path(db), json)
+    }
+
+    /// How a ledger's account names this object: `table captures`, `index captures_status`.
+    pub fn label(&self) -> String {
+        let kind = match self.kind {
+            ObjectKind::Index => "index",
+            ObjectKind::Table => "table",
+        };
+        format!("{kind} {}", self.name)
+    }
+}
+
 /// The ledger's answers after reopening damaged files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CorruptionEvidence {
@@ -37,6 +104,13 @@ pub struct CorruptionEvidence {
     pub named: Vec<String>,
     /// Per acknowledged capture id: what `Ledger::capture` returned.
     pub served: BTreeMap<String, Served>,
+    /// Every damaged object the ledger's corruption reports named (`table captures`,
+    /// `index x`, `header`, `free space`, `unknown: ...`), after a repair too.
+    #[serde(default)]
+    pub reported_damage: Vec<String>,
+    /// What the harness damaged, when it damaged a b-tree page (or why its record is unreadable).
+    #[serde(default)]
+    pub injected: Option<Result<InjectedDamage, String>>,
 }
 
 fn same_content(a: &CaptureState, b: &CaptureState) -> bool {
@@ -57,7 +131,7 @@ pub(super) fn corruption_accounted(
             "no corruption evidence was gathered (the check phase did not ask the ledger)".into(),
         ];
     };
-    let mut problems = Vec::new();
+    let mut problems = damage_named(evidence);
     if let Some(Ok(said)) = &evidence.integrity
         && snapshot.integrity != ["ok"]
     {
@@ -102,6 +176,25 @@ pub(super) fn corruption_accounted(
         }
     }
     problems
+}
+
+/// The ledger's account must name what the harness damaged, as what it is, whenever it reports
+/// damage at all (whether it noticed is judged by what it then served).
+fn damage_named(evidence: &CorruptionEvidence) -> Vec<String> {
+    match &evidence.injected {
+        None => Vec::new(),
+        Some(Err(why)) => vec![format!(
+            "the record of the injected damage is unreadable: {why}"
+        )],
+        Some(Ok(_)) if evidence.reported_damage.is_empty() => Vec::new(),
+        Some(Ok(injected)) if evidence.reported_damage.contains(&injected.label()) => Vec::new(),
+        Some(Ok(injected)) => vec![format!(
+            "the harness damaged page {} of {}, but the ledger's account of the damage names {:?} (a wrong account: the repair it chose does not fit the damage)",
+            injected.page,
+            injected.label(),
+            evidence.reported_damage
+        )],
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +247,8 @@ mod tests {
             integrity: Some(integrity.map(str::to_owned).map_err(str::to_owned)),
             named: if named { vec!["A".into()] } else { Vec::new() },
             served: [("A".to_owned(), served)].into(),
+            reported_damage: Vec::new(),
+            injected: None,
         }
     }
 
@@ -201,5 +296,38 @@ mod tests {
             1
         );
         assert_eq!(corruption_accounted(&damaged, &model(), None).len(), 1);
+    }
+
+    #[test]
+    fn a_report_that_misnames_the_damaged_object_fails() {
+        let good = snapshot(Some(staged("voice/1.m4a")), "ok");
+        let mut repaired = evidence(Served::Found(staged("voice/1.m4a")), false, Ok("repaired"));
+        repaired.injected = Some(Ok(InjectedDamage {
+            kind: ObjectKind::Table,
+            name: "captures".into(),
+            page: 15,
+        }));
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&repaired)),
+            [] as [String; 0],
+            "nothing reported: judged by what was served"
+        );
+        repaired.reported_damage = vec!["table captures".into(), "free space".into()];
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&repaired)),
+            [] as [String; 0]
+        );
+        repaired.reported_damage = vec!["index captures".into()];
+        let problems = corruption_accounted(&good, &model(), Some(&repaired));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("page 15 of table captures"),
+            "{problems:?}"
+        );
+        repaired.injected = Some(Err("bad json".into()));
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&repaired)).len(),
+            1
+        );
     }
 }

@@ -20,7 +20,7 @@ pub use after_recovery::{AfterRecovery, VerifiedBackup};
 pub use checks::{
     CHECKS, CheckName, CheckSpec, DriveEvidence, Evidence, Phase, Verdict, judge_in_drive,
 };
-pub use corruption::{CorruptionEvidence, Served};
+pub use corruption::{CorruptionEvidence, InjectedDamage, ObjectKind, Served};
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use observable::SurfacedErrors;
 pub use snapshot::{LedgerSnapshot, SnapshotError};

@@ -78,14 +78,28 @@ fn health_carries_the_backup_escalation_of_the_real_ledger() {
     assert_eq!(verdicts.len(), 6, "judged in every iteration");
 }
 
+/// `backup-verify-fails` (every backup fails before its verification) at seed 1, 4 iterations.
+fn run_failing_backups(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("backup-verify-fails", "1", "4", extra)
+}
+
 #[test]
-fn health_ignores_backup_failures_is_caught() {
-    let (code, verdicts) = run_backups(&["--set", "target.mutant=health-ignores-backup-failures"]);
+fn health_shows_the_escalation_of_failing_backups_on_the_real_ledger() {
+    let (code, verdicts) = run_failing_backups(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 4, "judged in every iteration");
+}
+
+#[test]
+fn health_ignores_backup_failures_is_caught_in_every_iteration() {
+    let (code, verdicts) =
+        run_failing_backups(&["--set", "target.mutant=health-ignores-backup-failures"]);
     assert_eq!(code, Some(1), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 4, "judged in every iteration");
     assert!(
         verdicts
             .iter()
-            .any(|(passed, detail)| !passed && detail.contains("must show in health as")),
+            .all(|(passed, detail)| !passed && detail.contains("must show in health as")),
         "{verdicts:?}"
     );
 }

@@ -239,7 +239,7 @@ pub const CATALOGUE: &[MutantSpec] = &[
     MutantSpec {
         name: "health-ignores-backup-failures",
         description: "failed backup verifications never show in the health report",
-        caught_by: &["seeded-actions"],
+        caught_by: &["backup-verify-fails"],
         mutant: Some(Mutant::HealthIgnoresBackupFailures),
     },
     MutantSpec {

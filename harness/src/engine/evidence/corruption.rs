@@ -2,14 +2,20 @@
 //! (its full integrity check, the captures it named) and what it served for every capture the
 //! model knows. Gathered in the check phase of any scenario that lists the check.
 
-use ledger::integrity::{CheckLevel, RepairAction};
-use ledger::{Ledger, LedgerError};
+use std::path::Path;
 
-use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, Served};
+use ledger::integrity::{CheckLevel, Damage, RepairAction};
+use ledger::{Ledger, LedgerError, SafetyEventKind};
+
+use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, InjectedDamage, Served};
 
 /// The evidence when the damaged database did not even reopen: every capture refused with the
 /// open error's kind.
-pub(crate) fn refused_at_open(e: &LedgerError, model: &AckModel) -> CorruptionEvidence {
+pub(crate) fn refused_at_open(
+    e: &LedgerError,
+    model: &AckModel,
+    db_path: &Path,
+) -> CorruptionEvidence {
     CorruptionEvidence {
         integrity: Some(Err(kind_and_message(e))),
         named: Vec::new(),
@@ -17,6 +23,8 @@ pub(crate) fn refused_at_open(e: &LedgerError, model: &AckModel) -> CorruptionEv
             .capture_ids()
             .map(|id| (id.clone(), Served::Refused(e.kind().to_owned())))
             .collect(),
+        reported_damage: Vec::new(),
+        injected: InjectedDamage::read(db_path).transpose(),
     }
 }
 
@@ -25,8 +33,8 @@ fn kind_and_message(e: &LedgerError) -> String {
 }
 
 /// Asks the reopened ledger for a full integrity check (which repairs what it can), then reads
-/// every capture the model knows through it.
-pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel) -> CorruptionEvidence {
+/// every capture the model knows through it and every damaged object its reports named.
+pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel, db_path: &Path) -> CorruptionEvidence {
     let integrity = match ledger.check_integrity(CheckLevel::Full) {
         Ok(()) => Ok(match ledger.corruption() {
             None if ledger.safety_counters().repairs > 0 => "repaired".to_owned(),
@@ -66,5 +74,31 @@ pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel) -> CorruptionEvidenc
         integrity: Some(integrity),
         named,
         served,
+        reported_damage: reported_damage(ledger),
+        injected: InjectedDamage::read(db_path).transpose(),
     }
+}
+
+/// Every object the ledger's corruption reports (at open and since) named damaged, as
+/// [`InjectedDamage::label`] names objects.
+fn reported_damage(ledger: &Ledger) -> Vec<String> {
+    let mut named: Vec<String> = ledger
+        .safety_events()
+        .iter()
+        .filter_map(|event| match &event.kind {
+            SafetyEventKind::Corruption(report) => Some(report.damage.iter()),
+            _ => None,
+        })
+        .flatten()
+        .map(|damage| match damage {
+            Damage::Index(name) => format!("index {name}"),
+            Damage::Table(name) => format!("table {name}"),
+            Damage::FreeSpace => "free space".to_owned(),
+            Damage::Header => "header".to_owned(),
+            Damage::Unknown(what) => format!("unknown: {what}"),
+        })
+        .collect();
+    named.sort();
+    named.dedup();
+    named
 }

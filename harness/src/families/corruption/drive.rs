@@ -1,6 +1,7 @@
 //! The drive of damage at rest ([`Corruption`]): runs the workload (archiving the WAL after
 //! each operation when `target.wal-archive-dir` is set), leaves the ledger (closed, or
-//! abandoned with its WAL for a `wal-frame` target) and damages the files. The check phase
+//! abandoned with its WAL for a `wal-frame` target), damages the files and records which b-tree
+//! it damaged beside the database ([`crate::oracle::InjectedDamage`]). The check phase
 //! gathers what `corruption_accounted` judges, for any scenario that lists it.
 
 use ledger::{BackupConfig, Ledger};
@@ -44,13 +45,20 @@ pub(super) fn drive(
         }
         ledger.close()?;
     }
-    let description = corruption
+    let scratch = |source| WorkerError::Scratch {
+        path: job.db_path.display().to_string(),
+        source,
+    };
+    let applied = corruption
         .apply(&job.db_path, job.seed)
-        .map_err(|e| WorkerError::Scratch {
-            path: job.db_path.display().to_string(),
-            source: std::io::Error::other(e),
-        })?
-        .unwrap_or_else(|| "corruption: nothing of that kind to damage".into());
+        .map_err(|e| scratch(std::io::Error::other(e)))?;
+    if let Some(object) = applied.as_ref().and_then(|a| a.object.as_ref()) {
+        object.write(&job.db_path).map_err(scratch)?;
+    }
+    let description = applied.map_or_else(
+        || "corruption: nothing of that kind to damage".into(),
+        |a| a.description,
+    );
     sink(WorkerMessage::Fault {
         during_operation: None,
         description,

@@ -18,6 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::oracle::{InjectedDamage, ObjectKind};
+
 /// Which part of the files is damaged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -49,6 +51,15 @@ pub struct Corruption {
     /// Distinct bits flipped (default 1).
     #[serde(default = "one")]
     pub bits: u32,
+}
+
+/// What [`Corruption::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Deterministic words for the trace (no paths).
+    pub description: String,
+    /// The b-tree whose page was damaged (none for the header or a WAL frame).
+    pub object: Option<InjectedDamage>,
 }
 
 fn one() -> u32 {
@@ -101,13 +112,14 @@ impl Corruption {
     }
 
     /// Flips the bits in the database at `db` (or its `-wal`), chosen from `seed`; returns a
-    /// deterministic description (no paths), or `None` when there was nothing to damage (no
-    /// page of that kind, an empty WAL).
+    /// deterministic description (no paths) and, for a b-tree page, the object damaged; `None`
+    /// when there was nothing to damage (no page of that kind, an empty WAL).
     ///
     /// # Errors
     /// The database cannot be inspected or the file cannot be written.
-    pub fn apply(&self, db: &Path, seed: u64) -> Result<Option<String>, CorruptionError> {
+    pub fn apply(&self, db: &Path, seed: u64) -> Result<Option<Applied>, CorruptionError> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x636f_7272_7570_7421);
+        let mut object = None;
         let (file, range, what) = match self.target {
             CorruptionTarget::Header => (db.to_path_buf(), (16, 100), "the database header".into()),
             CorruptionTarget::IndexPage | CorruptionTarget::TablePage => {
@@ -116,11 +128,17 @@ impl Corruption {
                 };
                 let start = (u64::from(page) - 1) * page_size + if page == 1 { 100 } else { 0 };
                 let end = u64::from(page) * page_size - RESERVED;
-                (
-                    db.to_path_buf(),
-                    (start, end),
-                    format!("page {page} of {name}"),
-                )
+                let what = format!("page {page} of {name}");
+                object = Some(InjectedDamage {
+                    kind: if self.target == CorruptionTarget::IndexPage {
+                        ObjectKind::Index
+                    } else {
+                        ObjectKind::Table
+                    },
+                    name,
+                    page,
+                });
+                (db.to_path_buf(), (start, end), what)
             }
             CorruptionTarget::WalFrame => {
                 let mut wal = db.as_os_str().to_owned();
@@ -137,10 +155,13 @@ impl Corruption {
             }
         };
         let offsets = flip(&file, range, self.bits, &mut rng)?;
-        Ok(Some(format!(
-            "corruption: flipped {} bit(s) in {what} at byte(s) {offsets:?}",
-            self.bits
-        )))
+        Ok(Some(Applied {
+            description: format!(
+                "corruption: flipped {} bit(s) in {what} at byte(s) {offsets:?}",
+                self.bits
+            ),
+            object,
+        }))
     }
 
     fn pick_page(
