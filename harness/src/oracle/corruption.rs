@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use ledger::integrity::Damage;
+use ledger::{SafetyEvent, SafetyEventKind};
 use serde::{Deserialize, Serialize};
 
 use super::model::{AckModel, CaptureState};
@@ -176,6 +178,29 @@ pub(super) fn corruption_accounted(
         }
     }
     problems
+}
+
+/// Every object the ledger's corruption reports among `events` (its safety events, at open and
+/// since) named damaged, as [`InjectedDamage::label`] names objects.
+pub fn reported_damage(events: &[SafetyEvent]) -> Vec<String> {
+    let mut named: Vec<String> = events
+        .iter()
+        .filter_map(|event| match &event.kind {
+            SafetyEventKind::Corruption(report) => Some(report.damage.iter()),
+            _ => None,
+        })
+        .flatten()
+        .map(|damage| match damage {
+            Damage::Index(name) => format!("index {name}"),
+            Damage::Table(name) => format!("table {name}"),
+            Damage::FreeSpace => "free space".to_owned(),
+            Damage::Header => "header".to_owned(),
+            Damage::Unknown(what) => format!("unknown: {what}"),
+        })
+        .collect();
+    named.sort();
+    named.dedup();
+    named
 }
 
 /// The ledger's account must name what the harness damaged, as what it is, whenever it reports

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use ledger::integrity::{CheckLevel, Damage, RepairAction};
-use ledger::{Ledger, LedgerError, SafetyEventKind};
+use ledger::integrity::{CheckLevel, RepairAction};
+use ledger::{Ledger, LedgerError};
 
+use crate::oracle::corruption::reported_damage;
 use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, InjectedDamage, Served};
 
 /// The evidence when the damaged database did not even reopen: every capture refused with the
@@ -74,31 +75,7 @@ pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel, db_path: &Path) -> C
         integrity: Some(integrity),
         named,
         served,
-        reported_damage: reported_damage(ledger),
+        reported_damage: reported_damage(ledger.safety_events()),
         injected: InjectedDamage::read(db_path).transpose(),
     }
-}
-
-/// Every object the ledger's corruption reports (at open and since) named damaged, as
-/// [`InjectedDamage::label`] names objects.
-fn reported_damage(ledger: &Ledger) -> Vec<String> {
-    let mut named: Vec<String> = ledger
-        .safety_events()
-        .iter()
-        .filter_map(|event| match &event.kind {
-            SafetyEventKind::Corruption(report) => Some(report.damage.iter()),
-            _ => None,
-        })
-        .flatten()
-        .map(|damage| match damage {
-            Damage::Index(name) => format!("index {name}"),
-            Damage::Table(name) => format!("table {name}"),
-            Damage::FreeSpace => "free space".to_owned(),
-            Damage::Header => "header".to_owned(),
-            Damage::Unknown(what) => format!("unknown: {what}"),
-        })
-        .collect();
-    named.sort();
-    named.dedup();
-    named
 }
