@@ -81,7 +81,7 @@ fn ignoring_wal_damage_is_caught_by_corrupt_wal_frame() {
         "wal-damage-ignored",
         "corrupt-wal-frame",
         "3",
-        "acknowledged_durable",
+        "corruption_accounted",
     );
 }
 
