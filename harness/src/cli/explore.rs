@@ -12,7 +12,7 @@ use reports::json::JsonReporter;
 use reports::junit::JunitReporter;
 
 use super::shrink::{ShrinkCase, ShrinkOutputs, shrink_failures};
-use super::{ExploreArgs, UsageError, create_out_dir, exit_codes, load_registry, revision};
+use super::{ExploreArgs, UsageError, create_out_dir, load_registry, revision};
 use crate::engine::signature::{CAPSULE_MARK, group, known_ids};
 use crate::engine::{ExploreLimits, ExploreProgress, RunControl, RunPlan, explore as run_explore};
 
@@ -149,17 +149,11 @@ pub(super) fn explore(args: &ExploreArgs) -> anyhow::Result<i32> {
         summary.lost_acknowledged,
     );
     super::run::report_paths(&args.out);
-    Ok(if let Some(signal) = control.stopped_by() {
-        eprintln!(
-            "resilience explore: interrupted by {}; finished iterations are in the results",
-            signal.name()
-        );
-        signal.exit_code()
-    } else if summary.all_passed() {
-        exit_codes::OK
-    } else {
-        exit_codes::CHECK_FAILED
-    })
+    Ok(super::run::exit_code(
+        "resilience explore",
+        &control,
+        summary,
+    ))
 }
 
 fn describe_limits(limits: &ExploreLimits) -> String {

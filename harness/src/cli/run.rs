@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use reports::Summary;
 use reports::history::{self, HistoryEntry, TREND_RUNS};
 use reports::html::HtmlReporter;
 use reports::json::JsonReporter;
@@ -128,9 +129,15 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         }
     }
     report_paths(&args.out);
-    Ok(if let Some(signal) = control.stopped_by() {
+    Ok(exit_code("resilience", &control, &summary))
+}
+
+/// The exit code of a finished run: the signal's when one stopped it (said on stderr, after
+/// `program`), else whether every check passed.
+pub(super) fn exit_code(program: &str, control: &RunControl, summary: &Summary) -> i32 {
+    if let Some(signal) = control.stopped_by() {
         eprintln!(
-            "resilience: interrupted by {}; finished iterations are in the results",
+            "{program}: interrupted by {}; finished iterations are in the results",
             signal.name()
         );
         signal.exit_code()
@@ -138,7 +145,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         exit_codes::OK
     } else {
         exit_codes::CHECK_FAILED
-    })
+    }
 }
 
 /// Tells where the outputs are.

@@ -13,13 +13,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reports::events::{RunStarted, ScenarioInfo};
 use reports::explore::ExploreSummary;
 use reports::{IterationResult, IterationStatus, Reporter, RunEvent, Summary};
 
 use super::control::{RunControl, TIME_BUDGET_SPENT};
 use super::coverage::Coverage;
-use super::pool::{RunError, RunPlan, emit_skipped, run_slots};
+use super::pool::{RunError, RunPlan, emit_skipped, run_slots, started_event};
 use super::shard::in_shard;
 use crate::scenario::Scenario;
 
@@ -281,36 +280,6 @@ fn interleave(
         }
     }
     slots
-}
-
-fn started_event(plan: &RunPlan, slots: &[(Arc<Scenario>, u32)]) -> RunStarted {
-    let mut planned: BTreeMap<&str, u64> = BTreeMap::new();
-    for (scenario, _) in slots {
-        *planned.entry(scenario.name.as_str()).or_default() += 1;
-    }
-    RunStarted {
-        base_seed: plan.base_seed,
-        command: plan.command.clone(),
-        filter: plan.filter.clone(),
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioInfo {
-                name: s.name.clone(),
-                family: s.family.clone(),
-                tags: s.tags.clone(),
-                description: s.description.clone(),
-                planned_iterations: planned.get(s.name.as_str()).copied().unwrap_or(0),
-            })
-            .collect(),
-        planned_iterations: slots.len() as u64,
-        started_at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        revision: plan.revision.clone(),
-        shard: plan.shard,
-    }
 }
 
 #[cfg(test)]

@@ -121,6 +121,37 @@ impl RunPlan {
     }
 }
 
+/// The run's start as reporters see it: the plan and how many of `slots` each scenario has.
+pub(super) fn started_event(plan: &RunPlan, slots: &[(Arc<Scenario>, u32)]) -> RunStarted {
+    let mut planned: BTreeMap<&str, u64> = BTreeMap::new();
+    for (scenario, _) in slots {
+        *planned.entry(scenario.name.as_str()).or_default() += 1;
+    }
+    RunStarted {
+        base_seed: plan.base_seed,
+        command: plan.command.clone(),
+        filter: plan.filter.clone(),
+        scenarios: plan
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                family: s.family.clone(),
+                tags: s.tags.clone(),
+                description: s.description.clone(),
+                planned_iterations: planned.get(s.name.as_str()).copied().unwrap_or(0),
+            })
+            .collect(),
+        planned_iterations: slots.len() as u64,
+        started_at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+        revision: plan.revision.clone(),
+        shard: plan.shard,
+    }
+}
+
 /// A run that could not be carried out at all.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -144,39 +175,13 @@ pub fn run(
         .tempdir_in(super::work_dir())
         .map_err(RunError::WorkDir)?;
     let slots = plan.slots();
-    let mut planned: BTreeMap<String, u64> = BTreeMap::new();
-    for (scenario, _) in &slots {
-        *planned.entry(scenario.name.clone()).or_default() += 1;
-    }
     let mut emit = |event: RunEvent| -> Result<(), RunError> {
         for reporter in reporters.iter_mut() {
             reporter.on_event(&event).map_err(RunError::Report)?;
         }
         Ok(())
     };
-    emit(RunEvent::Started(RunStarted {
-        base_seed: plan.base_seed,
-        command: plan.command.clone(),
-        filter: plan.filter.clone(),
-        scenarios: plan
-            .scenarios
-            .iter()
-            .map(|s| ScenarioInfo {
-                name: s.name.clone(),
-                family: s.family.clone(),
-                tags: s.tags.clone(),
-                description: s.description.clone(),
-                planned_iterations: planned.get(&s.name).copied().unwrap_or(0),
-            })
-            .collect(),
-        planned_iterations: slots.len() as u64,
-        started_at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        revision: plan.revision.clone(),
-        shard: plan.shard,
-    }))?;
+    emit(RunEvent::Started(started_event(plan, &slots)))?;
 
     let budget_end = plan.time_budget.map(|b| started + b);
     let mut outcomes = Vec::new();

@@ -1,5 +1,7 @@
 //! The FUSE backend through the real binary: it runs here (never a skip), leaves no mount and
-//! no daemon behind, and catches the `no-dir-fsync` mutant from observed system calls alone.
+//! no daemon behind, and catches the `no-dir-fsync` mutant from observed system calls alone;
+//! where FUSE cannot run (no `fusermount3` on the `PATH`) its iterations are skipped with the
+//! reason and counted, never passed.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -15,25 +17,10 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn run_fuse(extra: &[&str]) -> (Option<i32>, reports::RunResults, String, Vec<String>) {
     let out = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let dir = scenarios_dir();
-    let mut args = vec![
-        "run",
-        "--scenarios",
-        dir.to_str().unwrap(),
-        "--filter",
-        "power-loss-wal-full-fuse",
-        "--seed",
-        "1",
-        "--jobs",
-        "2",
-        "--shrink-budget",
-        "0",
-        "--out",
-        out.path().to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
     let output = resilience()
-        .args(&args)
+        .args(fuse_run_args(out.path()))
+        .args(["--jobs", "2", "--shrink-budget", "0"])
+        .args(extra)
         .env("TMPDIR", work.path())
         .output()
         .expect("resilience runs");
@@ -44,6 +31,24 @@ fn run_fuse(extra: &[&str]) -> (Option<i32>, reports::RunResults, String, Vec<St
         stderr(&output),
         left,
     )
+}
+
+/// `run` of `power-loss-wal-full-fuse` at seed 1, results in `out`.
+fn fuse_run_args(out: &Path) -> Vec<String> {
+    let dir = scenarios_dir();
+    [
+        "run",
+        "--scenarios",
+        dir.to_str().unwrap(),
+        "--filter",
+        "power-loss-wal-full-fuse",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// Caching mounts in `/proc/mounts` below `dir`.
@@ -76,6 +81,35 @@ fn daemons_of_this_binary() -> Vec<String> {
         }
     }
     found
+}
+
+#[test]
+fn without_fusermount_the_fuse_iterations_are_skipped_with_the_reason_never_passed() {
+    let out = tempfile::tempdir().unwrap();
+    let no_programs = tempfile::tempdir().unwrap();
+    let output = resilience()
+        .args(fuse_run_args(out.path()))
+        .args(["--iterations", "2"])
+        .env("PATH", no_programs.path())
+        .output()
+        .expect("resilience runs");
+    let results = results(out.path());
+    assert_eq!(results.summary.passed, 0, "{}", stderr(&output));
+    assert_eq!(results.summary.iterations, 0);
+    assert_eq!(results.skipped.len(), 1, "{:?}", results.skipped);
+    assert_eq!(results.skipped[0].count, 2);
+    assert!(
+        results.skipped[0]
+            .reason
+            .starts_with("no FUSE: no fusermount3"),
+        "{:?}",
+        results.skipped
+    );
+    let junit = std::fs::read_to_string(out.path().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("2 iteration(s) not run: no FUSE: no fusermount3"),
+        "{junit}"
+    );
 }
 
 #[test]
