@@ -338,14 +338,18 @@ impl Ledger {
         let pressured = self.safety.last_sample.under_pressure();
         match self.safety.pressure.observe(now, pressured) {
             Some(PressureChange::Entered) => {
+                let before = crate::metrics::db_status::cache_used_bytes(&self.conn);
                 self.apply_cache(Some(now));
-                let freed = checksum::release_memory(&self.conn);
-                self.safety.log(
-                    Some(now),
-                    SafetyEventKind::MemoryReleased {
-                        bytes: i64::from(freed),
-                    },
-                );
+                if checksum::release_memory(&self.conn) == 0 {
+                    let after = crate::metrics::db_status::cache_used_bytes(&self.conn);
+                    let freed = before.zip(after).map_or(0, |(b, a)| b.saturating_sub(a));
+                    self.safety.log(
+                        Some(now),
+                        SafetyEventKind::MemoryReleased {
+                            bytes: i64::try_from(freed).unwrap_or(i64::MAX),
+                        },
+                    );
+                }
                 self.mmap_off(MmapOffReason::Pressure, Some(now));
             }
             Some(PressureChange::Cleared) | None => self.apply_cache(Some(now)),

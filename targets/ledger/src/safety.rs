@@ -31,7 +31,8 @@ pub enum SafetyEventKind {
         /// Why.
         reason: CacheReason,
     },
-    /// `sqlite3_db_release_memory` freed this many bytes.
+    /// Pressure shrank the cache and `sqlite3_db_release_memory` ran: this many bytes of the
+    /// connection's page cache were freed (its `SQLITE_DBSTATUS_CACHE_USED` before less after).
     MemoryReleased {
         /// Bytes freed.
         bytes: i64,

@@ -1,4 +1,5 @@
-//! Page-cache counters of one connection through `sqlite3_db_status`: [`cache_counters`].
+//! Page-cache counters of one connection through `sqlite3_db_status`: [`cache_counters`],
+//! [`cache_used_bytes`].
 
 use rusqlite::{Connection, ffi};
 
@@ -22,9 +23,35 @@ pub(crate) fn cache_counters(conn: &Connection) -> (Option<u64>, Option<u64>) {
     )
 }
 
+/// Heap bytes this connection's page caches hold now (`SQLITE_DBSTATUS_CACHE_USED`).
+pub(crate) fn cache_used_bytes(conn: &Connection) -> Option<u64> {
+    db_status(conn, ffi::SQLITE_DBSTATUS_CACHE_USED)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releasing_memory_shrinks_the_cache_used() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join("t.db")).expect("db");
+        conn.execute_batch(
+            "CREATE TABLE t(x);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+             INSERT INTO t SELECT randomblob(3000) FROM n;",
+        )
+        .expect("fill");
+        let _: i64 = conn
+            .query_row("SELECT count(*) FROM t WHERE length(x) > 0", [], |r| {
+                r.get(0)
+            })
+            .expect("read every page");
+        let before = cache_used_bytes(&conn).expect("available");
+        conn.release_memory().expect("release");
+        let after = cache_used_bytes(&conn).expect("available");
+        assert!(after < before, "{before} -> {after}");
+    }
 
     #[test]
     fn reading_pages_counts_hits_or_misses() {

@@ -2,7 +2,7 @@
 //! process) and [`MetricsSnapshot`] (that plus what the database says),
 //! written as JSON lines by [`JsonLinesSink`].
 
-mod db_status;
+pub(crate) mod db_status;
 mod histogram;
 mod jsonl;
 mod recorder;

@@ -95,6 +95,39 @@ fn pressure_shrinks_cache_and_mmap_then_restores_after_the_calm_period() {
 }
 
 #[test]
+fn pressure_reports_the_page_cache_bytes_it_freed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    config.tuning.adaptive_cache = false;
+    config.tuning.memory_poll_interval_ms = 1_000;
+    let mut ledger = open_stepping(&config, 1_000);
+    let probe = ManualProbe::new(CALM);
+    ledger.set_memory_probe(Box::new(probe.clone()));
+    let filler = "x".repeat(4000);
+    for n in 0..300 {
+        let mut memo = voice(n);
+        memo.raw_content = format!("{filler}{n}");
+        ledger.stage(&memo).expect("stage");
+    }
+    assert_eq!(ledger.recoverable_captures().expect("read all").len(), 300);
+    probe.set(PRESSURE);
+    stage(&mut ledger, 300);
+    let freed: Vec<i64> = ledger
+        .safety_events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            SafetyEventKind::MemoryReleased { bytes } => Some(bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(freed.len(), 1, "{freed:?}");
+    assert!(
+        freed[0] > 100 * 4096,
+        "a warm cache of 300 captures of 4 KB each was released: {freed:?}"
+    );
+}
+
+#[test]
 fn adaptive_cache_grows_for_a_working_set_between_floor_and_ceiling() {
     let dir = tempfile::tempdir().expect("dir");
     let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
