@@ -8,15 +8,17 @@
 //! `OpFinished` (its outcome is unknown) and the pass stops.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ledger::{Ledger, LedgerError};
 
-use super::vfs::{FaultEventKind, FaultVfs, VfsError, VfsOptions, seed_sqlite_prng};
+use super::vfs::{FaultEventKind, FaultVfs, IoOp, VfsError, VfsOptions, seed_sqlite_prng};
 use crate::engine::{
     CheckedDatabase, IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas,
     drive_options, fresh_dir, ledger_config_at, scratch_target,
 };
+use crate::oracle::DriveCounters;
 use crate::workload::{CaptureIds, execute};
 
 /// Error rules a pass installs once the ledger is open, and when it clears them.
@@ -116,6 +118,7 @@ pub fn run_pass(
     if let Some(rules) = rules {
         rules.apply(vfs)?;
     }
+    let retries = rules.map(|_| RetryWatch::start());
     let mut ids = CaptureIds::default();
     let mut first_fault = None;
     for (index, op) in job.plan.iter().enumerate() {
@@ -137,6 +140,16 @@ pub fn run_pass(
             return Ok(());
         }
         sink(WorkerMessage::OpFinished { index, outcome })?;
+    }
+    if let Some(retries) = retries {
+        let counters = retries.finish(&ledger, vfs);
+        for (name, value) in counters.figures() {
+            sink(WorkerMessage::Figure {
+                name: name.to_owned(),
+                value,
+            })?;
+        }
+        sink(WorkerMessage::Counters(counters))?;
     }
     let closed = ledger.close();
     report_events(vfs, &mut seen, None, sink)?;
@@ -165,6 +178,50 @@ pub fn bit_flip_counts(vfs: &FaultVfs) -> reports::BitFlipCounts {
         injected: flips.len() as u64,
         in_page_reads: flips.iter().filter(|e| page_sized(e.len)).count() as u64,
         detected: ledger::checksum::fault_count(),
+    }
+}
+
+/// Counts the ledger's retries as they happen, through its retry observation point
+/// (`ledger::failpoint::RETRY_AGAIN`), for one pass.
+struct RetryWatch {
+    seen: Arc<AtomicU64>,
+}
+
+impl RetryWatch {
+    /// Starts counting (replacing whatever the point was configured with).
+    fn start() -> RetryWatch {
+        let seen = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&seen);
+        fail::cfg_callback(ledger::failpoint::RETRY_AGAIN, move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("a callback is a valid fail point action");
+        RetryWatch { seen }
+    }
+
+    /// Stops counting; what was seen next to the ledger's counters, read at the same moment,
+    /// and the lock calls the VFS answered busy so far.
+    fn finish(self, ledger: &Ledger, vfs: &FaultVfs) -> DriveCounters {
+        fail::remove(ledger::failpoint::RETRY_AGAIN);
+        let waits = ledger.lock_waits();
+        let busy_answers = vfs
+            .events()
+            .iter()
+            .filter(|e| {
+                e.op == Some(IoOp::Lock)
+                    && e.kind
+                        == (FaultEventKind::Error {
+                            code: rusqlite::ffi::SQLITE_BUSY,
+                        })
+            })
+            .count() as u64;
+        DriveCounters {
+            retries_seen: self.seen.load(Ordering::Relaxed),
+            retries_counted: ledger.metrics().total_retries(),
+            busy_answers,
+            busy_handler_calls: waits.busy_waits + waits.busy_gave_up,
+            busy_handler_installed: ledger.config().tuning.busy_timeout_ms > 0,
+        }
     }
 }
 
