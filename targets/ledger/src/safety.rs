@@ -46,6 +46,16 @@ pub enum SafetyEventKind {
     Corruption(Box<CorruptionReport>),
 }
 
+impl SafetyEventKind {
+    /// The damage report, when this event is one.
+    pub fn damage_report(&self) -> Option<&CorruptionReport> {
+        match self {
+            SafetyEventKind::Corruption(report) => Some(report),
+            _ => None,
+        }
+    }
+}
+
 /// Counts of safety actions, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SafetyCounters {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ledger::integrity::{CheckLevel, Damage, RepairAction};
-use ledger::{Ledger, LedgerError, SafetyEventKind};
+use ledger::{Ledger, LedgerError};
 
 use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, InjectedDamage, Served};
 
@@ -85,9 +85,11 @@ fn reported_damage(ledger: &Ledger) -> Vec<String> {
     let mut named: Vec<String> = ledger
         .safety_events()
         .iter()
-        .filter_map(|event| match &event.kind {
-            SafetyEventKind::Corruption(report) => Some(report.damage.iter()),
-            _ => None,
+        .filter_map(|event| {
+            event
+                .kind
+                .damage_report()
+                .map(|report| report.damage.iter())
         })
         .flatten()
         .map(|damage| match damage {
