@@ -8,18 +8,17 @@
 //! `OpFinished` (its outcome is unknown) and the pass stops.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ledger::{Ledger, LedgerError};
 
-use super::vfs::{FaultEventKind, FaultVfs, IoOp, VfsError, VfsOptions, seed_sqlite_prng};
+use super::counting::{LatencyTally, RetryWatch};
+use super::vfs::{FaultEventKind, FaultVfs, VfsError, VfsOptions, seed_sqlite_prng};
 use crate::engine::{
     CheckedDatabase, IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas,
     drive_options, fresh_dir, ledger_config_at, scratch_target,
 };
-use crate::oracle::DriveCounters;
-use crate::workload::{CaptureIds, execute};
+use crate::workload::{CaptureIds, Operation, execute};
 
 /// Error rules a pass installs once the ledger is open, and when it clears them.
 pub trait VfsRules {
@@ -32,6 +31,12 @@ pub trait VfsRules {
     /// Whether the rules are cleared before operation `index`, given the operation during
     /// which the first fault happened.
     fn clears_before(&self, index: usize, first_fault_at: Option<usize>) -> bool;
+
+    /// Whether the rules wait for the workload's first `maintain` to finish instead of being
+    /// installed at open.
+    fn armed_after_maintain(&self) -> bool {
+        false
+    }
 }
 
 /// What a pass injects besides what the VFS was armed with.
@@ -115,10 +120,14 @@ pub fn run_pass(
         Err(e) => return Err(e.into()),
     };
     apply_workload_pragmas(job, &ledger)?;
-    if let Some(rules) = rules {
+    let mut unarmed = rules.filter(|r| r.armed_after_maintain());
+    if let Some(rules) = rules
+        && unarmed.is_none()
+    {
         rules.apply(vfs)?;
     }
     let retries = rules.map(|_| RetryWatch::start());
+    let mut latency = LatencyTally::default();
     let mut ids = CaptureIds::default();
     let mut first_fault = None;
     for (index, op) in job.plan.iter().enumerate() {
@@ -135,6 +144,16 @@ pub fn run_pass(
         if report_events(vfs, &mut seen, Some(index), sink)? && first_fault.is_none() {
             first_fault = Some(index);
         }
+        latency.after(op, vfs);
+        if *op == Operation::Maintain
+            && let Some(rules) = unarmed.take()
+        {
+            rules.apply(vfs)?;
+            sink(WorkerMessage::Fault {
+                during_operation: Some(index),
+                description: "vfs: fault rules installed after this maintenance".into(),
+            })?;
+        }
         if vfs.has_crashed() {
             close_after_cut(ledger);
             return Ok(());
@@ -142,7 +161,7 @@ pub fn run_pass(
         sink(WorkerMessage::OpFinished { index, outcome })?;
     }
     if let Some(retries) = retries {
-        let counters = retries.finish(&ledger, vfs);
+        let counters = retries.finish(&ledger, vfs, latency);
         for (name, value) in counters.figures() {
             sink(WorkerMessage::Figure {
                 name: name.to_owned(),
@@ -178,50 +197,6 @@ pub fn bit_flip_counts(vfs: &FaultVfs) -> reports::BitFlipCounts {
         injected: flips.len() as u64,
         in_page_reads: flips.iter().filter(|e| page_sized(e.len)).count() as u64,
         detected: ledger::checksum::fault_count(),
-    }
-}
-
-/// Counts the ledger's retries as they happen, through its retry observation point
-/// (`ledger::failpoint::RETRY_AGAIN`), for one pass.
-struct RetryWatch {
-    seen: Arc<AtomicU64>,
-}
-
-impl RetryWatch {
-    /// Starts counting (replacing whatever the point was configured with).
-    fn start() -> RetryWatch {
-        let seen = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&seen);
-        fail::cfg_callback(ledger::failpoint::RETRY_AGAIN, move || {
-            counter.fetch_add(1, Ordering::Relaxed);
-        })
-        .expect("a callback is a valid fail point action");
-        RetryWatch { seen }
-    }
-
-    /// Stops counting; what was seen next to the ledger's counters, read at the same moment,
-    /// and the lock calls the VFS answered busy so far.
-    fn finish(self, ledger: &Ledger, vfs: &FaultVfs) -> DriveCounters {
-        fail::remove(ledger::failpoint::RETRY_AGAIN);
-        let waits = ledger.lock_waits();
-        let busy_answers = vfs
-            .events()
-            .iter()
-            .filter(|e| {
-                e.op == Some(IoOp::Lock)
-                    && e.kind
-                        == (FaultEventKind::Error {
-                            code: rusqlite::ffi::SQLITE_BUSY,
-                        })
-            })
-            .count() as u64;
-        DriveCounters {
-            retries_seen: self.seen.load(Ordering::Relaxed),
-            retries_counted: ledger.metrics().total_retries(),
-            busy_answers,
-            busy_handler_calls: waits.busy_waits + waits.busy_gave_up,
-            busy_handler_installed: ledger.config().tuning.busy_timeout_ms > 0,
-        }
     }
 }
 

@@ -28,7 +28,7 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
     let mut figures = Vec::new();
     for target in &targets {
         let mut evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
-        evidence.drive_counters = input.drive_counters;
+        evidence.drive_counters = input.drive_counters.clone();
         if let Some(after) = &evidence.after_recovery {
             figures = super::evidence::after_recovery::figures(after);
         }

@@ -393,7 +393,7 @@ pub fn run_drive_and_check(
             .unwrap_or_default();
         let drive_counters = drive.as_ref().ok().and_then(|run| {
             run.messages.iter().find_map(|m| match m {
-                WorkerMessage::Counters(counters) => Some(*counters),
+                WorkerMessage::Counters(counters) => Some(counters.clone()),
                 _ => None,
             })
         });

@@ -16,8 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::latency::{LatencySeen, latency_observable};
+
 /// What one drive saw and what the ledger's metrics said at the same moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DriveCounters {
     /// Retried attempts the drive saw the ledger make.
     pub retries_seen: u64,
@@ -29,6 +31,9 @@ pub struct DriveCounters {
     pub busy_handler_calls: u64,
     /// Whether the ledger had a busy handler installed (busy timeout above zero).
     pub busy_handler_installed: bool,
+    /// Injected latency and the regression alerts of health at the end of the drive.
+    #[serde(default)]
+    pub latency: Option<LatencySeen>,
 }
 
 impl DriveCounters {
@@ -73,6 +78,7 @@ pub fn counters_observable(counters: Option<&DriveCounters>) -> Vec<String> {
             counters.busy_handler_calls
         ));
     }
+    problems.extend(latency_observable(counters.latency.as_ref()));
     problems
 }
 
@@ -87,6 +93,7 @@ mod tests {
             busy_answers: busy.0,
             busy_handler_calls: busy.1,
             busy_handler_installed: installed,
+            latency: None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod contention;
 pub mod corruption;
 pub mod counters;
 pub mod fault_response;
+pub mod latency;
 mod model;
 pub mod observable;
 mod snapshot;

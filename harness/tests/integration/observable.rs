@@ -174,3 +174,28 @@ fn busy_waits_equal_the_locks_the_vfs_answered_busy() {
         );
     }
 }
+
+/// `latency-after-maintain` (every WAL sync waits 80 ms once maintenance has folded the
+/// baselines) at seed 10, 2 iterations.
+fn run_slowed(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("latency-after-maintain", "10", "2", extra)
+}
+
+#[test]
+fn injected_latency_fires_the_real_ledgers_regression_alert() {
+    let (code, verdicts) = run_slowed(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 2, "judged in every iteration");
+}
+
+#[test]
+fn regression_never_fires_is_caught() {
+    let (code, verdicts) = run_slowed(&["--set", "target.mutant=regression-never-fires"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|(passed, detail)| !passed
+            && detail.contains("were delayed 80 ms")
+            && detail.contains("health raised no regression alert")),
+        "{verdicts:?}"
+    );
+}
