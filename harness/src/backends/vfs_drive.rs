@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ledger::{Ledger, LedgerError};
 
+use super::counting::{LatencyTally, RetryWatch};
 use super::vfs::{FaultEventKind, FaultVfs, VfsError, VfsOptions, seed_sqlite_prng};
 use crate::engine::{
     CheckedDatabase, IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas,
     drive_options, fresh_dir, ledger_config_at, scratch_target,
 };
-use crate::workload::{CaptureIds, execute};
+use crate::workload::{CaptureIds, Operation, execute};
 
 /// Error rules a pass installs once the ledger is open, and when it clears them.
 pub trait VfsRules {
@@ -30,6 +31,12 @@ pub trait VfsRules {
     /// Whether the rules are cleared before operation `index`, given the operation during
     /// which the first fault happened.
     fn clears_before(&self, index: usize, first_fault_at: Option<usize>) -> bool;
+
+    /// Whether the rules wait for the workload's first `maintain` to finish instead of being
+    /// installed at open.
+    fn armed_after_maintain(&self) -> bool {
+        false
+    }
 }
 
 /// What a pass injects besides what the VFS was armed with.
@@ -113,9 +120,14 @@ pub fn run_pass(
         Err(e) => return Err(e.into()),
     };
     apply_workload_pragmas(job, &ledger)?;
-    if let Some(rules) = rules {
+    let mut unarmed = rules.filter(|r| r.armed_after_maintain());
+    if let Some(rules) = rules
+        && unarmed.is_none()
+    {
         rules.apply(vfs)?;
     }
+    let retries = rules.map(|_| RetryWatch::start());
+    let mut latency = LatencyTally::default();
     let mut ids = CaptureIds::default();
     let mut first_fault = None;
     for (index, op) in job.plan.iter().enumerate() {
@@ -132,11 +144,31 @@ pub fn run_pass(
         if report_events(vfs, &mut seen, Some(index), sink)? && first_fault.is_none() {
             first_fault = Some(index);
         }
+        latency.after(op, vfs);
+        if *op == Operation::Maintain
+            && let Some(rules) = unarmed.take()
+        {
+            rules.apply(vfs)?;
+            sink(WorkerMessage::Fault {
+                during_operation: Some(index),
+                description: "vfs: fault rules installed after this maintenance".into(),
+            })?;
+        }
         if vfs.has_crashed() {
             close_after_cut(ledger);
             return Ok(());
         }
         sink(WorkerMessage::OpFinished { index, outcome })?;
+    }
+    if let Some(retries) = retries {
+        let counters = retries.finish(&ledger, vfs, latency);
+        for (name, value) in counters.figures() {
+            sink(WorkerMessage::Figure {
+                name: name.to_owned(),
+                value,
+            })?;
+        }
+        sink(WorkerMessage::Counters(counters))?;
     }
     let closed = ledger.close();
     report_events(vfs, &mut seen, None, sink)?;

@@ -27,7 +27,8 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
     let mut verdicts = Verdicts::new(&input.job.scenario.checks);
     let mut figures = Vec::new();
     for target in &targets {
-        let evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        let mut evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
+        evidence.drive_counters = input.drive_counters.clone();
         if let Some(after) = &evidence.after_recovery {
             figures = super::evidence::after_recovery::figures(after);
         }
@@ -126,6 +127,7 @@ pub fn evidence_after_reopen_at(
         surfaced: SurfacedErrors::from_execution(execution),
         backup_trail,
         backup_health,
+        drive_counters: None,
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::WorkerError;
 
-use crate::oracle::{CheckName, Execution, OpRecord, Verdict};
+use crate::oracle::{CheckName, DriveCounters, Execution, OpRecord, Verdict};
 use crate::scenario::Scenario;
 use crate::workload::{OpOutcome, Operation};
 
@@ -52,6 +52,9 @@ pub struct CheckInput {
     /// database and vault.
     #[serde(default)]
     pub images: Vec<CheckedDatabase>,
+    /// What the drive counted against the ledger's own counters, when it counted.
+    #[serde(default)]
+    pub drive_counters: Option<DriveCounters>,
 }
 
 /// One database the check phase reopens and judges: the live files or a crash image.
@@ -133,6 +136,9 @@ pub enum WorkerMessage {
         /// Its value.
         value: u64,
     },
+    /// The drive's count of the ledger's retries and busy answers against the ledger's own
+    /// counters, at the end of the workload (drive phase, drives through the fault VFS).
+    Counters(DriveCounters),
     /// The drive worker holds at a fail point (a `hold-at` process fault): the supervisor
     /// signals it now, inside the operation.
     Held {
@@ -189,6 +195,7 @@ pub fn execution_from(plan: &[Operation], messages: &[WorkerMessage]) -> (Execut
             | WorkerMessage::CrashImage(_)
             | WorkerMessage::BitFlips(_)
             | WorkerMessage::CrashStates { .. }
+            | WorkerMessage::Counters(_)
             | WorkerMessage::Figure { .. } => {}
         }
     }

@@ -391,10 +391,17 @@ pub fn run_drive_and_check(
                     .collect()
             })
             .unwrap_or_default();
+        let drive_counters = drive.as_ref().ok().and_then(|run| {
+            run.messages.iter().find_map(|m| match m {
+                WorkerMessage::Counters(counters) => Some(counters.clone()),
+                _ => None,
+            })
+        });
         let input = CheckInput {
             job: job.clone(),
             execution: execution.clone(),
             images,
+            drive_counters,
         };
         match write_input(&input_path, &input)
             .and_then(|()| run_worker(exe, "check", &input_path, timeout, None, control))

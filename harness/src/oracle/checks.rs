@@ -16,6 +16,7 @@ use super::agreement::BackendComparison;
 use super::backups::BackupsInDrive;
 use super::contention::{ContentionEvidence, contention_absorbed};
 use super::corruption::{CorruptionEvidence, corruption_accounted};
+use super::counters::{DriveCounters, counters_observable};
 use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
 use super::observable::{
@@ -115,7 +116,8 @@ checks! {
     PruneBackedUp = "prune_backed_up", reopened: Some(judge_prune_backed_up), in_drive: None;
     /// Every fault error the trace saw reach a caller is in the ledger's `errors_log`, with the
     /// trace's count per operation: never more, and none missing that a later acknowledged
-    /// write gave the ledger the chance to log ([`super::observable`]).
+    /// write gave the ledger the chance to log ([`super::observable`]); the ledger's retry and
+    /// lock-wait counters equal what the drive saw ([`super::counters`]).
     FaultsObservable = "faults_observable",
         reopened: Some(judge_faults_observable), in_drive: None;
     /// The same workload and the same cut on the fault VFS and on the FUSE backend leave the
@@ -250,6 +252,8 @@ pub struct Evidence {
     /// What the reopened ledger's health said about backups (read when the trace has
     /// backups and the scenario runs `faults_observable`).
     pub backup_health: Result<BackupHealthSeen, String>,
+    /// What the drive counted against the ledger's own counters, when it counted.
+    pub drive_counters: Option<DriveCounters>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -400,6 +404,7 @@ fn judge_faults_observable(e: &Evidence) -> Vec<String> {
     e.on_snapshot(|snapshot| {
         let mut problems = faults_observable(&e.surfaced, &snapshot.caller_errors_logged);
         problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
+        problems.extend(counters_observable(e.drive_counters.as_ref()));
         problems
     })
 }
@@ -727,6 +732,7 @@ mod tests {
             surfaced: SurfacedErrors::from_execution(execution),
             backup_trail: BackupTrail::from_execution(execution),
             backup_health: Err("not read".to_owned()),
+            drive_counters: None,
         }
     }
 

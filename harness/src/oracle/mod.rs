@@ -11,7 +11,9 @@ pub mod backups;
 pub mod checks;
 pub mod contention;
 pub mod corruption;
+pub mod counters;
 pub mod fault_response;
+pub mod latency;
 mod model;
 pub mod observable;
 mod snapshot;
@@ -21,6 +23,7 @@ pub use checks::{
     CHECKS, CheckName, CheckSpec, DriveEvidence, Evidence, Phase, Verdict, judge_in_drive,
 };
 pub use corruption::{CorruptionEvidence, InjectedDamage, ObjectKind, Served};
+pub use counters::DriveCounters;
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use observable::SurfacedErrors;
 pub use snapshot::{LedgerSnapshot, SnapshotError};

@@ -114,3 +114,88 @@ fn health_reads_stale_backup_key_is_caught() {
         "{verdicts:?}"
     );
 }
+
+/// `lock-busy-no-timeout` (every lock busy for two operations, no busy handler: each call is
+/// retried until its attempts run out) at seed 10, 2 iterations.
+fn run_retried(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("lock-busy-no-timeout", "10", "2", extra)
+}
+
+#[test]
+fn the_real_ledger_counts_every_retry_the_drive_saw() {
+    let (code, verdicts) = run_retried(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 2, "judged in every iteration");
+}
+
+#[test]
+fn retries_not_counted_is_caught() {
+    let (code, verdicts) = run_retried(&["--set", "target.mutant=retries-not-counted"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|(passed, detail)| !passed
+            && detail.contains("the drive saw the ledger retry 5 time(s), its metrics count 0")),
+        "{verdicts:?}"
+    );
+}
+
+/// The figures of every iteration of `scenario` at seed 10, 2 iterations.
+fn figures(scenario: &str) -> Vec<std::collections::BTreeMap<String, f64>> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8").to_owned();
+    let output = run(&[
+        "run",
+        "--filter",
+        scenario,
+        "--seed",
+        "10",
+        "--iterations",
+        "2",
+        "--shrink-budget",
+        "0",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{scenario} passes");
+    results(dir.path())
+        .iterations
+        .into_iter()
+        .map(|i| i.figures)
+        .collect()
+}
+
+#[test]
+fn busy_waits_equal_the_locks_the_vfs_answered_busy() {
+    for figures in figures("lock-busy-sprinkled") {
+        assert!(figures["busy_answers"] >= 10.0, "{figures:?}");
+        assert_eq!(
+            figures["busy_handler_calls"], figures["busy_answers"],
+            "{figures:?}"
+        );
+    }
+}
+
+/// `latency-after-maintain` (every WAL sync waits 80 ms once maintenance has folded the
+/// baselines) at seed 10, 2 iterations.
+fn run_slowed(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("latency-after-maintain", "10", "2", extra)
+}
+
+#[test]
+fn injected_latency_fires_the_real_ledgers_regression_alert() {
+    let (code, verdicts) = run_slowed(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 2, "judged in every iteration");
+}
+
+#[test]
+fn regression_never_fires_is_caught() {
+    let (code, verdicts) = run_slowed(&["--set", "target.mutant=regression-never-fires"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|(passed, detail)| !passed
+            && detail.contains("were delayed 80 ms")
+            && detail.contains("health raised no regression alert")),
+        "{verdicts:?}"
+    );
+}

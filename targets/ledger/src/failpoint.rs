@@ -38,6 +38,13 @@ pub const MIGRATE_BEFORE_COMMIT: &str = "ledger::migrate::before_commit";
 /// Maintenance: a step done, before the next one runs (hit after every step).
 pub const MAINTAIN_AFTER_STEP: &str = "ledger::maintain::after_step";
 
+/// The retry loop: hit once before every retried attempt (attempt 2 onwards).
+///
+/// An observation point, not a crash point (so not in [`every`]): the harness counts the
+/// ledger's retries through it ([`observe`]) and compares them with the retry counter of
+/// [`crate::Ledger::metrics`].
+pub const RETRY_AGAIN: &str = "ledger::retry::again";
+
 /// Fail points of automated maintenance (kept apart from [`ALL`], whose
 /// operations roll back on `return`; a maintenance step records the error and
 /// the next step runs).
@@ -80,6 +87,17 @@ pub(crate) fn hit(name: &'static str) -> crate::Result<()> {
     }));
     Ok(())
 }
+
+/// Pass observation point `name` (its configured callback runs; it cannot fail the caller).
+#[cfg(feature = "failpoints")]
+pub(crate) fn observe(name: &'static str) {
+    fail::fail_point!(name);
+}
+
+/// Pass observation point `name`: a no-op without the `failpoints` feature.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub(crate) fn observe(_name: &'static str) {}
 
 /// Evaluate fail point `name`: a no-op without the `failpoints` feature.
 #[cfg(not(feature = "failpoints"))]

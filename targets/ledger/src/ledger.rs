@@ -187,12 +187,18 @@ impl Ledger {
             std::sync::atomic::Ordering::Relaxed,
         );
         let elapsed = started.elapsed();
-        self.recorder.borrow_mut().record(
-            operation,
-            result.is_ok(),
-            attempts.saturating_sub(1),
-            elapsed,
+        let retries = mutant!(
+            RetriesNotCounted,
+            if result.is_ok() {
+                attempts.saturating_sub(1)
+            } else {
+                0
+            },
+            attempts.saturating_sub(1)
         );
+        self.recorder
+            .borrow_mut()
+            .record(operation, result.is_ok(), retries, elapsed);
         let error = match result {
             Ok(value) => return Ok(value),
             Err(error) => error,

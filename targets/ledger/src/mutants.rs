@@ -87,6 +87,12 @@ pub enum Mutant {
     /// a key the backup module no longer writes: health says no verified backup was recorded
     /// after verified backups.
     HealthReadsStaleBackupKey,
+    /// A call that ends in an error after retrying records none of its retries in the
+    /// metrics: the retry counter says less than the ledger did.
+    RetriesNotCounted,
+    /// The performance-regression rule never fires: an operation slowed far past its baseline
+    /// raises no alert in health.
+    RegressionNeverFires,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -247,6 +253,18 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "health reads the last verified backup from a key nobody writes: verified backups are not seen",
         caught_by: &["seeded-actions"],
         mutant: Some(Mutant::HealthReadsStaleBackupKey),
+    },
+    MutantSpec {
+        name: "retries-not-counted",
+        description: "the retries of a call that ends in an error are left out of the retry counter",
+        caught_by: &["lock-busy-no-timeout"],
+        mutant: Some(Mutant::RetriesNotCounted),
+    },
+    MutantSpec {
+        name: "regression-never-fires",
+        description: "the performance-regression alert never fires, however slow an operation gets",
+        caught_by: &["latency-after-maintain"],
+        mutant: Some(Mutant::RegressionNeverFires),
     },
 ];
 

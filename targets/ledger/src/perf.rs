@@ -81,7 +81,8 @@ impl Baselines {
                     return None;
                 }
                 let increase = summary.p95_us as f64 / baseline.p95_us - 1.0;
-                (increase > threshold).then(|| RegressionAlert {
+                let fires = mutant!(RegressionNeverFires, false, increase > threshold);
+                fires.then(|| RegressionAlert {
                     operation: operation.clone(),
                     baseline_p95_us: baseline.p95_us,
                     current_p95_us: summary.p95_us,

@@ -208,6 +208,7 @@ pub fn run<T>(
         env.sleep(delay);
         slept += delay;
         number += 1;
+        crate::failpoint::observe(crate::failpoint::RETRY_AGAIN);
     }
 }
 

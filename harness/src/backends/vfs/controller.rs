@@ -367,6 +367,11 @@ impl Controller {
             return Verdict::Pass;
         };
         let rule = &st.rules[i].0;
+        if let Some(ms) = rule.delay_ms {
+            Self::push_event(st, site, Some(site.op), FaultEventKind::Delayed { ms });
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return Verdict::Pass;
+        }
         let code = rule.code();
         if rule.lands {
             Self::push_event(

@@ -60,6 +60,7 @@ impl FaultEvent {
                 format!("vfs: {op}{at} returned data with bits {bits:?} flipped")
             }
             FaultEventKind::PowerCut => format!("vfs: power cut before {op}{at}"),
+            FaultEventKind::Delayed { ms } => format!("vfs: {op}{at} delayed by {ms} ms"),
         }
     }
 }
@@ -93,6 +94,11 @@ pub enum FaultEventKind {
     },
     /// The power was cut before this call executed; every later call fails.
     PowerCut,
+    /// The call waited this many milliseconds, then ran normally.
+    Delayed {
+        /// The injected latency.
+        ms: u64,
+    },
 }
 
 /// How many times each VFS call ran through the shim (including faulted ones).

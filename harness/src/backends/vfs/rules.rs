@@ -191,6 +191,11 @@ pub struct FaultRule {
     /// `delete` only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lands: bool,
+    /// Latency instead of an error: the call waits this many milliseconds, then runs and
+    /// answers as it would have (a slow disk). `error`, `lands` and `short-write-sectors` do
+    /// not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
 }
 
 impl FaultRule {
@@ -204,6 +209,7 @@ impl FaultRule {
             error: FaultError::Ioerr,
             short_write_sectors: None,
             lands: false,
+            delay_ms: None,
         }
     }
 
@@ -228,6 +234,12 @@ impl FaultRule {
     /// Turns a write rule into a short write keeping `sectors` sectors.
     pub fn short_write(mut self, sectors: u32) -> FaultRule {
         self.short_write_sectors = Some(sectors);
+        self
+    }
+
+    /// Makes the rule delay the call by `ms` milliseconds instead of failing it.
+    pub fn delayed(mut self, ms: u64) -> FaultRule {
+        self.delay_ms = Some(ms);
         self
     }
 
@@ -269,6 +281,11 @@ impl FaultRule {
                 "lands applies to op = \"write\", \"sync\", \"truncate\" or \"delete\", \
                  without short-write-sectors"
                     .into(),
+            ));
+        }
+        if self.delay_ms.is_some() && (self.lands || self.short_write_sectors.is_some()) {
+            return Err(invalid(
+                "delay-ms delays the call and lets it run: no lands, no short-write-sectors".into(),
             ));
         }
         if self.op == IoOp::ShmMap && !matches!(self.file, FileKind::Shm | FileKind::Any) {
@@ -391,6 +408,16 @@ mod tests {
         assert_eq!(run(Trigger::Nth(3), false, 6), vec![3]);
         assert_eq!(run(Trigger::Nth(3), true, 6), vec![3, 4, 5, 6]);
         assert_eq!(run(Trigger::FromNth(5), false, 6), vec![5, 6]);
+    }
+
+    #[test]
+    fn a_delay_lets_the_call_run_so_it_cannot_land_or_tear() {
+        let delayed = FaultRule::new(IoOp::Sync, Trigger::Nth(1)).delayed(5);
+        assert!(delayed.validate().is_ok());
+        assert!(delayed.clone().landing().validate().is_err());
+        let rule: FaultRule =
+            toml::from_str("op = \"lock\"\ntrigger = { nth = 1 }\ndelay-ms = 40").unwrap();
+        assert_eq!(rule.delay_ms, Some(40));
     }
 
     #[test]

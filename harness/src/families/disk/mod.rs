@@ -25,6 +25,10 @@ impl VfsRules for DiskFaults {
     fn clears_before(&self, index: usize, first_fault_at: Option<usize>) -> bool {
         DiskFaults::clears_before(self, index, first_fault_at)
     }
+
+    fn armed_after_maintain(&self) -> bool {
+        self.arm_after_maintain
+    }
 }
 
 impl DiskFaults {

@@ -41,6 +41,11 @@ pub struct DiskFaults {
     /// rules stay for the whole drive phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clear_after_operations: Option<usize>,
+    /// Install the rules only once the workload's first `maintain` has finished (which folds
+    /// the latencies so far into the ledger's performance baselines), instead of at open: the
+    /// baselines are measured without the fault, the rest of the workload with it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arm_after_maintain: bool,
 }
 
 impl DiskFaults {
