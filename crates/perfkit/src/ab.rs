@@ -1,6 +1,17 @@
 //! The interleaved A/B runner with its A/A control: [`run_ab`], [`AbReport`].
+//!
+//! The A/A control runs in the same loop as the comparison it calibrates: each block is one A/B
+//! pair and one A/A pair, their four samples in an order shuffled by the configured seed, so a
+//! cost that falls on a place in the sequence (caches the other arm evicted, a connection the
+//! previous sample closed, a frequency step) falls on every slot alike, and the control sees the
+//! same load as the comparison.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use nix::time::{ClockId, clock_gettime};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +38,44 @@ impl Arm {
     }
 }
 
+/// What a sample's time is read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clock {
+    /// The wall clock: everything, including time the thread waited for a CPU.
+    #[default]
+    Wall,
+    /// The measuring thread's CPU time (user + system, `CLOCK_THREAD_CPUTIME_ID`): what the
+    /// sample itself cost, without the time other processes held the CPU. For work on data in
+    /// memory or the OS page cache (reads are then system time), this is the wall time of a
+    /// quiet machine; it does not count time waiting for a disk.
+    ThreadCpu,
+}
+
+impl Clock {
+    fn now(self) -> Duration {
+        match self {
+            Clock::Wall => Duration::ZERO,
+            Clock::ThreadCpu => clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
+                .map_or(Duration::ZERO, Duration::from),
+        }
+    }
+
+    /// Runs `work` and returns how long it took on this clock, in seconds.
+    ///
+    /// # Errors
+    /// `work`'s error.
+    pub fn time<E>(self, work: impl FnOnce() -> Result<(), E>) -> Result<f64, E> {
+        let wall = Instant::now();
+        let cpu = self.now();
+        work()?;
+        Ok(match self {
+            Clock::Wall => wall.elapsed().as_secs_f64(),
+            Clock::ThreadCpu => self.now().saturating_sub(cpu).as_secs_f64(),
+        })
+    }
+}
+
 /// How many pairs to run and how to summarise them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbConfig {
@@ -42,6 +91,9 @@ pub struct AbConfig {
     pub confidence: f64,
     /// Seed of the bootstrap rng.
     pub seed: u64,
+    /// What [`run_ab`] reads a sample's time from.
+    #[serde(default)]
+    pub clock: Clock,
 }
 
 impl Default for AbConfig {
@@ -53,6 +105,7 @@ impl Default for AbConfig {
             resamples: 2000,
             confidence: 0.95,
             seed: 0x5eed,
+            clock: Clock::Wall,
         }
     }
 }
@@ -153,56 +206,110 @@ fn checked(arm: Arm, seconds: f64) -> Result<f64, PerfError> {
     }
 }
 
+/// One sample of a block: which arm runs, and where its time goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The A/B pair's baseline (numerator).
+    Baseline,
+    /// The A/B pair's candidate (denominator).
+    Candidate,
+    /// The A/A pair's numerator (a baseline sample).
+    ControlNumerator,
+    /// The A/A pair's denominator (a baseline sample).
+    ControlDenominator,
+}
+
+impl Slot {
+    fn arm(self) -> Arm {
+        match self {
+            Slot::Candidate => Arm::Candidate,
+            Slot::Baseline | Slot::ControlNumerator | Slot::ControlDenominator => Arm::Baseline,
+        }
+    }
+}
+
+/// Collects `config.pairs` blocks from `measure(arm, pair)`, which returns the
+/// seconds one sample of `arm` took, after `config.warmup_pairs` discarded
+/// blocks. A block is one A/B pair and, with `control`, one A/A pair (two
+/// baseline samples), its samples run in an order shuffled by `config.seed`:
+/// whatever a sample's place costs (what ran just before it, a frequency
+/// step) falls on every slot alike, the A/A pair's as much as the A/B pair's.
+fn collect<E>(
+    config: &AbConfig,
+    control: bool,
+    mut measure: impl FnMut(Arm, usize) -> Result<f64, E>,
+) -> Result<(AbSamples, AbSamples), PerfError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    config.validate()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0b10_c4ed);
+    let mut samples = AbSamples::default();
+    let mut controls = AbSamples::default();
+    let mut order = vec![Slot::Baseline, Slot::Candidate];
+    if control {
+        order.extend([Slot::ControlNumerator, Slot::ControlDenominator]);
+    }
+    for pair in 0..config.warmup_pairs + config.pairs {
+        order.shuffle(&mut rng);
+        let mut times = [0.0; 4];
+        for &slot in &order {
+            let arm = slot.arm();
+            let seconds = measure(arm, pair).map_err(|source| PerfError::Arm {
+                arm: arm.name(),
+                pair,
+                source: Box::new(source),
+            })?;
+            times[slot as usize] = checked(arm, seconds)?;
+        }
+        if pair >= config.warmup_pairs {
+            samples.baseline.push(times[Slot::Baseline as usize]);
+            samples.candidate.push(times[Slot::Candidate as usize]);
+            if control {
+                controls
+                    .baseline
+                    .push(times[Slot::ControlNumerator as usize]);
+                controls
+                    .candidate
+                    .push(times[Slot::ControlDenominator as usize]);
+            }
+        }
+    }
+    Ok((samples, controls))
+}
+
 /// Collects `config.pairs` pairs from `measure(arm, pair)`, which returns the
-/// seconds one sample of `arm` took: baseline, candidate, baseline,
-/// candidate… after `config.warmup_pairs` discarded pairs.
+/// seconds one sample of `arm` took, each pair in an order shuffled by
+/// `config.seed`, after `config.warmup_pairs` discarded pairs.
 ///
 /// # Errors
 /// [`PerfError::Arm`] when `measure` fails, [`PerfError::InvalidTiming`] for a
 /// non-positive time, [`PerfError::InvalidConfig`].
 pub fn measure_pairs<E>(
     config: &AbConfig,
-    mut measure: impl FnMut(Arm, usize) -> Result<f64, E>,
+    measure: impl FnMut(Arm, usize) -> Result<f64, E>,
 ) -> Result<AbSamples, PerfError>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    config.validate()?;
-    let mut samples = AbSamples::default();
-    for pair in 0..config.warmup_pairs + config.pairs {
-        let mut one = |arm: Arm| {
-            let seconds = measure(arm, pair).map_err(|source| PerfError::Arm {
-                arm: arm.name(),
-                pair,
-                source: Box::new(source),
-            })?;
-            checked(arm, seconds)
-        };
-        let baseline = one(Arm::Baseline)?;
-        let candidate = one(Arm::Candidate)?;
-        if pair >= config.warmup_pairs {
-            samples.baseline.push(baseline);
-            samples.candidate.push(candidate);
-        }
-    }
-    Ok(samples)
+    collect(config, false, measure).map(|(samples, _)| samples)
 }
 
-/// A full report from given timings: the A/B pairs, then the A/A control
-/// where `measure` is asked for the baseline in both slots. Use it with fake
-/// timings in tests, or with timings measured some other way.
+/// A full report from given timings: the A/B pairs, each shuffled together
+/// with an A/A pair of the control, where `measure` is asked for the baseline
+/// in both slots. Use it with fake timings in tests, or with timings measured some
+/// other way.
 ///
 /// # Errors
 /// As [`measure_pairs`].
 pub fn ab_report<E>(
     config: &AbConfig,
-    mut measure: impl FnMut(Arm, usize) -> Result<f64, E>,
+    measure: impl FnMut(Arm, usize) -> Result<f64, E>,
 ) -> Result<AbReport, PerfError>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let samples = measure_pairs(config, &mut measure)?;
-    let control = measure_pairs(config, |_, pair| measure(Arm::Baseline, pair))?;
+    let (samples, control) = collect(config, true, measure)?;
     Ok(AbReport {
         baseline_median_s: median(&samples.baseline)?,
         candidate_median_s: median(&samples.candidate)?,
@@ -212,7 +319,7 @@ where
     })
 }
 
-/// Times `run(arm)` with the wall clock, alternating arms, and reports the
+/// Times `run(arm)` on `config.clock`, alternating arms, and reports the
 /// ratio and the A/A control (see [`ab_report`]). Each sample runs the arm
 /// `config.iterations_per_sample` times and divides.
 ///
@@ -227,11 +334,13 @@ where
 {
     let iterations = config.iterations_per_sample.max(1);
     ab_report(config, |arm, _| {
-        let start = Instant::now();
-        for _ in 0..iterations {
-            run(arm)?;
-        }
-        Ok::<f64, E>(start.elapsed().as_secs_f64() / iterations as f64)
+        let seconds = config.clock.time(|| {
+            for _ in 0..iterations {
+                run(arm)?;
+            }
+            Ok::<(), E>(())
+        })?;
+        Ok::<f64, E>(seconds / iterations as f64)
     })
 }
 
@@ -252,21 +361,94 @@ mod tests {
     }
 
     #[test]
-    fn arms_alternate_and_warmup_is_discarded() {
+    fn each_pair_runs_both_arms_in_a_shuffled_order_and_warmup_is_discarded() {
         let mut calls = Vec::new();
-        let samples = measure_pairs(&config(3), |arm, pair| {
+        let samples = measure_pairs(&config(40), |arm, pair| {
             calls.push((arm, pair));
             Ok::<_, Infallible>(if pair < 2 { 100.0 } else { 1.0 })
         })
         .unwrap();
-        let arms: Vec<Arm> = calls.iter().map(|(arm, _)| *arm).collect();
-        assert_eq!(arms.len(), 10);
+        assert_eq!(calls.len(), 84);
+        let pairs: Vec<[Arm; 2]> = calls.chunks(2).map(|c| [c[0].0, c[1].0]).collect();
         assert!(
-            arms.chunks(2)
-                .all(|pair| pair == [Arm::Baseline, Arm::Candidate])
+            pairs
+                .iter()
+                .all(|p| p.contains(&Arm::Baseline) && p.contains(&Arm::Candidate))
         );
-        assert_eq!(samples.baseline, vec![1.0; 3]);
-        assert_eq!(samples.candidate, vec![1.0; 3]);
+        let baseline_first = pairs.iter().filter(|p| p[0] == Arm::Baseline).count();
+        assert!(
+            (12..=30).contains(&baseline_first),
+            "{baseline_first} of 42"
+        );
+        assert_eq!(samples.baseline, vec![1.0; 40]);
+        assert_eq!(samples.candidate, vec![1.0; 40]);
+    }
+
+    #[test]
+    fn the_control_shares_each_block_and_a_place_cost_falls_on_every_slot() {
+        let mut calls = Vec::new();
+        let report = ab_report(&config(40), |arm, pair| {
+            calls.push((arm, pair));
+            Ok::<_, Infallible>(match arm {
+                Arm::Baseline => 2.0,
+                Arm::Candidate => 1.0,
+            })
+        })
+        .unwrap();
+        for block in calls.chunks(4) {
+            let baselines = block
+                .iter()
+                .filter(|(arm, _)| *arm == Arm::Baseline)
+                .count();
+            assert_eq!(baselines, 3, "one A/B pair and one A/A pair: {block:?}");
+            assert!(block.iter().all(|(_, pair)| *pair == block[0].1));
+        }
+        assert_eq!(report.ratio.median, 2.0);
+        assert_eq!(report.control.median, 1.0);
+
+        // A sample that directly follows a candidate sample costs 1.5x: in a fixed order
+        // (baseline, candidate, baseline, baseline) the A/A numerator would always pay it.
+        let mut previous = None;
+        let report = ab_report(&config(60), |arm, _| {
+            let base = match arm {
+                Arm::Baseline => 2.0,
+                Arm::Candidate => 1.0,
+            };
+            let after_candidate = previous == Some(Arm::Candidate);
+            previous = Some(arm);
+            Ok::<_, Infallible>(if after_candidate { base * 1.5 } else { base })
+        })
+        .unwrap();
+        assert!(report.control.contains(1.0), "{report}");
+        assert!(report.ratio.contains(2.0), "{report}");
+    }
+
+    #[test]
+    fn thread_cpu_time_leaves_out_sleeping() {
+        let slept = Clock::ThreadCpu
+            .time(|| {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                Ok::<_, Infallible>(())
+            })
+            .unwrap();
+        let wall = Clock::Wall
+            .time(|| {
+                std::thread::sleep(std::time::Duration::from_millis(30));
+                Ok::<_, Infallible>(())
+            })
+            .unwrap();
+        assert!(slept < 0.01, "{slept}");
+        assert!(wall >= 0.03, "{wall}");
+        let spun = Clock::ThreadCpu
+            .time(|| {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_millis(20) {
+                    std::hint::black_box(0u64);
+                }
+                Ok::<_, Infallible>(())
+            })
+            .unwrap();
+        assert!(spun > 0.0, "{spun}");
     }
 
     #[test]
@@ -327,14 +509,7 @@ mod tests {
         let failing = measure_pairs(&config(1), |_, _| {
             Err::<f64, _>(std::io::Error::other("arm broke"))
         });
-        assert!(matches!(
-            failing,
-            Err(PerfError::Arm {
-                arm: "baseline",
-                pair: 0,
-                ..
-            })
-        ));
+        assert!(matches!(failing, Err(PerfError::Arm { pair: 0, .. })));
         let none = measure_pairs(&config(0), |_, _| Ok::<_, Infallible>(1.0));
         assert!(matches!(none, Err(PerfError::InvalidConfig(_))));
     }

@@ -68,7 +68,9 @@ pub fn ledger_ceiling_kib() -> u64 {
 /// its cache with the ledger's own rule
 /// (`ledger::memory::adaptive_cache::apply`) from the database's real size,
 /// its measured hot working set, this machine's available memory and the
-/// ledger's ceiling, for a connection used as `connection` says.
+/// ledger's ceiling, for a connection used as `connection` says. A connection per query reads
+/// no memory figures: the rule keeps SQLite's default for it without looking at any input, and
+/// reading `/proc` on every new connection would time this arm's probe, not the ledger's rule.
 ///
 /// # Errors
 /// [`PerfError::Sqlite`].
@@ -77,7 +79,10 @@ pub fn open_adaptive(
     connection: ConnectionUse,
 ) -> Result<(Connection, CacheChoice), PerfError> {
     let conn = open(path, Tuning::SQLITE_DEFAULT)?;
-    let available = ProcMemoryProbe.sample().available_bytes;
+    let available = match connection {
+        ConnectionUse::Reused => ProcMemoryProbe.sample().available_bytes,
+        ConnectionUse::PerQuery => None,
+    };
     let choice = adaptive_cache::apply(&conn, connection, available, ledger_ceiling_kib())
         .map_err(sql_err("apply the adaptive cache rule"))?;
     Ok((conn, choice))

@@ -41,7 +41,7 @@ mod plan;
 pub mod queries;
 mod stats;
 
-pub use ab::{AbConfig, AbReport, AbSamples, Arm, ab_report, measure_pairs, run_ab};
+pub use ab::{AbConfig, AbReport, AbSamples, Arm, Clock, ab_report, measure_pairs, run_ab};
 pub use claim::{
     Claim, ClaimGate, ClaimTable, Verdict, goal_claims, recovery_time_claims, seed_claims,
 };
