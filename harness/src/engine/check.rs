@@ -78,12 +78,7 @@ pub fn evidence_after_reopen_at(
         });
     let backup_trail = BackupTrail::from_execution(execution);
     let backup_health = match &reopened {
-        Ok(ledger)
-            if backup_trail.attempted > 0
-                && job.scenario.checks.contains(&CheckName::FaultsObservable) =>
-        {
-            backup_health_seen(ledger)
-        }
+        Ok(ledger) if reads_backup_health(job, &backup_trail) => backup_health_seen(ledger),
         Ok(_) => Err("not read".to_owned()),
         Err(e) => Err(format!("ledger did not reopen: {e}")),
     };
@@ -129,6 +124,42 @@ pub fn evidence_after_reopen_at(
         backup_health,
         drive_counters: None,
     }
+}
+
+/// [`evidence_after_reopen_at`]'s evidence for `execution`, from the evidence `observed` that
+/// the same image (byte for byte the same files and vault) gave for another execution, without
+/// reopening it: the reopened ledger, its recovery and the resume depend only on the image and
+/// the job, and the model, the surfaced errors and the backup trail are rebuilt from
+/// `execution`. `None` when `observed` cannot stand for it: the job gathers evidence against
+/// the model (`corruption_accounted`, the after-recovery checks), or the backup trail of
+/// `execution` changes whether the health report is read.
+pub fn evidence_for_execution(
+    job: &IterationJob,
+    observed: &Evidence,
+    execution: &Execution,
+) -> Option<Evidence> {
+    let checks = &job.scenario.checks;
+    if checks.contains(&CheckName::CorruptionAccounted)
+        || super::evidence::after_recovery::wanted(checks)
+    {
+        return None;
+    }
+    let backup_trail = BackupTrail::from_execution(execution);
+    if reads_backup_health(job, &backup_trail) != reads_backup_health(job, &observed.backup_trail) {
+        return None;
+    }
+    Some(Evidence {
+        model: AckModel::build(execution),
+        surfaced: SurfacedErrors::from_execution(execution),
+        backup_trail,
+        ..observed.clone()
+    })
+}
+
+/// Whether the check reads the reopened ledger's health report: the trace has backups and the
+/// scenario runs `faults_observable`.
+fn reads_backup_health(job: &IterationJob, trail: &BackupTrail) -> bool {
+    trail.attempted > 0 && job.scenario.checks.contains(&CheckName::FaultsObservable)
 }
 
 /// The backup part of the reopened ledger's health report.

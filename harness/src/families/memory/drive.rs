@@ -7,6 +7,8 @@
 //! The counting allocator was installed by the worker entry before SQLite initialised (see
 //! `alloc_raw.rs`); here it is only armed and disarmed around the workload.
 
+use std::path::Path;
+
 use ledger::{Ledger, ManualProbe, MemorySample};
 
 use super::alloc::{AllocFaults, AllocTrigger};
@@ -188,7 +190,9 @@ pub(super) fn drive_pressure(
 }
 
 /// `sweep = true`: every allocation point of the workload, transient then persistent. The
-/// first pass runs unarmed and is the iteration's trace; each later pass is checked in this
+/// first pass runs unarmed on a database it creates and is the iteration's trace; each armed
+/// pass starts from a copy of a database the ledger created and closed (so the workload runs on
+/// a reopened database, and the schema is not created again per pass) and is checked in this
 /// process, its verdicts folded into one per check.
 pub(super) fn sweep(
     job: &IterationJob,
@@ -198,6 +202,8 @@ pub(super) fn sweep(
     let dir = iteration_dir(job).join("sweep");
     fresh_dir(&dir)?;
     run_alloc_pass(job, &scratch_target(job, &dir), alloc, None, sink)?;
+    let template = iteration_dir(job).join("sweep-template");
+    create_template(job, &template)?;
     let mut verdicts = Verdicts::new(&job.scenario.checks);
     let mut lost_total = 0;
     let mut swept = [0u64; 2];
@@ -205,6 +211,8 @@ pub(super) fn sweep(
     for (mode, persistent) in [false, true].into_iter().enumerate() {
         for nth in 1..=alloc.sweep_limit {
             fresh_dir(&dir)?;
+            copy_files(&template, &dir)?;
+            copy_files(&template.join("vault"), &dir.join("vault"))?;
             let target = scratch_target(job, &dir);
             let trigger = AllocTrigger { nth, persistent };
             let mut messages = Vec::new();
@@ -227,6 +235,7 @@ pub(super) fn sweep(
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&template);
     sink(WorkerMessage::Fault {
         during_operation: None,
         description: format!(
@@ -249,6 +258,33 @@ pub(super) fn sweep(
     verdicts.lost = lost_total;
     for message in verdicts.messages(true) {
         sink(message)?;
+    }
+    Ok(())
+}
+
+/// A database the ledger created and closed cleanly, in `dir`: every armed pass of the sweep
+/// starts from a copy of it instead of creating the schema again (the fault is armed only after
+/// the open, so the allocations it counts are the workload's either way).
+fn create_template(job: &IterationJob, dir: &Path) -> Result<(), WorkerError> {
+    fresh_dir(dir)?;
+    let target = scratch_target(job, dir);
+    let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
+    drop(Ledger::open_with(&config, drive_options(job))?);
+    Ok(())
+}
+
+/// Copies the files of `from` (not its subdirectories) into `to`, creating `to`.
+fn copy_files(from: &Path, to: &Path) -> Result<(), WorkerError> {
+    let copy_err = |source| WorkerError::Scratch {
+        path: to.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(to).map_err(copy_err)?;
+    for entry in std::fs::read_dir(from).map_err(copy_err)? {
+        let entry = entry.map_err(copy_err)?;
+        if entry.file_type().map_err(copy_err)?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(copy_err)?;
+        }
     }
     Ok(())
 }

@@ -23,9 +23,10 @@ use crate::backends::vfs::{ImageFiles, WriteLog, write_image_files};
 use crate::backends::vfs_drive::{Pass, register_vfs, run_pass};
 use crate::engine::{
     CheckedDatabase, IterationJob, Judged, Sink, Verdicts, WorkerError, WorkerMessage,
-    evidence_after_reopen_at, execution_from, fresh_dir, iteration_dir, scratch_target,
+    evidence_after_reopen_at, evidence_for_execution, execution_from, fresh_dir, iteration_dir,
+    scratch_target,
 };
-use crate::oracle::Execution;
+use crate::oracle::{Evidence, Execution};
 
 /// One uncut run of the workload with everything a crash state is rebuilt from.
 pub struct RecordedRun {
@@ -92,6 +93,9 @@ pub struct CrashStateCount {
     pub states: u64,
     /// States identical to one already judged, counted without reopening.
     pub identical: u64,
+    /// States whose image an earlier state (with another acknowledged model) already
+    /// reopened: judged from what that reopening showed, without reopening again.
+    pub image_seen: u64,
 }
 
 /// Judges every crash point × crash mode of `run` into `verdicts`; returns the counts and the
@@ -107,6 +111,7 @@ pub fn judge_every_crash_state(
 ) -> Result<(CrashStateCount, u64), WorkerError> {
     let scratch = fast_scratch(&iteration_dir(job))?;
     let mut judged: HashMap<u64, Judged> = HashMap::new();
+    let mut observed: HashMap<u64, Evidence> = HashMap::new();
     let mut count = CrashStateCount::default();
     let mut lost_total = 0;
     let mut replay = run.log.replay();
@@ -123,20 +128,21 @@ pub fn judge_every_crash_state(
         }
         let (_, execution) = execution.as_ref().expect("set above");
         let (vault_at_cut, vault_model) = run.vault.at_cut_before(point);
-        let mut fresh: Vec<(u64, CheckedDatabase)> = Vec::new();
+        let mut fresh: Vec<FreshState> = Vec::new();
         let mut twins: Vec<u64> = Vec::new();
         let mut lost_here = 0;
         for mode in &power.modes {
             let (files, _) = replay.image(*mode)?;
             let mut vault = vault_at_cut.clone();
             vault_model.apply_to(&mut vault, *mode, job.seed);
-            let key = state_key(sent, &files, &vault);
+            let image_key = image_key(&files, &vault);
+            let key = state_key(sent, image_key);
             count.states += 1;
             if let Some(before) = judged.get(&key) {
                 verdicts.repeat(before);
                 lost_here = lost_here.max(before.lost);
                 count.identical += 1;
-            } else if fresh.iter().any(|(k, _)| *k == key) {
+            } else if fresh.iter().any(|state| state.key == key) {
                 twins.push(key);
                 count.identical += 1;
             } else {
@@ -144,25 +150,45 @@ pub fn judge_every_crash_state(
                 let dir = scratch.path().join(format!("crash-{label}"));
                 let mut image = scratch_target(job, &dir);
                 image.label = label;
-                write_state(&dir, &files, &image.vault_dir, &vault)?;
-                fresh.push((key, image));
+                let seen = observed
+                    .get(&image_key)
+                    .and_then(|before| evidence_for_execution(job, before, execution));
+                if seen.is_some() {
+                    count.image_seen += 1;
+                } else {
+                    write_state(&dir, &files, &image.vault_dir, &vault)?;
+                }
+                fresh.push(FreshState {
+                    key,
+                    image_key,
+                    image,
+                    seen,
+                });
             }
         }
         let evidence = std::thread::scope(|scope| {
             let threads: Vec<_> = fresh
                 .iter()
-                .map(|(_, image)| scope.spawn(|| evidence_after_reopen_at(job, execution, image)))
+                .map(|state| {
+                    scope.spawn(|| match &state.seen {
+                        Some(evidence) => evidence.clone(),
+                        None => evidence_after_reopen_at(job, execution, &state.image),
+                    })
+                })
                 .collect();
             threads
                 .into_iter()
                 .map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect::<Vec<_>>()
         });
-        for ((key, image), evidence) in fresh.iter().zip(evidence) {
-            let label = format!("cut before mutation {point}, {}", image.label);
+        for (state, evidence) in fresh.iter().zip(evidence) {
+            let label = format!("cut before mutation {point}, {}", state.image.label);
             let result = verdicts.add_judged(&label, &evidence);
             lost_here = lost_here.max(result.lost);
-            judged.insert(*key, result);
+            judged.insert(state.key, result);
+            if state.seen.is_none() {
+                observed.insert(state.image_key, evidence);
+            }
         }
         for key in &twins {
             verdicts.repeat(&judged[key]);
@@ -191,17 +217,23 @@ pub fn check_every_crash_state(
         during_operation: None,
         description: format!(
             "exhaustive power loss: {} crash point(s) x {} crash mode(s) = {} crash states checked, \
-             built from a write log of {} change(s); {} identical to one already judged (not reopened)",
+             built from a write log of {} change(s); {} identical to one already judged (not reopened); \
+             {} more judged from an earlier reopening of the same image (not reopened)",
             run.mutations(),
             power.modes.len(),
             count.states,
             run.log.len(),
-            count.identical
+            count.identical,
+            count.image_seen
         ),
     })?;
     sink(WorkerMessage::Figure {
         name: "crash_states_identical".into(),
         value: count.identical,
+    })?;
+    sink(WorkerMessage::Figure {
+        name: "crash_images_seen".into(),
+        value: count.image_seen,
     })?;
     verdicts.lost = lost;
     for message in verdicts.messages(true) {
@@ -213,16 +245,32 @@ pub fn check_every_crash_state(
     })
 }
 
-/// Identifies a crash state: the acknowledged model (the messages sent by the cut) and every
-/// file of the image and of its vault.
-fn state_key(sent: usize, files: &ImageFiles, vault: &VaultFiles) -> u64 {
+/// A crash state not judged yet at this point: written out and reopened, or judged from what
+/// the same image showed before (`seen`).
+struct FreshState {
+    key: u64,
+    image_key: u64,
+    image: CheckedDatabase,
+    seen: Option<Evidence>,
+}
+
+/// Identifies a crash image: every file of the database and of its vault.
+fn image_key(files: &ImageFiles, vault: &VaultFiles) -> u64 {
     let mut hasher = DefaultHasher::new();
-    sent.hash(&mut hasher);
     for (path, bytes) in files {
         path.file_name().hash(&mut hasher);
         bytes.hash(&mut hasher);
     }
     vault.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Identifies a crash state: the acknowledged model (the messages sent by the cut) and the
+/// image.
+fn state_key(sent: usize, image_key: u64) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    sent.hash(&mut hasher);
+    image_key.hash(&mut hasher);
     hasher.finish()
 }
 
