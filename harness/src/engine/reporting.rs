@@ -62,6 +62,23 @@ impl<'a, 'b> ReportingDrive<'a, 'b> {
         AckModel::build(&execution_from(&self.job.plan, &self.messages).0)
     }
 
+    /// Acknowledged writes among the plan's first `ops` operations, as reported so far: once
+    /// they have all finished, the latest instant a snapshot taken while operation `ops - 1` was
+    /// in flight may equal (its commit may precede the snapshot, its answer follow it).
+    pub fn instant_after_ops(&self, ops: usize) -> usize {
+        let first: Vec<WorkerMessage> =
+            self.messages
+                .iter()
+                .filter(|m| match m {
+                    WorkerMessage::OpStarted { index }
+                    | WorkerMessage::OpFinished { index, .. } => *index < ops,
+                    _ => true,
+                })
+                .cloned()
+                .collect();
+        AckModel::build(&execution_from(&self.job.plan, &first).0).acknowledged_instant()
+    }
+
     /// Acknowledged writes so far (the model instant).
     pub fn instant(&self) -> usize {
         self.model().acknowledged_instant()

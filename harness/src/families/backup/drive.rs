@@ -282,6 +282,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
     });
     let config = run.config.clone();
     let mut forwarded = 0;
+    let mut started_by_end = Vec::new();
     loop {
         let finished = writer.is_finished();
         forward(&mut run, &shared, &mut forwarded)?;
@@ -290,8 +291,8 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         }
         let at = run.drive.instant();
         let result = backup_ledger.backup(&config);
+        let started = started_ops(&shared);
         forward(&mut run, &shared, &mut forwarded)?;
-        let until = run.drive.instant();
         *run.figures.entry("backups_attempted".into()).or_default() += 1;
         match result {
             Ok(report) => {
@@ -299,16 +300,12 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
                 if verified {
                     *run.figures.entry("backups_verified".into()).or_default() += 1;
                 }
-                if until > at {
-                    *run.figures
-                        .entry("backups_with_concurrent_commits".into())
-                        .or_default() += 1;
-                }
+                started_by_end.push((run.backups.len(), started));
                 run.backups.push(ReportedBackup {
                     path: report.path,
                     verified,
                     at,
-                    until,
+                    until: at,
                 });
             }
             Err(e) => run
@@ -318,6 +315,17 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
     }
     if writer.join().is_err() {
         run.problems.push("the writer thread panicked".into());
+    }
+    forward(&mut run, &shared, &mut forwarded)?;
+    for (backup, started) in started_by_end {
+        let until = run.drive.instant_after_ops(started);
+        let backup = &mut run.backups[backup];
+        backup.until = until;
+        if backup.until > backup.at {
+            *run.figures
+                .entry("backups_with_concurrent_commits".into())
+                .or_default() += 1;
+        }
     }
     drop(backup_ledger);
     for (index, outcome) in run.prunes_from_messages() {
@@ -358,6 +366,14 @@ fn lock(messages: &Mutex<Vec<WorkerMessage>>) -> std::sync::MutexGuard<'_, Vec<W
 }
 
 /// Sends the writer's messages not sent yet.
+/// How many of the plan's operations the writer has started (it runs them in order).
+fn started_ops(shared: &Mutex<Vec<WorkerMessage>>) -> usize {
+    lock(shared)
+        .iter()
+        .filter(|m| matches!(m, WorkerMessage::OpStarted { .. }))
+        .count()
+}
+
 fn forward(
     run: &mut BackupRun<'_>,
     shared: &Mutex<Vec<WorkerMessage>>,
