@@ -66,24 +66,34 @@ pub(super) fn drive(
 }
 
 /// With the WAL archived the ledger keeps its WAL at close, and the WAL's page images shadow
-/// the file's: damage to a shadowed page would be invisible. Archive, checkpoint, and truncate
-/// the fully archived WAL, so the damage lands on the pages the check phase reads.
+/// the file's: damage to a shadowed page would be invisible. Run the `PRAGMA optimize` the
+/// close would write (page 1 among its pages) and archive it, checkpoint, and truncate the
+/// fully archived WAL, so the close writes nothing and the damage lands on the pages the check
+/// phase reads.
 fn checkpoint_into_the_file(
     ledger: &mut Ledger,
     backup: &BackupConfig,
     job: &IterationJob,
 ) -> Result<(), WorkerError> {
+    let sqlite = |operation| {
+        move |source| {
+            WorkerError::Open(ledger::LedgerError::Sqlite {
+                operation,
+                path: job.db_path.clone(),
+                source,
+            })
+        }
+    };
+    ledger
+        .connection()
+        .execute_batch("PRAGMA optimize")
+        .map_err(sqlite("run the close's PRAGMA optimize"))?;
+    ledger.archive_wal(backup)?;
     ledger.checkpoint_archived(backup)?;
     ledger
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .map_err(|source| {
-            WorkerError::Open(ledger::LedgerError::Sqlite {
-                operation: "truncate the archived WAL",
-                path: job.db_path.clone(),
-                source,
-            })
-        })
+        .map_err(sqlite("truncate the archived WAL"))
 }
 
 /// With `target.wal-archive-dir` (`<backups>/wal`, relative to the database's directory), the
