@@ -129,3 +129,13 @@ fn a_damaged_header_left_unrebuilt_is_caught_by_corrupt_header_archived() {
         "integrity",
     );
 }
+
+#[test]
+fn a_restore_from_an_older_backup_is_caught_by_corrupt_table_page_archive_restarted() {
+    caught(
+        "restore-from-older-backup",
+        "corrupt-table-page-archive-restarted",
+        "2",
+        "acknowledged_durable",
+    );
+}

@@ -1,6 +1,8 @@
 //! The drive of damage at rest ([`Corruption`]): runs the workload (archiving the WAL after
 //! each operation when `target.wal-archive-dir` is set), leaves the ledger (closed, or
-//! abandoned with its WAL for a `wal-frame` target), damages the files and records which b-tree
+//! abandoned with its WAL for a `wal-frame` target; with `archive-restart-after`, the WAL
+//! checkpointed behind the archive's back once, so a second verified backup starts a new
+//! lineage), damages the files and records which b-tree
 //! it damaged beside the database ([`crate::oracle::InjectedDamage`]). The check phase
 //! gathers what `corruption_accounted` judges, for any scenario that lists it.
 
@@ -34,6 +36,9 @@ pub(super) fn drive(
         sink(WorkerMessage::OpFinished { index, outcome })?;
         if let Some(backup) = &archive {
             ledger.archive_wal(backup)?;
+            if corruption.archive_restart_after == Some(index) {
+                checkpoint_unarchived(job)?;
+            }
         }
     }
     if corruption.keeps_wal() {
@@ -94,6 +99,24 @@ fn checkpoint_into_the_file(
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .map_err(sqlite("truncate the archived WAL"))
+}
+
+/// A checkpoint that truncates the WAL from a second connection, as a process without
+/// archiving would: the WAL restarts unsealed, so the ledger's next archive finds a break and
+/// takes a new verified backup that starts a new lineage.
+fn checkpoint_unarchived(job: &IterationJob) -> Result<(), WorkerError> {
+    let open = |source| {
+        WorkerError::Open(ledger::LedgerError::Sqlite {
+            operation: "checkpoint the WAL from a second connection",
+            path: job.db_path.clone(),
+            source,
+        })
+    };
+    let other = rusqlite::Connection::open(&job.db_path).map_err(open)?;
+    other
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .map_err(open)?;
+    other.close().map_err(|(_, source)| open(source))
 }
 
 /// With `target.wal-archive-dir` (`<backups>/wal`, relative to the database's directory), the

@@ -51,6 +51,12 @@ pub struct Corruption {
     /// Distinct bits flipped (default 1).
     #[serde(default = "one")]
     pub bits: u32,
+    /// With a WAL archive: after this operation (0-based), a second connection checkpoints and
+    /// truncates the WAL, as a process without archiving would; the next archive finds the
+    /// break and takes a new verified backup that starts a new lineage, so two verified
+    /// backups precede the damage and only the newest one's chain reaches every capture.
+    #[serde(default)]
+    pub archive_restart_after: Option<usize>,
 }
 
 /// What [`Corruption::apply`] did.
@@ -107,6 +113,20 @@ impl Corruption {
     pub fn validate(&self) -> Result<(), String> {
         if self.bits == 0 {
             return Err("[fault] corruption: bits must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Checks what needs the scenario: a restart of the archive needs an archive.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn validate_in(&self, scenario: &crate::scenario::Scenario) -> Result<(), String> {
+        self.validate()?;
+        if self.archive_restart_after.is_some() && scenario.target.wal_archive_dir.is_none() {
+            return Err(
+                "[fault] corruption: archive-restart-after needs target.wal-archive-dir".into(),
+            );
         }
         Ok(())
     }
@@ -281,6 +301,7 @@ mod tests {
         assert_eq!(c.target, CorruptionTarget::WalFrame);
         assert_eq!(c.bits, 1);
         assert!(c.keeps_wal());
+        assert_eq!(c.archive_restart_after, None);
         assert!(Corruption { bits: 0, ..c }.validate().is_err());
         assert!(toml::from_str::<FaultPlan>("kind = \"corruption\"\ntarget = \"disk\"").is_err());
     }
