@@ -35,6 +35,9 @@ pub(super) fn drive(
         let outcome = execute(&mut ledger, op, &mut ids);
         sink(WorkerMessage::OpFinished { index, outcome })?;
         if let Some(backup) = &archive {
+            if index + 1 == job.plan.len() && !corruption.keeps_wal() {
+                run_the_close_optimize(&ledger, job)?;
+            }
             ledger.archive_wal(backup)?;
             if corruption.archive_restart_after == Some(index) {
                 checkpoint_unarchived(job)?;
@@ -70,35 +73,42 @@ pub(super) fn drive(
     })
 }
 
+/// The `PRAGMA optimize` the close would run, run after the last operation so it is archived
+/// with that operation's transaction (not as a statistics-only last segment): the close then
+/// writes no WAL frame (page 1 among them) that would shadow the damage.
+fn run_the_close_optimize(ledger: &Ledger, job: &IterationJob) -> Result<(), WorkerError> {
+    ledger
+        .connection()
+        .execute_batch("PRAGMA optimize")
+        .map_err(|source| {
+            WorkerError::Open(ledger::LedgerError::Sqlite {
+                operation: "run the close's PRAGMA optimize",
+                path: job.db_path.clone(),
+                source,
+            })
+        })
+}
+
 /// With the WAL archived the ledger keeps its WAL at close, and the WAL's page images shadow
-/// the file's: damage to a shadowed page would be invisible. Run the `PRAGMA optimize` the
-/// close would write (page 1 among its pages) and archive it, checkpoint, and truncate the
-/// fully archived WAL, so the close writes nothing and the damage lands on the pages the check
-/// phase reads.
+/// the file's: damage to a shadowed page would be invisible. Archive, checkpoint, and truncate
+/// the fully archived WAL, so the damage lands on the pages the check phase reads (the close's
+/// `PRAGMA optimize` already ran: [`run_the_close_optimize`]).
 fn checkpoint_into_the_file(
     ledger: &mut Ledger,
     backup: &BackupConfig,
     job: &IterationJob,
 ) -> Result<(), WorkerError> {
-    let sqlite = |operation| {
-        move |source| {
-            WorkerError::Open(ledger::LedgerError::Sqlite {
-                operation,
-                path: job.db_path.clone(),
-                source,
-            })
-        }
-    };
-    ledger
-        .connection()
-        .execute_batch("PRAGMA optimize")
-        .map_err(sqlite("run the close's PRAGMA optimize"))?;
-    ledger.archive_wal(backup)?;
     ledger.checkpoint_archived(backup)?;
     ledger
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-        .map_err(sqlite("truncate the archived WAL"))
+        .map_err(|source| {
+            WorkerError::Open(ledger::LedgerError::Sqlite {
+                operation: "truncate the archived WAL",
+                path: job.db_path.clone(),
+                source,
+            })
+        })
 }
 
 /// A checkpoint that truncates the WAL from a second connection, as a process without
