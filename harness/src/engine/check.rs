@@ -72,9 +72,18 @@ pub fn evidence_after_reopen_at(
         .scenario
         .checks
         .contains(&CheckName::CorruptionAccounted)
-        .then(|| match &mut reopened {
-            Ok(ledger) => super::evidence::corruption::gather(ledger, &model, &target.db_path),
-            Err(e) => super::evidence::corruption::refused_at_open(e, &model, &target.db_path),
+        .then(|| {
+            // With a WAL archive the drive archives after every operation: the chain reaches
+            // every acknowledged capture.
+            let chain = job.scenario.target.wal_archive_dir.is_some();
+            match &mut reopened {
+                Ok(ledger) => {
+                    super::evidence::corruption::gather(ledger, &model, &target.db_path, chain)
+                }
+                Err(e) => {
+                    super::evidence::corruption::refused_at_open(e, &model, &target.db_path, chain)
+                }
+            }
         });
     let backup_trail = BackupTrail::from_execution(execution);
     let backup_health = match &reopened {

@@ -39,6 +39,8 @@ pub enum ObjectKind {
     Index,
     /// The `captures` table.
     Table,
+    /// Free space: a page on the freelist (`name` says trunk or leaf).
+    FreeSpace,
 }
 
 /// The b-tree page the harness damaged, as the harness knows it (never as the ledger says):
@@ -47,7 +49,7 @@ pub enum ObjectKind {
 pub struct InjectedDamage {
     /// Index or table.
     pub kind: ObjectKind,
-    /// The b-tree's name in `sqlite_schema`.
+    /// The b-tree's name in `sqlite_schema` (for free space: `trunk` or `leaf`).
     pub name: String,
     /// The damaged page.
     pub page: u32,
@@ -87,11 +89,11 @@ impl InjectedDamage {
 
     /// How a ledger's account names this object: `table captures`, `index captures_status`.
     pub fn label(&self) -> String {
-        let kind = match self.kind {
-            ObjectKind::Index => "index",
-            ObjectKind::Table => "table",
-        };
-        format!("{kind} {}", self.name)
+        match self.kind {
+            ObjectKind::Index => format!("index {}", self.name),
+            ObjectKind::Table => format!("table {}", self.name),
+            ObjectKind::FreeSpace => "free space".to_owned(),
+        }
     }
 }
 
@@ -113,6 +115,11 @@ pub struct CorruptionEvidence {
     /// What the harness damaged, when it damaged a b-tree page (or why its record is unreadable).
     #[serde(default)]
     pub injected: Option<Result<InjectedDamage, String>>,
+    /// Whether the ledger had a backup chain that reaches every acknowledged capture (the WAL
+    /// archived after every operation): a capture intact on disk after its repair must then be
+    /// served, not refused.
+    #[serde(default)]
+    pub chain_reaches_all: bool,
 }
 
 fn same_content(a: &CaptureState, b: &CaptureState) -> bool {
@@ -171,6 +178,12 @@ pub(super) fn corruption_accounted(
             Some(Served::Refused(kind)) if kind != "corrupt" => problems.push(format!(
                 "{id}: refused with a `{kind}` error, not a typed corrupt error"
             )),
+            Some(Served::Refused(_)) if evidence.chain_reaches_all && on_disk_intact => {
+                problems.push(format!(
+                    "{id}: refused{}, though the backup chain reaches it and it is intact on disk",
+                    if named { " and named lost" } else { "" }
+                ));
+            }
             Some(Served::Refused(_)) if named || on_disk_intact => {}
             Some(Served::Refused(_)) => problems.push(format!(
                 "{id}: refused as corrupt, damaged on disk, and not named in the ledger's report"
@@ -274,6 +287,7 @@ mod tests {
             served: [("A".to_owned(), served)].into(),
             reported_damage: Vec::new(),
             injected: None,
+            chain_reaches_all: false,
         }
     }
 
@@ -321,6 +335,27 @@ mod tests {
             1
         );
         assert_eq!(corruption_accounted(&damaged, &model(), None).len(), 1);
+    }
+
+    #[test]
+    fn with_a_chain_that_reaches_it_an_intact_capture_must_be_served() {
+        let good = snapshot(Some(staged("voice/1.m4a")), "ok");
+        let mut refused = evidence(Served::Refused("corrupt".into()), true, Err("corrupt"));
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&refused)),
+            [] as [String; 0]
+        );
+        refused.chain_reaches_all = true;
+        assert_eq!(
+            corruption_accounted(&good, &model(), Some(&refused)).len(),
+            1
+        );
+        let damaged = snapshot(Some(staged("voice/1.m4q")), "Tree 2 page 2 cell 0: bad");
+        assert_eq!(
+            corruption_accounted(&damaged, &model(), Some(&refused)),
+            [] as [String; 0],
+            "damaged on disk and named: judged as without a chain"
+        );
     }
 
     #[test]

@@ -127,6 +127,10 @@ pub struct WorkloadSpec {
     /// small value puts checkpoints inside the workload; absent = SQLite's default (1000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wal_autocheckpoint: Option<u32>,
+    /// Emails of 5,000..12,000 bytes instead of 40..400: larger than a 4 KiB page, so their
+    /// rows spill into overflow pages (and a prune frees whole chains of them).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub large_emails: bool,
 }
 
 impl Default for WorkloadSpec {
@@ -135,6 +139,7 @@ impl Default for WorkloadSpec {
             kind: WorkloadKind::CapturePipeline,
             operations: 60,
             wal_autocheckpoint: None,
+            large_emails: false,
         }
     }
 }

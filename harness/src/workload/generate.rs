@@ -36,7 +36,7 @@ pub fn generate(spec: &WorkloadSpec, seed: u64) -> Vec<Operation> {
     while plan.len() < spec.operations {
         let roll = rng.random_range(0..100u32);
         let op = if staged.is_empty() || roll < 30 {
-            stage(&mut rng, &mut staged)
+            stage(&mut rng, &mut staged, spec.large_emails)
         } else if roll < 80 {
             advance(&mut rng, &mut staged)
         } else if roll < 86 {
@@ -154,7 +154,12 @@ fn with_housekeeping(plan: Vec<Operation>) -> Vec<Operation> {
     woven
 }
 
-fn stage(rng: &mut ChaCha8Rng, staged: &mut Vec<Staged>) -> Operation {
+fn stage(rng: &mut ChaCha8Rng, staged: &mut Vec<Staged>, large_emails: bool) -> Operation {
+    let (min, max) = if large_emails {
+        (5_000, 12_000)
+    } else {
+        (40, 400)
+    };
     let ordinal = staged.len();
     let redeliver = !staged.is_empty() && rng.random_bool(0.1);
     let (source, content, channel_native_id) = if redeliver {
@@ -167,7 +172,7 @@ fn stage(rng: &mut ChaCha8Rng, staged: &mut Vec<Staged>) -> Operation {
     } else if rng.random_bool(0.5) {
         (
             Source::Email,
-            text(rng, "mail", 40, 400),
+            text(rng, "mail", min, max),
             Some(format!(
                 "<msg-{ordinal}-{}@example.org>",
                 rng.random::<u32>()

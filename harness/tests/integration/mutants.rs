@@ -119,3 +119,23 @@ fn a_restore_that_skips_an_archive_segment_is_caught_by_corrupt_table_page_archi
         "acknowledged_durable",
     );
 }
+
+#[test]
+fn a_damaged_header_left_unrebuilt_is_caught_by_corrupt_header_archived() {
+    caught(
+        "header-damage-not-rebuilt",
+        "corrupt-header-archived",
+        "2",
+        "integrity",
+    );
+}
+
+#[test]
+fn a_restore_from_an_older_backup_is_caught_by_corrupt_table_page_archive_restarted() {
+    caught(
+        "restore-from-older-backup",
+        "corrupt-table-page-archive-restarted",
+        "2",
+        "acknowledged_durable",
+    );
+}

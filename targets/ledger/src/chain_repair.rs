@@ -22,11 +22,11 @@ use crate::integrity::{CheckLevel, CorruptionReport, RepairAction, detect};
 use crate::ledger::Ledger;
 
 /// A capture row as stored (every column).
-type Row = Vec<Value>;
+pub(crate) type Row = Vec<Value>;
 
 /// The configured WAL archive (`tuning.wal_archive_dir`, relative to the
 /// database's directory), which makes table and header damage repairable.
-fn backup_chain(config: &Config) -> Option<PathBuf> {
+pub(crate) fn backup_chain(config: &Config) -> Option<PathBuf> {
     let dir = config.tuning.wal_archive_dir.as_ref()?;
     Some(match config.path.parent() {
         Some(parent) if dir.is_relative() => parent.join(dir),
@@ -36,7 +36,7 @@ fn backup_chain(config: &Config) -> Option<PathBuf> {
 
 /// Keep `db` as `<db>.damaged` (a hard link) and its `-wal` aside, then
 /// rename `rebuilt` over it (atomic) and sync the directory.
-fn put_in_place(db: &Path, rebuilt: &Path) -> Result<(), String> {
+pub(crate) fn put_in_place(db: &Path, rebuilt: &Path) -> Result<(), String> {
     crate::ledger_safety::set_aside_sidecars(db);
     let mut kept = db.as_os_str().to_owned();
     kept.push(".damaged");
@@ -125,7 +125,7 @@ impl Ledger {
 
 /// Captures the damaged file lists that the rebuilt copy lacks, or holds in
 /// another state than the damaged file's undamaged row.
-fn not_reached(
+pub(crate) fn not_reached(
     listed: &[String],
     undamaged: &BTreeMap<String, Row>,
     restored: &BTreeMap<String, Row>,
@@ -144,7 +144,7 @@ fn not_reached(
 
 /// Every column of each of `ids` that `conn` reads (rows that fail to read
 /// are left out).
-fn rows_of(conn: &Connection, ids: &[String]) -> BTreeMap<String, Row> {
+pub(crate) fn rows_of(conn: &Connection, ids: &[String]) -> BTreeMap<String, Row> {
     let Ok(mut stmt) = conn.prepare("SELECT * FROM captures WHERE id = ?1") else {
         return BTreeMap::new();
     };

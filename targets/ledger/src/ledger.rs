@@ -83,7 +83,10 @@ impl Ledger {
     /// handler and check the query plans (problems are logged and kept in
     /// [`Ledger::open_report`]).
     ///
-    /// Damage found at open that cannot be repaired does not fail the open:
+    /// A database that does not open because page 1 (the header) is damaged
+    /// is rebuilt from the backup chain when one is configured
+    /// ([`crate::open_repair`]). Other damage found at open that cannot be
+    /// repaired does not fail the open:
     /// the ledger opens refusing every call with `Corrupt`, and
     /// [`Ledger::corruption`] says what was found, done and lost.
     ///
@@ -96,7 +99,19 @@ impl Ledger {
         crate::mutants::activate(config.tuning.mutant.as_deref())?;
         let wal_guard = crate::integrity::wal_break::guard(config);
         let busy = Arc::new(BusyStats::default());
-        let (conn, open_report) = connect(config, &busy)?;
+        let (conn, open_report, repaired_at_open) = match connect(config, &busy) {
+            Err(error)
+                if error.kind() == "corrupt" && !mutant!(HeaderDamageNotRebuilt, true, false) =>
+            {
+                let report = crate::open_repair::rebuild_unopenable(config, error)?;
+                let (conn, open_report) = connect(config, &busy)?;
+                (conn, open_report, Some(report))
+            }
+            connected => {
+                let (conn, open_report) = connected?;
+                (conn, open_report, None)
+            }
+        };
         let jitter = match options.id_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed ^ JITTER_SEED_SALT),
             None => ChaCha8Rng::from_rng(&mut rand::rng()),
@@ -115,7 +130,11 @@ impl Ledger {
             safety: Safety::new(config),
         };
         ledger.time.observe_database(&ledger.conn);
-        ledger.after_open(unclean, wal_guard)?;
+        let repaired = repaired_at_open.is_some();
+        if let Some(report) = repaired_at_open {
+            ledger.record_repair_at_open(report);
+        }
+        ledger.after_open(unclean || repaired, wal_guard)?;
         Ok(ledger)
     }
 

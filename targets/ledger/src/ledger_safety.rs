@@ -555,6 +555,23 @@ impl Ledger {
         RepairAction::Restored { backup, missing }
     }
 
+    /// Record a repair made before the connection was opened (a database
+    /// that did not open, rebuilt from the backup chain): counted, logged to
+    /// `errors_log` and the safety events, and its lost captures refused.
+    pub(crate) fn record_repair_at_open(&mut self, report: CorruptionReport) {
+        self.safety.count(|c| {
+            c.corruptions += 1;
+            c.repairs += 1;
+        });
+        if let RepairAction::Restored { missing, .. } = &report.action {
+            self.safety.lost = missing.iter().cloned().collect();
+        }
+        tracing::warn!(path = %self.config.path.display(), "{report}");
+        self.log_integrity(None, &report);
+        self.safety
+            .log(None, SafetyEventKind::Corruption(Box::new(report)));
+    }
+
     /// After the database file was replaced by a restored copy: cache, mmap
     /// and the coherency baseline of the new file.
     pub(crate) fn after_replaced(&mut self) {

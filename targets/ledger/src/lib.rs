@@ -81,6 +81,7 @@ pub mod mmap_fallback;
 #[cfg(feature = "mutants")]
 pub mod mutants;
 mod open;
+mod open_repair;
 mod ops;
 pub mod perf;
 pub mod plans;

@@ -77,6 +77,12 @@ pub enum Mutant {
     /// A restore from the backup chain leaves out the frames of the last archive segment it
     /// plans (the chain bookkeeping still advances past it).
     RestoreSkipsSegment,
+    /// A database that does not open because its header (page 1) is damaged is not rebuilt
+    /// from the configured backup chain: the open fails as it would without one.
+    HeaderDamageNotRebuilt,
+    /// A restore to the latest point starts from the second-newest verified backup with an
+    /// archive position: when a new lineage began between the two, the older chain stops short.
+    RestoreFromOlderBackup,
     /// An error that reached the caller is never written to `errors_log`: the failure is
     /// invisible to anyone reading the ledger's health and error log afterwards.
     ErrorNeverLogged,
@@ -235,6 +241,18 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "a restore from the backup chain skips the frames of one archive segment",
         caught_by: &["corrupt-table-page-archived"],
         mutant: Some(Mutant::RestoreSkipsSegment),
+    },
+    MutantSpec {
+        name: "header-damage-not-rebuilt",
+        description: "a database whose header is damaged is not rebuilt from the configured backup chain: every capture is refused",
+        caught_by: &["corrupt-header-archived"],
+        mutant: Some(Mutant::HeaderDamageNotRebuilt),
+    },
+    MutantSpec {
+        name: "restore-from-older-backup",
+        description: "a restore to the latest point starts from an older verified backup than the newest: the older lineage's archive stops short of the captures after a restart",
+        caught_by: &["corrupt-table-page-archive-restarted"],
+        mutant: Some(Mutant::RestoreFromOlderBackup),
     },
     MutantSpec {
         name: "error-never-logged",

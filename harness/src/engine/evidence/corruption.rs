@@ -16,6 +16,7 @@ pub(crate) fn refused_at_open(
     e: &LedgerError,
     model: &AckModel,
     db_path: &Path,
+    chain_reaches_all: bool,
 ) -> CorruptionEvidence {
     CorruptionEvidence {
         integrity: Some(Err(kind_and_message(e))),
@@ -26,6 +27,7 @@ pub(crate) fn refused_at_open(
             .collect(),
         reported_damage: Vec::new(),
         injected: InjectedDamage::read(db_path).transpose(),
+        chain_reaches_all,
     }
 }
 
@@ -35,7 +37,12 @@ fn kind_and_message(e: &LedgerError) -> String {
 
 /// Asks the reopened ledger for a full integrity check (which repairs what it can), then reads
 /// every capture the model knows through it and every damaged object its reports named.
-pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel, db_path: &Path) -> CorruptionEvidence {
+pub(crate) fn gather(
+    ledger: &mut Ledger,
+    model: &AckModel,
+    db_path: &Path,
+    chain_reaches_all: bool,
+) -> CorruptionEvidence {
     let integrity = match ledger.check_integrity(CheckLevel::Full) {
         Ok(()) => Ok(match ledger.corruption() {
             None if ledger.safety_counters().repairs > 0 => "repaired".to_owned(),
@@ -77,5 +84,6 @@ pub(crate) fn gather(ledger: &mut Ledger, model: &AckModel, db_path: &Path) -> C
         served,
         reported_damage: reported_damage(ledger.safety_events()),
         injected: InjectedDamage::read(db_path).transpose(),
+        chain_reaches_all,
     }
 }

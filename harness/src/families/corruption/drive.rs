@@ -1,6 +1,8 @@
 //! The drive of damage at rest ([`Corruption`]): runs the workload (archiving the WAL after
 //! each operation when `target.wal-archive-dir` is set), leaves the ledger (closed, or
-//! abandoned with its WAL for a `wal-frame` target), damages the files and records which b-tree
+//! abandoned with its WAL for a `wal-frame` target; with `archive-restart-after`, the WAL
+//! checkpointed behind the archive's back once, so a second verified backup starts a new
+//! lineage), damages the files and records which b-tree
 //! it damaged beside the database ([`crate::oracle::InjectedDamage`]). The check phase
 //! gathers what `corruption_accounted` judges, for any scenario that lists it.
 
@@ -33,7 +35,13 @@ pub(super) fn drive(
         let outcome = execute(&mut ledger, op, &mut ids);
         sink(WorkerMessage::OpFinished { index, outcome })?;
         if let Some(backup) = &archive {
+            if index + 1 == job.plan.len() && !corruption.keeps_wal() {
+                run_the_close_optimize(&ledger, job)?;
+            }
             ledger.archive_wal(backup)?;
+            if corruption.archive_restart_after == Some(index) {
+                checkpoint_unarchived(job)?;
+            }
         }
     }
     if corruption.keeps_wal() {
@@ -65,9 +73,26 @@ pub(super) fn drive(
     })
 }
 
+/// The `PRAGMA optimize` the close would run, run after the last operation so it is archived
+/// with that operation's transaction (not as a statistics-only last segment): the close then
+/// writes no WAL frame (page 1 among them) that would shadow the damage.
+fn run_the_close_optimize(ledger: &Ledger, job: &IterationJob) -> Result<(), WorkerError> {
+    ledger
+        .connection()
+        .execute_batch("PRAGMA optimize")
+        .map_err(|source| {
+            WorkerError::Open(ledger::LedgerError::Sqlite {
+                operation: "run the close's PRAGMA optimize",
+                path: job.db_path.clone(),
+                source,
+            })
+        })
+}
+
 /// With the WAL archived the ledger keeps its WAL at close, and the WAL's page images shadow
 /// the file's: damage to a shadowed page would be invisible. Archive, checkpoint, and truncate
-/// the fully archived WAL, so the damage lands on the pages the check phase reads.
+/// the fully archived WAL, so the damage lands on the pages the check phase reads (the close's
+/// `PRAGMA optimize` already ran: [`run_the_close_optimize`]).
 fn checkpoint_into_the_file(
     ledger: &mut Ledger,
     backup: &BackupConfig,
@@ -84,6 +109,24 @@ fn checkpoint_into_the_file(
                 source,
             })
         })
+}
+
+/// A checkpoint that truncates the WAL from a second connection, as a process without
+/// archiving would: the WAL restarts unsealed, so the ledger's next archive finds a break and
+/// takes a new verified backup that starts a new lineage.
+fn checkpoint_unarchived(job: &IterationJob) -> Result<(), WorkerError> {
+    let open = |source| {
+        WorkerError::Open(ledger::LedgerError::Sqlite {
+            operation: "checkpoint the WAL from a second connection",
+            path: job.db_path.clone(),
+            source,
+        })
+    };
+    let other = rusqlite::Connection::open(&job.db_path).map_err(open)?;
+    other
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .map_err(open)?;
+    other.close().map_err(|(_, source)| open(source))
 }
 
 /// With `target.wal-archive-dir` (`<backups>/wal`, relative to the database's directory), the

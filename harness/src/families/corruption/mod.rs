@@ -16,8 +16,8 @@ impl Family for Corruption {
         "corruption"
     }
 
-    fn validate(&self, _scenario: &Scenario) -> Result<(), String> {
-        Corruption::validate(self)
+    fn validate(&self, scenario: &Scenario) -> Result<(), String> {
+        self.validate_in(scenario)
     }
 
     fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {

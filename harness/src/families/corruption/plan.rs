@@ -32,6 +32,11 @@ pub enum CorruptionTarget {
     WalFrame,
     /// The database header (the first 100 bytes of page 1).
     Header,
+    /// An overflow page of the `captures` table (a row too large for its leaf spills into a
+    /// chain of them); it belongs to the table.
+    OverflowPage,
+    /// A trunk page of the freelist (SQLite reads it to allocate and to check): free space.
+    FreelistPage,
 }
 
 /// Damage at rest: `bits` seeded bit flips in one seeded unit of `target`.
@@ -51,6 +56,12 @@ pub struct Corruption {
     /// Distinct bits flipped (default 1).
     #[serde(default = "one")]
     pub bits: u32,
+    /// With a WAL archive: after this operation (0-based), a second connection checkpoints and
+    /// truncates the WAL, as a process without archiving would; the next archive finds the
+    /// break and takes a new verified backup that starts a new lineage, so two verified
+    /// backups precede the damage and only the newest one's chain reaches every capture.
+    #[serde(default)]
+    pub archive_restart_after: Option<usize>,
 }
 
 /// What [`Corruption::apply`] did.
@@ -111,6 +122,20 @@ impl Corruption {
         Ok(())
     }
 
+    /// Checks what needs the scenario: a restart of the archive needs an archive.
+    ///
+    /// # Errors
+    /// A message naming what is wrong.
+    pub fn validate_in(&self, scenario: &crate::scenario::Scenario) -> Result<(), String> {
+        self.validate()?;
+        if self.archive_restart_after.is_some() && scenario.target.wal_archive_dir.is_none() {
+            return Err(
+                "[fault] corruption: archive-restart-after needs target.wal-archive-dir".into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Flips the bits in the database at `db` (or its `-wal`), chosen from `seed`; returns a
     /// deterministic description (no paths) and, for a b-tree page, the object damaged; `None`
     /// when there was nothing to damage (no page of that kind, an empty WAL).
@@ -122,22 +147,33 @@ impl Corruption {
         let mut object = None;
         let (file, range, what) = match self.target {
             CorruptionTarget::Header => (db.to_path_buf(), (16, 100), "the database header".into()),
-            CorruptionTarget::IndexPage | CorruptionTarget::TablePage => {
-                let Some((page, page_size, name)) = self.pick_page(db, &mut rng)? else {
+            CorruptionTarget::IndexPage
+            | CorruptionTarget::TablePage
+            | CorruptionTarget::OverflowPage
+            | CorruptionTarget::FreelistPage => {
+                let picked = if self.target == CorruptionTarget::FreelistPage {
+                    pick_free_page(db, &mut rng)?
+                } else {
+                    self.pick_page(db, &mut rng)?
+                };
+                let Some((page, page_size, name)) = picked else {
                     return Ok(None);
                 };
                 let start = (u64::from(page) - 1) * page_size + if page == 1 { 100 } else { 0 };
                 let end = u64::from(page) * page_size - RESERVED;
-                let what = format!("page {page} of {name}");
-                object = Some(InjectedDamage {
-                    kind: if self.target == CorruptionTarget::IndexPage {
-                        ObjectKind::Index
-                    } else {
-                        ObjectKind::Table
-                    },
-                    name,
-                    page,
-                });
+                let kind = match self.target {
+                    CorruptionTarget::IndexPage => ObjectKind::Index,
+                    CorruptionTarget::FreelistPage => ObjectKind::FreeSpace,
+                    _ => ObjectKind::Table,
+                };
+                let what = match kind {
+                    ObjectKind::FreeSpace => format!("free page {page} (a freelist {name})"),
+                    _ if self.target == CorruptionTarget::OverflowPage => {
+                        format!("overflow page {page} of {name}")
+                    }
+                    _ => format!("page {page} of {name}"),
+                };
+                object = Some(InjectedDamage { kind, name, page });
                 (db.to_path_buf(), (start, end), what)
             }
             CorruptionTarget::WalFrame => {
@@ -180,15 +216,19 @@ impl Corruption {
             CorruptionTarget::IndexPage => "index",
             _ => "table",
         };
+        let page_types = match self.target {
+            CorruptionTarget::OverflowPage => "'overflow'",
+            _ => "'leaf', 'internal'",
+        };
         let page_size: i64 = conn
             .query_row("PRAGMA page_size", [], |r| r.get(0))
             .map_err(inspect)?;
         let mut stmt = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT d.pageno, d.name FROM dbstat d JOIN sqlite_schema s ON s.name = d.name
-                 WHERE s.tbl_name = 'captures' AND s.type = ?1 AND d.pagetype IN ('leaf', 'internal')
-                 ORDER BY d.pageno",
-            )
+                 WHERE s.tbl_name = 'captures' AND s.type = ?1 AND d.pagetype IN ({page_types})
+                 ORDER BY d.pageno"
+            ))
             .map_err(inspect)?;
         let pages: Vec<(u32, String)> = stmt
             .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -200,6 +240,40 @@ impl Corruption {
         let (page, name) = pages[rng.random_range(0..pages.len())].clone();
         Ok(Some((page, page_size.max(512) as u64, name)))
     }
+}
+
+/// A seeded trunk page of the freelist of the database at `db` (walked from the header):
+/// (page, page size, `trunk`). The leaf pages a trunk lists are left alone: SQLite never reads
+/// them (a reused leaf is overwritten whole), so damage there is harmless by construction.
+fn pick_free_page(
+    db: &Path,
+    rng: &mut ChaCha8Rng,
+) -> Result<Option<(u32, u64, String)>, CorruptionError> {
+    let bytes = std::fs::read(db).map_err(|source| CorruptionError::Io {
+        path: db.display().to_string(),
+        source,
+    })?;
+    let be = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let page_size = match bytes.get(16..18).map(|b| u16::from_be_bytes([b[0], b[1]])) {
+        Some(1) => 65_536,
+        Some(n) if n >= 512 => usize::from(n),
+        _ => return Ok(None),
+    };
+    let pages = bytes.len() / page_size;
+    let mut free: Vec<(u32, &str)> = Vec::new();
+    let mut trunk = be(32).unwrap_or(0);
+    while trunk != 0 && (trunk as usize) <= pages && free.len() <= pages {
+        let at = (trunk as usize - 1) * page_size;
+        free.push((trunk, "trunk"));
+        trunk = be(at).unwrap_or(0);
+    }
+    if free.is_empty() {
+        return Ok(None);
+    }
+    let (page, role) = free[rng.random_range(0..free.len())];
+    Ok(Some((page, page_size as u64, role.to_owned())))
 }
 
 /// A seeded frame of the WAL at `wal`: (frame number from 1, first and end byte of its page).
@@ -281,6 +355,7 @@ mod tests {
         assert_eq!(c.target, CorruptionTarget::WalFrame);
         assert_eq!(c.bits, 1);
         assert!(c.keeps_wal());
+        assert_eq!(c.archive_restart_after, None);
         assert!(Corruption { bits: 0, ..c }.validate().is_err());
         assert!(toml::from_str::<FaultPlan>("kind = \"corruption\"\ntarget = \"disk\"").is_err());
     }

@@ -122,6 +122,24 @@ fn no_point(config: &BackupConfig, target: RestoreTarget, detail: String) -> Bac
     }
 }
 
+/// The newest backup with a WAL archive position (by lineage, then
+/// transaction, then creation time; the last of equals).
+fn newest_with_position(backups: &[BackupEntry]) -> Option<&BackupEntry> {
+    let mut chained: Vec<&BackupEntry> = backups
+        .iter()
+        .filter(|e| e.manifest.as_ref().and_then(|m| m.wal_position).is_some())
+        .collect();
+    chained.sort_by_key(|e| {
+        let p = e.manifest.as_ref().and_then(|m| m.wal_position);
+        p.map(|p| (p.lineage, p.txid, e.created_at_ms))
+    });
+    let older = mutant!(RestoreFromOlderBackup, chained.len() >= 2, false);
+    if older {
+        return chained.get(chained.len() - 2).copied();
+    }
+    chained.last().copied()
+}
+
 /// Choose the snapshot and segments that reach `target`.
 ///
 /// # Errors
@@ -143,11 +161,7 @@ pub fn plan_restore(
     let state = archive::load_state(&archive_dir)?;
     let position = |e: &BackupEntry| e.manifest.as_ref().and_then(|m| m.wal_position);
     let chosen = match target {
-        RestoreTarget::Latest => backups
-            .iter()
-            .filter(|e| position(e).is_some())
-            .max_by_key(|e| position(e).map(|p| (p.lineage, p.txid, e.created_at_ms)))
-            .or_else(|| backups.first()),
+        RestoreTarget::Latest => newest_with_position(&backups).or_else(|| backups.first()),
         RestoreTarget::Timestamp { ms } => backups.iter().find(|e| e.created_at_ms <= ms),
         RestoreTarget::Txid { txid } => backups
             .iter()

@@ -116,6 +116,14 @@ impl FileHooks for ChecksumFile {
         real.truncate(size)
     }
 
+    /// The file underneath's characteristics without `SQLITE_IOCAP_SUBPAGE_READ`: with it,
+    /// SQLite reads the content of an overflow page straight from the file, only the bytes it
+    /// needs (`SQLITE_DIRECT_OVERFLOW_READ`), a read of less than a page that no checksum can
+    /// verify: a flipped bit in a large capture's overflow page was served silently.
+    fn device_characteristics(&self, real: &mut RealFile) -> c_int {
+        real.device_characteristics() & !ffi::SQLITE_IOCAP_SUBPAGE_READ
+    }
+
     fn sync(&self, real: &mut RealFile, flags: c_int) -> Result<(), Code> {
         self.flush(real)?;
         real.sync(flags)

@@ -4,6 +4,8 @@ mod checksums;
 mod cli_first_use;
 mod determinism;
 mod export;
+mod free_and_overflow_damage;
+mod header_damage;
 mod health;
 mod locks;
 mod maintenance;
