@@ -99,10 +99,9 @@ impl Ledger {
         crate::mutants::activate(config.tuning.mutant.as_deref())?;
         let wal_guard = crate::integrity::wal_break::guard(config);
         let busy = Arc::new(BusyStats::default());
+        let rebuilds_at_open = mutant!(HeaderDamageNotRebuilt, false, true);
         let (conn, open_report, repaired_at_open) = match connect(config, &busy) {
-            Err(error)
-                if error.kind() == "corrupt" && !mutant!(HeaderDamageNotRebuilt, true, false) =>
-            {
+            Err(error) if error.kind() == "corrupt" && rebuilds_at_open => {
                 let report = crate::open_repair::rebuild_unopenable(config, error)?;
                 let (conn, open_report) = connect(config, &busy)?;
                 (conn, open_report, Some(report))

@@ -93,6 +93,31 @@ fn set(db: Db<'_>, key: &str, value: &str, now_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// A backup still listed verified: where, when taken and when verified.
+struct VerifiedBackup {
+    path: PathBuf,
+    created_at_ms: i64,
+    verified_at_ms: i64,
+}
+
+/// The newest backup beside `failed` whose manifest says it passed its last verification,
+/// other than `failed` itself.
+fn newest_verified_besides(failed: &Path) -> Option<VerifiedBackup> {
+    let dir = failed.parent()?;
+    let list = super::list_backups(&super::BackupConfig::new(dir)).ok()?;
+    list.backups
+        .into_iter()
+        .filter(|b| b.state == super::BackupState::Verified && b.path != failed)
+        .find_map(|b| {
+            let verification = b.manifest?.verification;
+            Some(VerifiedBackup {
+                path: b.path,
+                created_at_ms: b.created_at_ms,
+                verified_at_ms: verification.at_ms?,
+            })
+        })
+}
+
 /// Drop the record of the last verified backup.
 fn forget_last_verified(db: Db<'_>) -> Result<()> {
     db.conn
@@ -190,8 +215,29 @@ pub(crate) fn record_outcome(
                 set(db, KEY_LAST_FAILURE_PATH, &path.to_string_lossy(), now_ms)?;
                 if get(db, KEY_LAST_VERIFIED_PATH)?.as_deref() == Some(&*path.to_string_lossy()) {
                     // The newest verified backup just failed re-verification: guarded pruning
-                    // must not trust it any more (until another backup verifies).
+                    // must not trust it any more. The newest other backup still listed verified
+                    // (older, so it licenses less) becomes the last verified one, if any.
                     forget_last_verified(db)?;
+                    if let Some(older) = newest_verified_besides(path) {
+                        set(
+                            db,
+                            KEY_LAST_VERIFIED_AT,
+                            &older.verified_at_ms.to_string(),
+                            now_ms,
+                        )?;
+                        set(
+                            db,
+                            KEY_LAST_VERIFIED_PATH,
+                            &older.path.to_string_lossy(),
+                            now_ms,
+                        )?;
+                        set(
+                            db,
+                            KEY_LAST_VERIFIED_SNAPSHOT_AT,
+                            &older.created_at_ms.to_string(),
+                            now_ms,
+                        )?;
+                    }
                 }
                 db.conn
                     .prepare_cached(

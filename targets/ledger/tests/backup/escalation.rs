@@ -190,6 +190,55 @@ fn a_damaged_newest_verified_backup_no_longer_licenses_pruning() {
     assert_eq!(count(&env, "SELECT count(*) FROM captures"), 1);
 }
 
+/// Health must not say "no verified backup" while an older backup is still listed verified:
+/// when the newest verified backup fails re-verification, the newest other verified backup
+/// becomes the last verified one, and pruning trusts only what that older backup holds.
+#[test]
+fn a_damaged_newest_verified_backup_falls_back_to_the_older_verified_one() {
+    let mut env = Env::with_step(86_400_000);
+    let exported = |env: &mut Env, n: u32| {
+        let id = env.stage(n);
+        env.ledger
+            .record_transcription(&id, &format!("transcript {n}"))
+            .expect("transcribe");
+        env.ledger
+            .record_export(&id, ExportMode::Initial)
+            .expect("export");
+        id
+    };
+    let old = exported(&mut env, 1);
+    let older_backup = env.ledger.backup(&env.backups).expect("backup 1").path;
+    let late = exported(&mut env, 2);
+    let newest = env.ledger.backup(&env.backups).expect("backup 2").path;
+    truncate_half(&newest);
+    let report = env
+        .ledger
+        .verify_backup(&env.backups, &newest)
+        .expect("verify runs");
+    assert!(!report.ok);
+    let status = env.ledger.backup_status(&env.backups).expect("status");
+    assert_eq!(
+        status.last_verified_path.as_deref(),
+        Some(older_backup.as_path())
+    );
+    assert_eq!(status.health, BackupHealth::Warn);
+    let health = env.ledger.health().expect("health");
+    assert!(
+        !health
+            .problems
+            .iter()
+            .any(|p| p.what.contains("no verified backup")),
+        "{:?}",
+        health.problems
+    );
+    let pruned = env
+        .ledger
+        .prune_after_verified_backup(&env.backups, 0)
+        .expect("the older verified backup licenses a prune");
+    assert_eq!(pruned.pruned, vec![old], "only what the older backup holds");
+    assert!(env.ledger.capture(&late).expect("read").is_some());
+}
+
 fn retention_prune_due(env: &Env) -> bool {
     env.ledger
         .maintenance_due()
