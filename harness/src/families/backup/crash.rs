@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use ledger::backup::{
-    BackupConfig, KeepReason, RestoreTarget, RetentionPolicy, plan_restore, rotate,
+    BackupConfig, BackupManifest, KeepReason, RestoreTarget, RetentionPolicy, VerificationState,
+    plan_restore, rotate,
 };
 use ledger::{Clock, Ledger};
 use rand::RngExt;
@@ -272,10 +273,21 @@ fn archive(
     };
     match outcome {
         Ok(report) => {
-            if let Some((reason, _)) = report.lineage_break {
+            if let Some((reason, path)) = report.lineage_break {
                 *run.figures.entry("lineage_breaks".into()).or_default() += 1;
                 run.drive
                     .note(format!("archive started a new lineage: {reason}"))?;
+                // The new lineage starts from a backup the ledger took and verified: it licenses
+                // later guarded prunes, so the checks must know it like any other backup.
+                let verified = BackupManifest::load(&path)
+                    .is_ok_and(|m| m.verification.state == VerificationState::Verified);
+                let at = run.drive.instant();
+                run.backups.push(ReportedBackup {
+                    path,
+                    verified,
+                    at,
+                    until: at,
+                });
             }
         }
         Err(e) => run.problems.push(format!("archiving failed: {e}")),
