@@ -365,7 +365,6 @@ fn lock(messages: &Mutex<Vec<WorkerMessage>>) -> std::sync::MutexGuard<'_, Vec<W
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Sends the writer's messages not sent yet.
 /// How many of the plan's operations the writer has started (it runs them in order).
 fn started_ops(shared: &Mutex<Vec<WorkerMessage>>) -> usize {
     lock(shared)
@@ -374,6 +373,7 @@ fn started_ops(shared: &Mutex<Vec<WorkerMessage>>) -> usize {
         .count()
 }
 
+/// Sends the writer's messages not sent yet.
 fn forward(
     run: &mut BackupRun<'_>,
     shared: &Mutex<Vec<WorkerMessage>>,
