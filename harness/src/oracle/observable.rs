@@ -81,7 +81,7 @@ impl SurfacedErrors {
                 continue;
             };
             match outcome {
-                OpOutcome::Ok(_) if !operation.is_read_only() => {
+                OpOutcome::Ok(value) if !operation.is_read_only() && changed_something(value) => {
                     for name in waiting.drain(..) {
                         tally.count(name).before_an_acknowledged_write += 1;
                     }
@@ -109,6 +109,19 @@ impl SurfacedErrors {
             .values()
             .map(|count| count.surfaced)
             .sum()
+    }
+}
+
+/// Whether an acknowledged answer proves the ledger wrote to its database: a duplicate
+/// stage, an export already recorded or a prune that deleted nothing is answered from a read,
+/// so it says nothing about whether an `errors_log` row could have been written then (found
+/// by exploration: under a persistent allocation failure, cached reads kept answering
+/// duplicates while every write failed).
+fn changed_something(value: &OpValue) -> bool {
+    match value {
+        OpValue::Duplicate(_) | OpValue::AlreadyExported => false,
+        OpValue::Pruned(deleted) => !deleted.is_empty(),
+        _ => true,
     }
 }
 
@@ -268,7 +281,7 @@ mod tests {
     }
 
     fn ok() -> OpRecord {
-        OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(Vec::new())))
+        OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01K".to_owned()])))
     }
 
     /// prune: io error, not_found answer, prune ok, recover: sqlite error (last, no write after).
@@ -319,6 +332,27 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn an_answer_read_from_the_database_is_not_a_later_write() {
+        let answered = |value| OpRecord::Finished(OpOutcome::Ok(value));
+        for value in [
+            OpValue::Duplicate("01K".to_owned()),
+            OpValue::AlreadyExported,
+            OpValue::Pruned(Vec::new()),
+        ] {
+            let execution = Execution {
+                operations: vec![Operation::Prune { days: 1 }, Operation::Prune { days: 1 }],
+                records: vec![err("io"), answered(value.clone())],
+            };
+            let tally = SurfacedErrors::from_execution(&execution);
+            assert_eq!(
+                tally.per_operation["prune"].before_an_acknowledged_write, 0,
+                "{value:?}"
+            );
+            assert!(faults_observable(&tally, &logged(&[])).is_empty());
+        }
     }
 
     #[test]
