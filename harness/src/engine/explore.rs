@@ -227,7 +227,11 @@ impl Exploration {
             &mut |outcome| {
                 finished += 1;
                 summary.add(&outcome.result);
-                coverage.observe(&outcome.result.scenario, &outcome.trace);
+                coverage.observe(
+                    &outcome.result.scenario,
+                    &outcome.trace,
+                    Duration::from_millis(outcome.result.duration_ms),
+                );
                 if outcome.result.status != IterationStatus::Passed {
                     not_passed.push(outcome.result);
                 }
