@@ -100,7 +100,7 @@ impl<'a, 'b> ReportingDrive<'a, 'b> {
         let op = &self.job.plan[index];
         let outcome = execute_guarded(ledger, op, &mut self.ids, config);
         self.prunes
-            .extend(ReportedPrune::from_outcome(at, op, &outcome));
+            .extend(ReportedPrune::from_outcome(at, index, op, &outcome));
         self.send(WorkerMessage::OpFinished { index, outcome })
     }
 }

@@ -31,6 +31,10 @@ pub struct ReportedBackup {
     /// The latest instant it may equal (acknowledged writes when it returned): under concurrent
     /// writes the snapshot point lies somewhere in `at..=until`; `at` when nothing ran alongside.
     pub until: usize,
+    /// Under concurrent writes, the plan operation the writer had in flight when the backup
+    /// returned: a guarded prune in flight then may have been licensed by this backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_during: Option<usize>,
 }
 
 /// What the check concluded.
@@ -92,12 +96,20 @@ pub struct ReportedPrune {
     pub at: usize,
     /// The captures it removed.
     pub pruned: Vec<String>,
+    /// Its plan operation, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<usize>,
 }
 
 impl ReportedPrune {
-    /// The prune `op` made, when it is a prune that removed captures (started after `at`
-    /// acknowledged writes).
-    pub fn from_outcome(at: usize, op: &Operation, outcome: &OpOutcome) -> Option<ReportedPrune> {
+    /// The prune plan operation `index` (`op`) made, when it is a prune that removed captures
+    /// (started after `at` acknowledged writes).
+    pub fn from_outcome(
+        at: usize,
+        index: usize,
+        op: &Operation,
+        outcome: &OpOutcome,
+    ) -> Option<ReportedPrune> {
         match (op, outcome) {
             (Operation::Prune { .. }, OpOutcome::Ok(OpValue::Pruned(pruned)))
                 if !pruned.is_empty() =>
@@ -105,6 +117,7 @@ impl ReportedPrune {
                 Some(ReportedPrune {
                     at,
                     pruned: pruned.clone(),
+                    op: Some(index),
                 })
             }
             _ => None,
@@ -113,7 +126,9 @@ impl ReportedPrune {
 }
 
 /// Captures a prune removed that no verified backup finished before it holds (one line each):
-/// pruning must never remove data that cannot be restored.
+/// pruning must never remove data that cannot be restored. A backup that returned while the
+/// prune was in flight counts: the prune's guard may have read it verified (found by
+/// exploration as a false alarm of `backup-concurrent-writes`, seed 424242 iteration 23).
 pub fn prunes_unheld(
     prunes: &[ReportedPrune],
     backups: &[ReportedBackup],
@@ -123,9 +138,9 @@ pub fn prunes_unheld(
     for prune in prunes {
         for id in &prune.pruned {
             let held = backups.iter().any(|b| {
-                b.verified
-                    && b.until <= prune.at
-                    && model.states_at(id, b.at).iter().all(Option::is_some)
+                let before = b.until <= prune.at
+                    || (b.returned_during.is_some() && b.returned_during == prune.op);
+                b.verified && before && model.states_at(id, b.at).iter().all(Option::is_some)
             });
             if !held {
                 problems.push(format!(
@@ -360,6 +375,7 @@ mod tests {
             verified: true,
             at,
             until: at,
+            returned_during: None,
         }];
         let intact = backups_restorable(&reported, &model, &dir.path().join("intact"));
         assert!(intact.passed, "{:?}", intact.problems);
@@ -393,5 +409,59 @@ mod tests {
         let problem = restore_matches(&path, &expected, &dir.path().join("scratch"))
             .expect_err("an extra capture is a mismatch");
         assert!(problem.contains("not in the model"), "{problem}");
+    }
+
+    /// A prune in flight when a concurrent backup returned may have been licensed by it; a
+    /// backup that returned after the prune's operation (or never verified) licenses nothing.
+    #[test]
+    fn a_prune_is_held_by_a_backup_that_returned_before_it_or_while_it_ran() {
+        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
+        use crate::oracle::{AckModel, Execution, OpRecord};
+        use crate::workload::{OpOutcome, OpValue, Operation};
+
+        let model = AckModel::build(&Execution {
+            operations: vec![
+                Operation::Stage {
+                    ordinal: 0,
+                    source: Source::Email,
+                    content: "body".into(),
+                    channel: None,
+                    channel_native_id: None,
+                },
+                Operation::Prune { days: 0 },
+            ],
+            records: vec![
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01K".into()))),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01K".into()]))),
+            ],
+        });
+        let prune = ReportedPrune {
+            at: 1,
+            pruned: vec!["01K".into()],
+            op: Some(1),
+        };
+        let backup = |until, returned_during, verified| ReportedBackup {
+            path: "b.db".into(),
+            verified,
+            at: 1,
+            until,
+            returned_during,
+        };
+        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
+        assert!(
+            unheld(backup(1, None, true)).is_empty(),
+            "returned before the prune"
+        );
+        assert!(
+            unheld(backup(2, Some(1), true)).is_empty(),
+            "returned while it ran"
+        );
+        assert_eq!(unheld(backup(2, None, true)).len(), 1, "returned after it");
+        assert_eq!(
+            unheld(backup(2, Some(2), true)).len(),
+            1,
+            "during a later operation"
+        );
+        assert_eq!(unheld(backup(1, None, false)).len(), 1, "never verified");
     }
 }

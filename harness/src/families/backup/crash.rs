@@ -287,6 +287,7 @@ fn archive(
                     verified,
                     at,
                     until: at,
+                    returned_during: None,
                 });
             }
         }

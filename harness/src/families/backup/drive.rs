@@ -123,6 +123,7 @@ impl<'a> BackupRun<'a> {
                 verified,
                 at,
                 until: at,
+                returned_during: None,
             });
         }
         if verified {
@@ -291,7 +292,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         }
         let at = run.drive.instant();
         let result = backup_ledger.backup(&config);
-        let started = started_ops(&shared);
+        let (started, in_flight) = ops_at(&shared);
         forward(&mut run, &shared, &mut forwarded)?;
         *run.figures.entry("backups_attempted".into()).or_default() += 1;
         match result {
@@ -306,6 +307,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
                     verified,
                     at,
                     until: at,
+                    returned_during: in_flight,
                 });
             }
             Err(e) => run
@@ -328,10 +330,11 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         }
     }
     drop(backup_ledger);
-    for (index, outcome) in run.prunes_from_messages() {
+    for (at, op, pruned) in run.prunes_from_messages() {
         run.drive.prunes.push(ReportedPrune {
-            at: index,
-            pruned: outcome,
+            at,
+            pruned,
+            op: Some(op),
         });
     }
     let backups = run.backups.clone();
@@ -341,18 +344,18 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
 
 impl BackupRun<'_> {
     /// Guarded prunes the writer thread made, as (instant before, ids), from the messages.
-    fn prunes_from_messages(&self) -> Vec<(usize, Vec<String>)> {
+    fn prunes_from_messages(&self) -> Vec<(usize, usize, Vec<String>)> {
         let mut prunes = Vec::new();
         for (n, message) in self.drive.messages().iter().enumerate() {
             if let WorkerMessage::OpFinished {
+                index,
                 outcome: OpOutcome::Ok(OpValue::Pruned(ids)),
-                ..
             } = message
                 && !ids.is_empty()
             {
                 let before =
                     AckModel::build(&execution_from(&self.job.plan, &self.drive.messages()[..n]).0);
-                prunes.push((before.acknowledged_instant(), ids.clone()));
+                prunes.push((before.acknowledged_instant(), *index, ids.clone()));
             }
         }
         prunes
@@ -365,12 +368,22 @@ fn lock(messages: &Mutex<Vec<WorkerMessage>>) -> std::sync::MutexGuard<'_, Vec<W
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// How many of the plan's operations the writer has started (it runs them in order).
-fn started_ops(shared: &Mutex<Vec<WorkerMessage>>) -> usize {
-    lock(shared)
-        .iter()
-        .filter(|m| matches!(m, WorkerMessage::OpStarted { .. }))
-        .count()
+/// How many of the plan's operations the writer has started (it runs them in order), and the
+/// one it has in flight, if any.
+fn ops_at(shared: &Mutex<Vec<WorkerMessage>>) -> (usize, Option<usize>) {
+    let messages = lock(shared);
+    let count = |started: bool| {
+        messages
+            .iter()
+            .filter(|m| match m {
+                WorkerMessage::OpStarted { .. } => started,
+                WorkerMessage::OpFinished { .. } => !started,
+                _ => false,
+            })
+            .count()
+    };
+    let (started, finished) = (count(true), count(false));
+    (started, (started > finished).then(|| started - 1))
 }
 
 /// Sends the writer's messages not sent yet.

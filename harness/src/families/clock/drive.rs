@@ -100,6 +100,7 @@ impl ClockRun<'_, '_> {
                     path,
                     at,
                     until: at,
+                    returned_during: None,
                 });
             }
             Err(e) => self
@@ -127,6 +128,7 @@ impl ClockRun<'_, '_> {
                     verified,
                     at,
                     until: at,
+                    returned_during: None,
                 });
             }
             Err(e) => self.problems.push(format!("backup failed: {e}")),
