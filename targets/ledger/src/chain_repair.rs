@@ -65,7 +65,7 @@ impl Ledger {
         archive_dir: &Path,
         report: &CorruptionReport,
     ) -> RepairAction {
-        let listed = crate::ledger_safety::listed_capture_ids(&self.conn);
+        let listed = crate::integrity::repair::listed_capture_ids(&self.conn);
         let undamaged = rows_of(&self.conn, &listed);
         let rebuilt = match rebuild_beside(archive_dir, &self.config.path) {
             Ok(rebuilt) => rebuilt,

@@ -33,6 +33,7 @@ impl<'a> Db<'a> {
         LedgerError::Corrupt {
             path: self.path.to_path_buf(),
             detail,
+            unreadable: Vec::new(),
         }
     }
 }

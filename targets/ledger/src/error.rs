@@ -106,6 +106,8 @@ pub enum LedgerError {
         path: PathBuf,
         /// What was wrong.
         detail: String,
+        /// Captures known to be unreadable, by id (empty when none could be listed).
+        unreadable: Vec<String>,
     },
     /// A lock stayed held by someone else through every wait and retry.
     #[error(
@@ -235,6 +237,14 @@ impl LedgerError {
             LedgerError::Stale { .. } => {
                 "call Ledger::refresh (or any write) to reopen the database"
             }
+        }
+    }
+
+    /// The captures a [`LedgerError::Corrupt`] names unreadable (none for other errors).
+    pub fn unreadable_captures(&self) -> &[String] {
+        match self {
+            LedgerError::Corrupt { unreadable, .. } => unreadable,
+            _ => &[],
         }
     }
 

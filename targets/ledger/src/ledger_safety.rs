@@ -27,6 +27,7 @@ fn corrupt(path: &Path, report: &CorruptionReport) -> LedgerError {
     LedgerError::Corrupt {
         path: path.to_path_buf(),
         detail: report.to_string(),
+        unreadable: report.unreadable.clone(),
     }
 }
 
@@ -94,6 +95,7 @@ impl Ledger {
                 detail: format!(
                     "capture {id} was lost with damaged pages: the restored backup chain does not reach it"
                 ),
+                unreadable: vec![id.to_owned()],
             });
         }
         Ok(())
@@ -516,7 +518,7 @@ impl Ledger {
         source: &mut dyn RestoreSource,
         report: &CorruptionReport,
     ) -> RepairAction {
-        let listed = listed_capture_ids(&self.conn);
+        let listed = repair::listed_capture_ids(&self.conn);
         let placeholder = match Connection::open_in_memory() {
             Ok(conn) => conn,
             Err(e) => return RepairAction::NotRepaired(format!("restore not attempted: {e}")),
@@ -546,7 +548,7 @@ impl Ledger {
             ));
         }
         self.after_replaced();
-        let present = listed_capture_ids(&self.conn);
+        let present = repair::listed_capture_ids(&self.conn);
         let missing: Vec<String> = listed
             .into_iter()
             .filter(|id| !present.contains(id))
@@ -603,17 +605,6 @@ impl CorruptionReport {
             other => format!("{other:?}"),
         }
     }
-}
-
-/// Capture ids from the primary-key index, read without verification.
-pub(crate) fn listed_capture_ids(conn: &Connection) -> Vec<String> {
-    detect::set_verification(conn, false);
-    let ids = conn
-        .prepare("SELECT id FROM captures INDEXED BY sqlite_autoindex_captures_1 ORDER BY id")
-        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .unwrap_or_default();
-    detect::set_verification(conn, true);
-    ids
 }
 
 /// Move the damaged database's `-wal` aside (kept for forensics) and drop

@@ -32,8 +32,8 @@ use crate::chain_repair::{Row, backup_chain, not_reached, put_in_place, rows_of}
 use crate::checksum;
 use crate::config::Config;
 use crate::error::LedgerError;
+use crate::integrity::repair::listed_capture_ids;
 use crate::integrity::{CheckLevel, CorruptionReport, Damage, Findings, RepairAction};
-use crate::ledger_safety::listed_capture_ids;
 
 /// Header bytes of a database file (page 1's first 100).
 const HEADER_BYTES: usize = 100;
@@ -50,12 +50,13 @@ pub(crate) fn rebuild_unopenable(
     config: &Config,
     error: LedgerError,
 ) -> Result<CorruptionReport, LedgerError> {
-    let LedgerError::Corrupt { path, detail } = error else {
+    let LedgerError::Corrupt { path, detail, .. } = error else {
         return Err(error);
     };
     let refuse = |why: String| LedgerError::Corrupt {
         path: path.clone(),
         detail: format!("{detail}; {why}"),
+        unreadable: list_through_a_copy(&config.path),
     };
     let Some(chain) = backup_chain(config) else {
         return Err(refuse(
@@ -99,6 +100,36 @@ pub(crate) fn rebuild_unopenable(
         },
         unreadable: Vec::new(),
     })
+}
+
+/// The capture ids of the database at `db`, which does not open through the ledger, read from a
+/// copy of it (and of its `-wal`) through SQLite's default VFS, with no page-checksum
+/// verification and a damaged schema tolerated ([`listed_capture_ids`]): every capture it lists
+/// is refused while the database does not open, so the refusal names them. Empty when even the
+/// copy cannot be read (page size or page count damaged).
+fn list_through_a_copy(db: &Path) -> Vec<String> {
+    let with = |path: &Path, suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let copy = with(db, ".listing");
+    let listed = (|| {
+        fs::copy(db, &copy).ok()?;
+        if with(db, "-wal").exists() {
+            fs::copy(with(db, "-wal"), with(&copy, "-wal")).ok()?;
+        }
+        let conn = Connection::open_with_flags(
+            &copy,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        Some(listed_capture_ids(&conn))
+    })();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(with(&copy, suffix));
+    }
+    listed.unwrap_or_default()
 }
 
 /// What the failed open implicates: page 1 (by its checksum, or SQLite's

@@ -11,7 +11,7 @@ use crate::oracle::corruption::reported_damage;
 use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, InjectedDamage, Served};
 
 /// The evidence when the damaged database did not even reopen: every capture refused with the
-/// open error's kind.
+/// open error's kind, named as the error names them.
 pub(crate) fn refused_at_open(
     e: &LedgerError,
     model: &AckModel,
@@ -20,7 +20,7 @@ pub(crate) fn refused_at_open(
 ) -> CorruptionEvidence {
     CorruptionEvidence {
         integrity: Some(Err(kind_and_message(e))),
-        named: Vec::new(),
+        named: e.unreadable_captures().to_vec(),
         served: model
             .capture_ids()
             .map(|id| (id.clone(), Served::Refused(e.kind().to_owned())))

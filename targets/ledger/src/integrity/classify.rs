@@ -45,6 +45,7 @@ pub(crate) fn from_sqlite(
     LedgerError::Corrupt {
         path: path.to_path_buf(),
         detail,
+        unreadable: Vec::new(),
     }
 }
 

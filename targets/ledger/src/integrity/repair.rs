@@ -96,13 +96,8 @@ pub(crate) fn repair(
 /// Captures whose rows can no longer be read: ids listed by the primary-key
 /// index (read without verification) whose row fails to read with it.
 pub(crate) fn unreadable_captures(conn: &Connection) -> Vec<String> {
-    set_verification(conn, false);
-    let ids: Vec<String> = conn
-        .prepare("SELECT id FROM captures INDEXED BY sqlite_autoindex_captures_1 ORDER BY id")
-        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
-        .unwrap_or_default();
-    set_verification(conn, true);
-    ids.into_iter()
+    listed_capture_ids(conn)
+        .into_iter()
         .filter(|id| {
             conn.query_row(
                 "SELECT id, source, raw_content, content_hash, status, meta_json FROM captures WHERE id = ?1",
@@ -112,4 +107,70 @@ pub(crate) fn unreadable_captures(conn: &Connection) -> Vec<String> {
             .is_err()
         })
         .collect()
+}
+
+/// Capture ids from the primary-key index, read without verification. When the schema itself
+/// cannot be parsed (a damaged `sqlite_schema` page: a flipped bit in a trigger's SQL), the ids
+/// are listed with `writable_schema` on, which makes SQLite load whatever of the schema parses,
+/// and the schema is reset afterwards; without that, damage to page 1 would leave the ledger
+/// refusing every capture without naming one.
+pub(crate) fn listed_capture_ids(conn: &Connection) -> Vec<String> {
+    set_verification(conn, false);
+    let ids = list_ids(conn)
+        .or_else(|_| tolerating_a_damaged_schema(conn))
+        .unwrap_or_default();
+    set_verification(conn, true);
+    ids
+}
+
+fn list_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT id FROM captures INDEXED BY sqlite_autoindex_captures_1 ORDER BY id")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+}
+
+/// [`list_ids`] with `writable_schema` on: the first statement loads what parses (and fails),
+/// the second runs against it.
+fn tolerating_a_damaged_schema(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.execute_batch("PRAGMA writable_schema=ON")?;
+    let ids = list_ids(conn).or_else(|_| list_ids(conn));
+    let _ = conn.execute_batch("PRAGMA writable_schema=RESET");
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database whose `sqlite_schema` holds a trigger whose SQL no longer parses (as a
+    /// flipped bit in page 1 leaves it), reopened so the schema is read from disk.
+    fn with_a_damaged_trigger(dir: &std::path::Path) -> Connection {
+        let path = dir.join("damaged.db");
+        let conn = Connection::open(&path).expect("create");
+        conn.execute_batch(
+            "CREATE TABLE captures (id TEXT PRIMARY KEY, body TEXT);
+             INSERT INTO captures VALUES ('a', 'x'), ('b', 'y');
+             CREATE TRIGGER keep BEFORE DELETE ON captures BEGIN SELECT 1; END;
+             PRAGMA writable_schema=ON;
+             UPDATE sqlite_schema SET sql = replace(sql, 'DELETE', 'DELEVE')
+               WHERE name = 'keep';",
+        )
+        .expect("damage the trigger");
+        drop(conn);
+        Connection::open(&path).expect("reopen")
+    }
+
+    #[test]
+    fn captures_are_listed_even_when_the_schema_does_not_parse() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = with_a_damaged_trigger(dir.path());
+        assert!(
+            list_ids(&conn).is_err(),
+            "the damaged schema must not parse"
+        );
+        assert_eq!(listed_capture_ids(&conn), ["a", "b"]);
+        assert!(
+            list_ids(&conn).is_err(),
+            "the schema is reset afterwards: nothing runs against a partial schema"
+        );
+    }
 }
