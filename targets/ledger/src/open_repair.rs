@@ -56,7 +56,7 @@ pub(crate) fn rebuild_unopenable(
     let refuse = |why: String| LedgerError::Corrupt {
         path: path.clone(),
         detail: format!("{detail}; {why}"),
-        unreadable: list_through_a_copy(&config.path),
+        unreadable: list_through_a_copy(config),
     };
     let Some(chain) = backup_chain(config) else {
         return Err(refuse(
@@ -102,34 +102,105 @@ pub(crate) fn rebuild_unopenable(
     })
 }
 
-/// The capture ids of the database at `db`, which does not open through the ledger, read from a
-/// copy of it (and of its `-wal`) through SQLite's default VFS, with no page-checksum
+/// The capture ids of the database of `config`, which does not open through the ledger, read
+/// from a copy of it (and of its `-wal`) through SQLite's default VFS, with no page-checksum
 /// verification and a damaged schema tolerated ([`listed_capture_ids`]): every capture it lists
-/// is refused while the database does not open, so the refusal names them. Empty when even the
-/// copy cannot be read (page size or page count damaged).
-fn list_through_a_copy(db: &Path) -> Vec<String> {
-    let with = |path: &Path, suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
+/// is refused while the database does not open, so the refusal names them. When the copy lists
+/// nothing (a flipped header field SQLite needs: page size, payload fractions, text encoding),
+/// it is read again under the header the ledger writes for a new database ([`ledger_header`]),
+/// used only to list ids, never to serve. Empty when neither reads.
+fn list_through_a_copy(config: &Config) -> Vec<String> {
+    let db = config.path.as_path();
+    let copy = sidecar(db, ".listing");
+    let copied = fs::copy(db, &copy).is_ok()
+        && (!sidecar(db, "-wal").exists()
+            || fs::copy(sidecar(db, "-wal"), sidecar(&copy, "-wal")).is_ok());
+    let mut listed = if copied {
+        list_ids_of(&copy)
+    } else {
+        Vec::new()
     };
-    let copy = with(db, ".listing");
-    let listed = (|| {
-        fs::copy(db, &copy).ok()?;
-        if with(db, "-wal").exists() {
-            fs::copy(with(db, "-wal"), with(&copy, "-wal")).ok()?;
+    if copied && listed.is_empty() {
+        for suffix in ["-wal", "-shm"] {
+            let _ = fs::remove_file(sidecar(&copy, suffix));
         }
-        let conn = Connection::open_with_flags(
-            &copy,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .ok()?;
-        Some(listed_capture_ids(&conn))
-    })();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(with(&copy, suffix));
+        let _ = fs::copy(db, &copy);
+        if sidecar(db, "-wal").exists() {
+            let _ = fs::copy(sidecar(db, "-wal"), sidecar(&copy, "-wal"));
+        }
+        let header = ledger_header(config, db);
+        let written = fs::OpenOptions::new()
+            .write(true)
+            .open(&copy)
+            .and_then(|mut file| file.write_all(&header));
+        if written.is_ok() {
+            listed = list_ids_of(&copy);
+        }
     }
-    listed.unwrap_or_default()
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(sidecar(&copy, suffix));
+    }
+    listed
+}
+
+/// `path` with `suffix` appended.
+fn sidecar(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// The capture ids the database at `path` lists (empty when it does not open).
+fn list_ids_of(path: &Path) -> Vec<String> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map(|conn| listed_capture_ids(&conn))
+    .unwrap_or_default()
+}
+
+/// The 100-byte header the ledger's SQLite writes for a new database of `config`, for the file
+/// at `db`: the page size from its WAL's header (else SQLite's default, 4096), the page-checksum
+/// reserve when the ledger seals pages, UTF-8, schema format 4, the WAL file format when the
+/// ledger runs in WAL mode, and a page count SQLite takes from the file's length (the
+/// version-valid-for field left unequal to the change counter). The freelist is left empty:
+/// a read does not need it.
+fn ledger_header(config: &Config, db: &Path) -> [u8; HEADER_BYTES] {
+    let page_size = fs::read(sidecar(db, "-wal"))
+        .ok()
+        .and_then(|wal| {
+            wal.get(8..12)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        })
+        .filter(|size| size.is_power_of_two() && (512..=65_536).contains(size))
+        .unwrap_or(4096);
+    let format = if config.tuning.journal_mode == crate::config::JournalMode::Wal {
+        2
+    } else {
+        1
+    };
+    let mut header = [0u8; HEADER_BYTES];
+    header[..16].copy_from_slice(b"SQLite format 3\0");
+    let size_field = if page_size == 65_536 {
+        1
+    } else {
+        page_size as u16
+    };
+    header[16..18].copy_from_slice(&size_field.to_be_bytes());
+    header[18] = format;
+    header[19] = format;
+    header[20] = if config.tuning.page_checksums {
+        checksum::RESERVE_BYTES as u8
+    } else {
+        0
+    };
+    header[21..24].copy_from_slice(&[64, 32, 32]);
+    header[24..28].copy_from_slice(&1u32.to_be_bytes());
+    header[44..48].copy_from_slice(&4u32.to_be_bytes());
+    header[56..60].copy_from_slice(&1u32.to_be_bytes());
+    header[96..100].copy_from_slice(&3_045_000u32.to_be_bytes());
+    header
 }
 
 /// What the failed open implicates: page 1 (by its checksum, or SQLite's

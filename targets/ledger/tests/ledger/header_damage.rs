@@ -1,7 +1,8 @@
 //! The database header (page 1) damaged at rest: with a backup chain
 //! configured the database is rebuilt from the newest snapshot and the WAL
 //! archive before the ledger opens, and a capture the archive does not reach
-//! is named and refused; without one the open fails naming the setting.
+//! is named and refused; without one the open fails naming the setting and
+//! every capture.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -121,15 +122,32 @@ fn a_capture_the_archive_does_not_reach_is_named_and_refused() {
 }
 
 #[test]
-fn without_a_backup_chain_the_open_fails_naming_the_setting_that_would_repair() {
-    let dir = tempfile::tempdir().expect("dir");
-    let (config, _) = populated(dir.path(), 3, 0, false);
-    flip(&config.path, 16);
-    let opened = Ledger::open_with(&config, Default::default());
-    match opened {
-        Err(e @ LedgerError::Corrupt { .. }) => {
-            assert!(e.to_string().contains("wal-archive-dir"), "{e}");
+fn without_a_backup_chain_the_open_fails_naming_the_setting_and_every_capture() {
+    for byte in [16, 17, 20, 21, 28, 56, 96] {
+        let dir = tempfile::tempdir().expect("dir");
+        let (config, mut ids) = populated(dir.path(), 3, 0, false);
+        flip(&config.path, byte);
+        let opened = Ledger::open_with(&config, Default::default());
+        match opened {
+            Err(e @ LedgerError::Corrupt { .. }) => {
+                assert!(
+                    e.to_string().contains("wal-archive-dir"),
+                    "byte {byte}: {e}"
+                );
+                ids.sort();
+                assert_eq!(e.unreadable_captures(), ids.as_slice(), "byte {byte}");
+            }
+            Ok(_) => assert!(
+                ![16, 17, 21].contains(&byte),
+                "byte {byte}: SQLite cannot read the file with it flipped"
+            ),
+            Err(other) => panic!("byte {byte}: {other:?}"),
         }
-        other => panic!("{other:?}"),
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.contains(".listing"))
+            .collect();
+        assert!(leftovers.is_empty(), "byte {byte}: {leftovers:?}");
     }
 }
