@@ -1,13 +1,17 @@
 //! Restore time of a 100k-capture ledger from a verified snapshot plus archived WAL segments
 //! (`ledger::backup::restore` to the latest state: copy, apply the archived transactions,
-//! `integrity_check`, test open, rename). `BENCH_QUICK=1` keeps the short pass of every bench.
+//! `integrity_check`, test open, rename), and beside it the ledger's repair of one damaged page
+//! of the `captures` table from the same chain (`repair/100k/table-page`: open, full integrity
+//! check, rebuild from the snapshot and the archive, row comparison, swap, re-check).
+//! `BENCH_QUICK=1` keeps the short pass of every bench.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use benches::{scratch, settings};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use ledger::backup::{BackupConfig, RestoreTarget, plan_restore, restore};
-use ledger::{Config, Ledger, NewCapture, Source, Synchronous};
+use ledger::integrity::{CheckLevel, RepairAction};
+use ledger::{Config, Ledger, NewCapture, SafetyEventKind, Source, Synchronous};
 
 /// Captures in the snapshot.
 const CAPTURES: usize = 100_000;
@@ -73,9 +77,75 @@ fn restore_bench(c: &mut Criterion) {
     group.finish();
 }
 
+fn live_config(dir: &Path, db: &Path) -> Config {
+    let mut config = Config::new(db.to_path_buf(), dir.join("vault"));
+    config.tuning.synchronous = Synchronous::Normal;
+    config.tuning.wal_archive_dir = Some(dir.join("backups").join("wal"));
+    config
+}
+
+/// The live ledger with its WAL archived to the end and checkpointed into the file, copied to
+/// `pristine.db`; the page number of a leaf page of `captures` in it.
+fn pristine(dir: &Path, backups: &BackupConfig) -> (PathBuf, u64) {
+    let live = dir.join("live.db");
+    let mut ledger = Ledger::open(&live_config(dir, &live)).expect("reopen live");
+    ledger.enable_wal_archive(backups).expect("archive on");
+    ledger
+        .checkpoint_archived(backups)
+        .expect("archive and checkpoint");
+    let page: i64 = ledger
+        .connection()
+        .query_row(
+            "SELECT pageno FROM dbstat WHERE name = 'captures' AND pagetype = 'leaf'
+             ORDER BY pageno LIMIT 1 OFFSET 500",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a captures leaf page");
+    ledger.close().expect("close");
+    let copy = dir.join("pristine.db");
+    std::fs::copy(&live, &copy).expect("copy");
+    (copy, page as u64)
+}
+
+fn repair_bench(c: &mut Criterion) {
+    let dir = scratch::tempdir();
+    let backups = build(dir.path());
+    let (pristine, page) = pristine(dir.path(), &backups);
+    let damaged = dir.path().join("damaged.db");
+    let mut group = c.benchmark_group("repair/100k");
+    group.sample_size(10);
+    group.bench_function("table-page", |b| {
+        b.iter_batched(
+            || {
+                for suffix in ["-wal", "-shm", ".damaged"] {
+                    let mut name = damaged.as_os_str().to_owned();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(name));
+                }
+                std::fs::copy(&pristine, &damaged).expect("copy");
+                let mut bytes = std::fs::read(&damaged).expect("read");
+                bytes[(page as usize - 1) * 4096 + 2048] ^= 0x10;
+                std::fs::write(&damaged, bytes).expect("damage");
+            },
+            |()| {
+                let mut ledger = Ledger::open(&live_config(dir.path(), &damaged)).expect("open");
+                ledger.check_integrity(CheckLevel::Full).expect("repaired");
+                let restored = ledger.safety_events().iter().any(|e| {
+                    matches!(&e.kind, SafetyEventKind::Corruption(report)
+                        if matches!(report.action, RepairAction::Restored { .. }))
+                });
+                assert!(restored, "the damaged page was restored from the chain");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = settings::criterion();
-    targets = restore_bench
+    targets = restore_bench, repair_bench
 }
 criterion_main!(benches);

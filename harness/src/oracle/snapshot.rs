@@ -52,7 +52,8 @@ impl LedgerSnapshot {
         let conn =
             Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
         let mut snapshot = LedgerSnapshot {
-            integrity: pragma_rows(&conn, "PRAGMA integrity_check").map_err(err)?,
+            integrity: pragma_rows(&conn, "PRAGMA integrity_check")
+                .unwrap_or_else(|e| vec![format!("integrity_check failed: {e}")]),
             foreign_key_violations: pragma_rows(&conn, "PRAGMA foreign_key_check").map_err(err)?,
             ..LedgerSnapshot::default()
         };

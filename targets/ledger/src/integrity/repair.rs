@@ -94,17 +94,28 @@ pub(crate) fn repair(
 }
 
 /// Captures whose rows can no longer be read: ids listed by the primary-key
-/// index (read without verification) whose row fails to read with it.
+/// index (read without verification) whose row, or one of whose export audit
+/// rows, fails to read with it (a damaged `exports_audit` page makes the
+/// captures it records the exports of unreadable as a whole).
 pub(crate) fn unreadable_captures(conn: &Connection) -> Vec<String> {
     listed_capture_ids(conn)
         .into_iter()
         .filter(|id| {
-            conn.query_row(
+            let row = conn.query_row(
                 "SELECT id, source, raw_content, content_hash, status, meta_json FROM captures WHERE id = ?1",
                 [id],
                 |_| Ok(()),
-            )
-            .is_err()
+            );
+            let audit = conn
+                .prepare_cached("SELECT * FROM exports_audit WHERE capture_id = ?1")
+                .and_then(|mut stmt| {
+                    let columns = stmt.column_count();
+                    stmt.query_map([id], |r| {
+                        (0..columns).try_for_each(|i| r.get_ref(i).map(drop))
+                    })?
+                    .collect::<rusqlite::Result<Vec<()>>>()
+                });
+            row.is_err() || audit.is_err()
         })
         .collect()
 }
