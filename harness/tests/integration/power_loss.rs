@@ -218,10 +218,17 @@ fn exhaustive_run(extra: &[&str]) -> (ExhaustiveVerdicts, std::collections::BTre
 
 /// The recorded write log (with its states identical as read judged once) gives the verdicts
 /// of re-running the workload to every crash point: on the real ledger over the smoke workload
-/// (40 operations), and on one that loses acknowledged writes (12 operations).
+/// (40 operations), and on the power-loss mutants (12 operations): one that loses
+/// acknowledged writes, one that splits an export's transaction, one that leaves files out of
+/// their directory.
 #[test]
 fn crash_states_from_the_write_log_match_the_rerun_method() {
-    for mutant in ["", "target.mutant=durability-off"] {
+    for mutant in [
+        "",
+        "target.mutant=durability-off",
+        "target.mutant=export-split-transaction",
+        "target.mutant=no-dir-fsync",
+    ] {
         let mut extra = Vec::new();
         if !mutant.is_empty() {
             extra.extend(["--set", "workload.operations=12", "--set", mutant]);
@@ -231,7 +238,7 @@ fn crash_states_from_the_write_log_match_the_rerun_method() {
             figures
                 .get("crash_states_identical_as_read")
                 .is_some_and(|n| *n > 0.0),
-            "{figures:?}"
+            "{mutant}: {figures:?}"
         );
         extra.extend(["--set", "fault.crash-states=rerun"]);
         let rerun = exhaustive_verdicts(&extra);
