@@ -3,6 +3,7 @@
 
 mod ambiguous_commit;
 mod architecture;
+mod as_read;
 mod backup;
 mod broken_databases;
 mod cli;

@@ -165,7 +165,15 @@ fn the_ledger_default_pragmas_are_judged_under_power_loss() {
 /// Per check of the one iteration: passed, and for a failure "failed in X of Y checked states"
 /// (the quoted examples may differ: the recorded method quotes no state identical to one
 /// already judged); with the crash states and the lost writes.
-fn exhaustive_verdicts(extra: &[&str]) -> (Vec<(String, bool, String)>, Option<u64>, u64) {
+fn exhaustive_verdicts(extra: &[&str]) -> ExhaustiveVerdicts {
+    exhaustive_run(extra).0
+}
+
+/// What [`exhaustive_verdicts`] compares.
+type ExhaustiveVerdicts = (Vec<(String, bool, String)>, Option<u64>, u64);
+
+/// [`exhaustive_verdicts`] and the iteration's figures.
+fn exhaustive_run(extra: &[&str]) -> (ExhaustiveVerdicts, std::collections::BTreeMap<String, f64>) {
     let dir = scenarios_dir();
     let out = tempfile::tempdir().unwrap();
     let mut args = vec![
@@ -202,19 +210,36 @@ fn exhaustive_verdicts(extra: &[&str]) -> (Vec<(String, bool, String)>, Option<u
             (c.name.clone(), c.passed, counted)
         })
         .collect();
-    (checks, iteration.crash_states, iteration.lost_acknowledged)
+    (
+        (checks, iteration.crash_states, iteration.lost_acknowledged),
+        iteration.figures.clone(),
+    )
 }
 
-/// The recorded write log gives the verdicts of re-running the workload to every crash point,
-/// on the real ledger and on one that loses acknowledged writes.
+/// The recorded write log (with its states identical as read judged once) gives the verdicts
+/// of re-running the workload to every crash point: on the real ledger over the smoke workload
+/// (40 operations), and on the power-loss mutants (12 operations): one that loses
+/// acknowledged writes, one that splits an export's transaction, one that leaves files out of
+/// their directory.
 #[test]
 fn crash_states_from_the_write_log_match_the_rerun_method() {
-    for mutant in ["", "target.mutant=durability-off"] {
-        let mut extra = vec!["--set", "workload.operations=12"];
+    for mutant in [
+        "",
+        "target.mutant=durability-off",
+        "target.mutant=export-split-transaction",
+        "target.mutant=no-dir-fsync",
+    ] {
+        let mut extra = Vec::new();
         if !mutant.is_empty() {
-            extra.extend(["--set", mutant]);
+            extra.extend(["--set", "workload.operations=12", "--set", mutant]);
         }
-        let recorded = exhaustive_verdicts(&extra);
+        let (recorded, figures) = exhaustive_run(&extra);
+        assert!(
+            figures
+                .get("crash_states_identical_as_read")
+                .is_some_and(|n| *n > 0.0),
+            "{mutant}: {figures:?}"
+        );
         extra.extend(["--set", "fault.crash-states=rerun"]);
         let rerun = exhaustive_verdicts(&extra);
         assert_eq!(recorded, rerun, "{mutant}");

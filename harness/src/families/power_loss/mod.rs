@@ -9,6 +9,7 @@
 //! instead ([`exhaustive`]).
 
 pub mod agreement;
+pub mod as_read;
 pub mod exhaustive;
 pub mod fuse;
 pub mod plan;

@@ -9,13 +9,16 @@
 //! acknowledged from the messages sent by then (the operation that made mutation `n` is in
 //! flight). No workload is re-run. A crash state whose files (database, WAL, journal, vault)
 //! and acknowledged model equal one already judged is counted with that state's verdicts and
-//! not reopened; the trace line says how many.
+//! not reopened; the trace line says how many. Files are compared as a reopen reads them: a WAL
+//! by its header and frames through the last valid commit, the database without the pages that
+//! WAL holds ([`super::as_read`]), the rest byte for byte.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 use std::time::Instant;
 
+use super::as_read::{hash_db_as_read, wal_as_read};
 use super::exhaustive::fast_scratch;
 use super::plan::{PowerLoss, mode_label};
 use super::vault::{VaultFiles, VaultLog};
@@ -26,7 +29,7 @@ use crate::engine::{
     evidence_after_reopen_at, evidence_for_execution, execution_from, fresh_dir, iteration_dir,
     scratch_target,
 };
-use crate::oracle::{Evidence, Execution};
+use crate::oracle::{CheckName, Evidence, Execution};
 
 /// One uncut run of the workload with everything a crash state is rebuilt from.
 pub struct RecordedRun {
@@ -93,6 +96,9 @@ pub struct CrashStateCount {
     pub states: u64,
     /// States identical to one already judged, counted without reopening.
     pub identical: u64,
+    /// Of those, the states identical only as read: their bytes differ from every state judged
+    /// before, but not in what a reopen reads ([`super::as_read`]).
+    pub identical_as_read: u64,
     /// States whose image an earlier state (with another acknowledged model) already
     /// reopened: judged from what that reopening showed, without reopening again.
     pub image_seen: u64,
@@ -110,7 +116,9 @@ pub fn judge_every_crash_state(
     verdicts: &mut Verdicts,
 ) -> Result<(CrashStateCount, u64), WorkerError> {
     let scratch = fast_scratch(&iteration_dir(job))?;
+    let as_read = keys_as_read(job);
     let mut judged: HashMap<u64, Judged> = HashMap::new();
+    let mut bytes_seen: HashSet<u64> = HashSet::new();
     let mut observed: HashMap<u64, Evidence> = HashMap::new();
     let mut count = CrashStateCount::default();
     let mut lost_total = 0;
@@ -135,16 +143,24 @@ pub fn judge_every_crash_state(
             let (files, _) = replay.image(*mode)?;
             let mut vault = vault_at_cut.clone();
             vault_model.apply_to(&mut vault, *mode, job.seed);
-            let image_key = image_key(&files, &vault);
+            let keys = ImageKeys::of(&files, &vault);
+            let image_key = if as_read { keys.as_read } else { keys.bytes };
             let key = state_key(sent, image_key);
+            let new_bytes = bytes_seen.insert(state_key(sent, keys.bytes));
             count.states += 1;
-            if let Some(before) = judged.get(&key) {
+            let repeated = if let Some(before) = judged.get(&key) {
                 verdicts.repeat(before);
                 lost_here = lost_here.max(before.lost);
-                count.identical += 1;
+                true
             } else if fresh.iter().any(|state| state.key == key) {
                 twins.push(key);
+                true
+            } else {
+                false
+            };
+            if repeated {
                 count.identical += 1;
+                count.identical_as_read += u64::from(new_bytes);
             } else {
                 let label = mode_label(*mode);
                 let dir = scratch.path().join(format!("crash-{label}"));
@@ -217,19 +233,25 @@ pub fn check_every_crash_state(
         during_operation: None,
         description: format!(
             "exhaustive power loss: {} crash point(s) x {} crash mode(s) = {} crash states checked, \
-             built from a write log of {} change(s); {} identical to one already judged (not reopened); \
+             built from a write log of {} change(s); {} identical to one already judged (not reopened; \
+             {} of them only in what a reopen reads); \
              {} more judged from an earlier reopening of the same image (not reopened)",
             run.mutations(),
             power.modes.len(),
             count.states,
             run.log.len(),
             count.identical,
+            count.identical_as_read,
             count.image_seen
         ),
     })?;
     sink(WorkerMessage::Figure {
         name: "crash_states_identical".into(),
         value: count.identical,
+    })?;
+    sink(WorkerMessage::Figure {
+        name: "crash_states_identical_as_read".into(),
+        value: count.identical_as_read,
     })?;
     sink(WorkerMessage::Figure {
         name: "crash_images_seen".into(),
@@ -254,15 +276,52 @@ struct FreshState {
     seen: Option<Evidence>,
 }
 
-/// Identifies a crash image: every file of the database and of its vault.
-fn image_key(files: &ImageFiles, vault: &VaultFiles) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    for (path, bytes) in files {
-        path.file_name().hash(&mut hasher);
-        bytes.hash(&mut hasher);
+/// Two identities of a crash image (every file of the database and of its vault): byte for
+/// byte, and as read: a `-wal` file and the database beside it count only by what a reopen
+/// reads of them ([`super::as_read`]).
+struct ImageKeys {
+    bytes: u64,
+    as_read: u64,
+}
+
+impl ImageKeys {
+    fn of(files: &ImageFiles, vault: &VaultFiles) -> ImageKeys {
+        let mut bytes = DefaultHasher::new();
+        let mut as_read = DefaultHasher::new();
+        for (path, content) in files {
+            let name = path.file_name();
+            name.hash(&mut bytes);
+            content.hash(&mut bytes);
+            name.hash(&mut as_read);
+            let mut wal_path = path.clone().into_os_string();
+            wal_path.push("-wal");
+            if name.is_some_and(|n| n.to_string_lossy().ends_with("-wal")) {
+                wal_as_read(content).bytes.hash(&mut as_read);
+            } else if let Some((_, wal)) = files.iter().find(|(p, _)| *p.as_os_str() == wal_path) {
+                hash_db_as_read(content, &wal_as_read(wal), &mut as_read);
+            } else {
+                content.hash(&mut as_read);
+            }
+        }
+        vault.hash(&mut bytes);
+        vault.hash(&mut as_read);
+        ImageKeys {
+            bytes: bytes.finish(),
+            as_read: as_read.finish(),
+        }
     }
-    vault.hash(&mut hasher);
-    hasher.finish()
+}
+
+/// Whether crash images of `job` may be keyed by what a reopen reads ([`super::as_read`]): not
+/// when the evidence reads the files beyond the ledger's open and SQLite (a WAL archive copies
+/// frames from the file; the corruption and after-recovery evidence inspect the files) or the
+/// health report (`faults_observable`; its metrics give the WAL's size).
+fn keys_as_read(job: &IterationJob) -> bool {
+    let checks = &job.scenario.checks;
+    job.scenario.target.wal_archive_dir.is_none()
+        && !checks.contains(&CheckName::CorruptionAccounted)
+        && !checks.contains(&CheckName::FaultsObservable)
+        && !crate::engine::evidence::after_recovery::wanted(checks)
 }
 
 /// Identifies a crash state: the acknowledged model (the messages sent by the cut) and the
