@@ -225,7 +225,7 @@ fn problems(report: &HealthReport) -> Vec<Problem> {
         found.push(problem(
             HealthStatus::Degraded,
             warning.to_string(),
-            "run `ledger maintain`; if it persists recreate the index (reopen the ledger)",
+            "run `ledger maintain` (it refreshes the planner's statistics with ANALYZE while a query ignores its index); if it persists recreate the index (reopen the ledger)",
         ));
     }
     for alert in &report.regressions {
