@@ -262,8 +262,15 @@ pub(crate) fn assemble(
 ) -> Result<HealthReport> {
     let baselines = Baselines::parse(sync_state::get(db, keys::PERF_BASELINE)?.as_deref());
     let mut samples = Samples::parse(sync_state::get(db, keys::CAPACITY_SAMPLES)?.as_deref());
-    let current_bytes = metrics.storage.database_bytes;
-    samples.push(metrics.taken_at_ms, current_bytes);
+    let frozen = mutant!(CapacityForecastFrozen, true, false);
+    let current_bytes = if frozen {
+        samples.0.last().map_or(0, |(_, bytes)| *bytes)
+    } else {
+        metrics.storage.database_bytes
+    };
+    if !frozen {
+        samples.push(metrics.taken_at_ms, current_bytes);
+    }
     let mut report = HealthReport {
         status: HealthStatus::Healthy,
         problems: Vec::new(),
