@@ -162,7 +162,11 @@ impl CrashCycles {
         let judged = std::thread::scope(|scope| {
             let reopening: Vec<_> = images
                 .iter()
-                .map(|image| scope.spawn(|| evidence_after_reopen_at(job, &execution, image)))
+                .map(|image| {
+                    scope.spawn(|| {
+                        super::recorded::crashed(evidence_after_reopen_at(job, &execution, image))
+                    })
+                })
                 .collect();
             reopening
                 .into_iter()

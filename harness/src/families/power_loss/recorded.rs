@@ -98,6 +98,12 @@ pub struct CrashStateCount {
     pub image_seen: u64,
 }
 
+/// `evidence` of a crash image: cut while the ledger was open, an unclean shutdown.
+pub(super) fn crashed(mut evidence: Evidence) -> Evidence {
+    evidence.shutdown = Some(crate::oracle::restart::Shutdown::Unclean);
+    evidence
+}
+
 /// Judges every crash point × crash mode of `run` into `verdicts`; returns the counts and the
 /// acknowledged writes lost, summed over crash points (the most any mode lost at each).
 ///
@@ -172,7 +178,7 @@ pub fn judge_every_crash_state(
                 .map(|state| {
                     scope.spawn(|| match &state.seen {
                         Some(evidence) => evidence.clone(),
-                        None => evidence_after_reopen_at(job, execution, &state.image),
+                        None => crashed(evidence_after_reopen_at(job, execution, &state.image)),
                     })
                 })
                 .collect();
