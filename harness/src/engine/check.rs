@@ -170,6 +170,18 @@ pub fn evidence_after_reopen_at(
     }
 }
 
+/// [`evidence_after_reopen_at`] on a crash image: cut while the ledger was open, so the
+/// shutdown was unclean.
+pub fn evidence_of_crash_image(
+    job: &IterationJob,
+    execution: &Execution,
+    image: &CheckedDatabase,
+) -> Evidence {
+    let mut evidence = evidence_after_reopen_at(job, execution, image);
+    evidence.shutdown = Some(crate::oracle::restart::Shutdown::Unclean);
+    evidence
+}
+
 /// [`evidence_after_reopen_at`]'s evidence for `execution`, from the evidence `observed` that
 /// the same image (byte for byte the same files and vault) gave for another execution, without
 /// reopening it: the reopened ledger, its recovery and the resume depend only on the image and

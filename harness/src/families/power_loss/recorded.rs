@@ -23,7 +23,7 @@ use crate::backends::vfs::{ImageFiles, WriteLog, write_image_files};
 use crate::backends::vfs_drive::{Pass, register_vfs, run_pass};
 use crate::engine::{
     CheckedDatabase, IterationJob, Judged, Sink, Verdicts, WorkerError, WorkerMessage,
-    evidence_after_reopen_at, evidence_for_execution, execution_from, fresh_dir, iteration_dir,
+    evidence_for_execution, evidence_of_crash_image, execution_from, fresh_dir, iteration_dir,
     scratch_target,
 };
 use crate::oracle::{Evidence, Execution};
@@ -96,12 +96,6 @@ pub struct CrashStateCount {
     /// States whose image an earlier state (with another acknowledged model) already
     /// reopened: judged from what that reopening showed, without reopening again.
     pub image_seen: u64,
-}
-
-/// `evidence` of a crash image: cut while the ledger was open, an unclean shutdown.
-pub(super) fn crashed(mut evidence: Evidence) -> Evidence {
-    evidence.shutdown = Some(crate::oracle::restart::Shutdown::Unclean);
-    evidence
 }
 
 /// Judges every crash point × crash mode of `run` into `verdicts`; returns the counts and the
@@ -178,7 +172,7 @@ pub fn judge_every_crash_state(
                 .map(|state| {
                     scope.spawn(|| match &state.seen {
                         Some(evidence) => evidence.clone(),
-                        None => crashed(evidence_after_reopen_at(job, execution, &state.image)),
+                        None => evidence_of_crash_image(job, execution, &state.image),
                     })
                 })
                 .collect();
