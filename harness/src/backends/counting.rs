@@ -32,6 +32,12 @@ impl RetryWatch {
         RetryWatch { seen }
     }
 
+    /// Stops counting; the retries seen.
+    pub(crate) fn stop(self) -> u64 {
+        fail::remove(ledger::failpoint::RETRY_AGAIN);
+        self.seen.load(Ordering::Relaxed)
+    }
+
     /// Stops counting; what was seen next to the ledger's counters, read at the same moment,
     /// the lock calls the VFS answered busy so far, and the injected latency with health's
     /// regression alerts.
@@ -41,7 +47,6 @@ impl RetryWatch {
         vfs: &FaultVfs,
         latency: LatencyTally,
     ) -> DriveCounters {
-        fail::remove(ledger::failpoint::RETRY_AGAIN);
         let waits = ledger.lock_waits();
         let busy_answers = vfs
             .events()
@@ -54,13 +59,15 @@ impl RetryWatch {
                         })
             })
             .count() as u64;
+        let retries_counted = ledger.metrics().total_retries();
         DriveCounters {
-            retries_seen: self.seen.load(Ordering::Relaxed),
-            retries_counted: ledger.metrics().total_retries(),
+            retries_seen: self.stop(),
+            retries_counted,
             busy_answers,
             busy_handler_calls: waits.busy_waits + waits.busy_gave_up,
             busy_handler_installed: ledger.config().tuning.busy_timeout_ms > 0,
             latency: latency.finish(ledger),
+            pressure: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! ([`vfs`]) and the drive loop through it ([`vfs_drive`]), or a FUSE file system with its
 //! own cache that sees every system call ([`fuse`]).
 
-mod counting;
+pub(crate) mod counting;
 pub mod fuse;
 pub mod vfs;
 pub mod vfs_drive;

@@ -13,7 +13,7 @@ use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_
 use super::verdicts::Verdicts;
 
 use crate::oracle::checks::RecoveryEvidence;
-use crate::oracle::observable::{BackupHealthSeen, BackupTrail};
+use crate::oracle::observable::{BackupHealthSeen, BackupTrail, WORKLOAD_OPERATIONS};
 use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot, SurfacedErrors};
 
 /// Check phase: reopens the ledger (or each crash image), gathers evidence, prints verdicts.
@@ -26,11 +26,33 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
     };
     let mut verdicts = Verdicts::new(&input.job.scenario.checks);
     let mut figures = Vec::new();
+    // Figures of `faults_observable`, summed over the databases checked (crash images).
+    let mut summed: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for target in &targets {
         let mut evidence = evidence_after_reopen_at(&input.job, &input.execution, target);
         evidence.drive_counters = input.drive_counters.clone();
+        evidence.shutdown = input.shutdown;
         if let Some(after) = &evidence.after_recovery {
             figures = super::evidence::after_recovery::figures(after);
+        }
+        if let Some(restart) = &evidence.restart {
+            let mut add =
+                |name: &str, value: u64| *summed.entry(name.to_owned()).or_default() += value;
+            for (name, value) in super::evidence::restart::figures(restart, evidence.shutdown) {
+                add(&name, value);
+            }
+            // The same trace for every image: its errors once, the log of the last image.
+            summed.insert("errors_surfaced".to_owned(), evidence.surfaced.total());
+            summed.insert("errors_owed".to_owned(), evidence.surfaced.owed());
+            if let Ok(snapshot) = &evidence.snapshot {
+                let logged = snapshot
+                    .caller_errors_logged
+                    .iter()
+                    .filter(|(name, _)| WORKLOAD_OPERATIONS.contains(&name.as_str()))
+                    .map(|(_, rows)| rows)
+                    .sum();
+                summed.insert("errors_logged".to_owned(), logged);
+            }
         }
         verdicts.add(&target.label, &evidence);
     }
@@ -38,7 +60,7 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
     for message in verdicts.messages(targets.len() > 1) {
         report(&mut out, &message)?;
     }
-    for (name, value) in figures {
+    for (name, value) in figures.into_iter().chain(summed) {
         report(&mut out, &WorkerMessage::Figure { name, value })?;
     }
     Ok(())
@@ -67,6 +89,8 @@ pub fn evidence_after_reopen_at(
         id_seed: Some(job.seed.wrapping_add(1)),
     };
     let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
+    let wants_restart = job.scenario.checks.contains(&CheckName::FaultsObservable);
+    let leftover_journal = super::evidence::restart::leftover_journal(&target.db_path);
     let mut reopened = Ledger::open_with(&config, options);
     let corruption = job
         .scenario
@@ -96,6 +120,7 @@ pub fn evidence_after_reopen_at(
     let wants_after = super::evidence::after_recovery::wanted(&job.scenario.checks);
     let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete) || wants_after;
     let mut after_recovery = None;
+    let mut restart = None;
     let (reopen, recovery) = match reopened {
         Ok(mut ledger) => {
             let recovery = recovery_evidence(&mut ledger, wants_resume);
@@ -105,6 +130,14 @@ pub fn evidence_after_reopen_at(
                     execution,
                     &model,
                     target,
+                ));
+            }
+            if wants_restart {
+                restart = Some(super::evidence::restart::after_reopen(
+                    ledger,
+                    job,
+                    target,
+                    leftover_journal,
                 ));
             }
             (Ok(()), recovery)
@@ -132,7 +165,21 @@ pub fn evidence_after_reopen_at(
         backup_trail,
         backup_health,
         drive_counters: None,
+        shutdown: None,
+        restart,
     }
+}
+
+/// [`evidence_after_reopen_at`] on a crash image: cut while the ledger was open, so the
+/// shutdown was unclean.
+pub fn evidence_of_crash_image(
+    job: &IterationJob,
+    execution: &Execution,
+    image: &CheckedDatabase,
+) -> Evidence {
+    let mut evidence = evidence_after_reopen_at(job, execution, image);
+    evidence.shutdown = Some(crate::oracle::restart::Shutdown::Unclean);
+    evidence
 }
 
 /// [`evidence_after_reopen_at`]'s evidence for `execution`, from the evidence `observed` that

@@ -137,6 +137,13 @@ pub trait Family: Send + Sync {
         false
     }
 
+    /// True when the engine can tell from the drive worker's end how its ledger shut down (a
+    /// planned kill, crash images, or a drive that finished): the restart part of
+    /// `faults_observable` then judges the recovery the reopened ledger reports.
+    fn knows_shutdown(&self) -> bool {
+        false
+    }
+
     /// Checks the family's drive judges itself and always reports, beyond what the scenario
     /// lists (their verdicts come from the drive worker).
     fn drive_checks(&self, _scenario: &Scenario) -> Vec<CheckName> {

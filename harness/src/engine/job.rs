@@ -55,6 +55,10 @@ pub struct CheckInput {
     /// What the drive counted against the ledger's own counters, when it counted.
     #[serde(default)]
     pub drive_counters: Option<DriveCounters>,
+    /// How the drive's ledger ended, when the trace knows it (crash images are always cut
+    /// while the ledger was open).
+    #[serde(default)]
+    pub shutdown: Option<crate::oracle::restart::Shutdown>,
 }
 
 /// One database the check phase reopens and judges: the live files or a crash image.

@@ -33,7 +33,10 @@ mod verdicts;
 mod work_root;
 pub mod worker;
 
-pub use check::{check, evidence_after_reopen, evidence_after_reopen_at, evidence_for_execution};
+pub use check::{
+    check, evidence_after_reopen, evidence_after_reopen_at, evidence_for_execution,
+    evidence_of_crash_image,
+};
 pub use control::{RunControl, StopSignal};
 pub use drive::{
     Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,

@@ -19,6 +19,7 @@ use super::family::{Family, IterationContext};
 use super::job::{CheckInput, IterationJob, WorkerMessage, execution_from};
 use super::outcome::IterationOutcome;
 use super::signal::{SignalAction, SignalPlan, kill_group};
+use crate::oracle::restart::Shutdown;
 use crate::oracle::{CheckName, Execution, OpRecord};
 use crate::trace::Trace;
 
@@ -379,7 +380,7 @@ pub fn run_drive_and_check(
     }
     if !exhaustive && error.is_none() && !control.is_interrupted() {
         let input_path = dir.join("check.json");
-        let images = drive
+        let images: Vec<_> = drive
             .as_ref()
             .map(|run| {
                 run.messages
@@ -397,11 +398,16 @@ pub fn run_drive_and_check(
                 _ => None,
             })
         });
+        let shutdown = match &drive {
+            Ok(run) if family.knows_shutdown() => shutdown_of(run, &execution, !images.is_empty()),
+            _ => None,
+        };
         let input = CheckInput {
             job: job.clone(),
             execution: execution.clone(),
             images,
             drive_counters,
+            shutdown,
         };
         match write_input(&input_path, &input)
             .and_then(|()| run_worker(exe, "check", &input_path, timeout, None, control))
@@ -468,6 +474,26 @@ pub fn run_drive_and_check(
         ..base_result(job, &trace, started, status, checks)
     };
     IterationOutcome { result, trace }
+}
+
+/// How the drive's ledger ended: unclean when the drive left crash images (cut while the
+/// ledger was open), or when a planned kill or crash ended the worker before its last operation
+/// finished; clean when the worker exited successfully; `None` when it cannot be told (a kill
+/// after the last operation may have met a ledger already dropped).
+fn shutdown_of(run: &WorkerRun, execution: &Execution, images: bool) -> Option<Shutdown> {
+    if images {
+        return Some(Shutdown::Unclean);
+    }
+    if run.killed_by_plan || run.crashed_by_plan.is_some() {
+        let unfinished = execution
+            .records
+            .iter()
+            .any(|r| !matches!(r, OpRecord::Finished(_)));
+        return unfinished.then_some(Shutdown::Unclean);
+    }
+    run.status
+        .is_some_and(|s| s.success())
+        .then_some(Shutdown::Clean)
 }
 
 fn write_input(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {

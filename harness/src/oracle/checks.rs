@@ -22,6 +22,7 @@ use super::model::{AckModel, CaptureState};
 use super::observable::{
     BackupHealthSeen, BackupTrail, SurfacedErrors, backups_observable, faults_observable,
 };
+use super::restart::{RestartSeen, Shutdown, restart_observable};
 use super::snapshot::LedgerSnapshot;
 
 /// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
@@ -117,7 +118,10 @@ checks! {
     /// Every fault error the trace saw reach a caller is in the ledger's `errors_log`, with the
     /// trace's count per operation: never more, and none missing that a later acknowledged
     /// write gave the ledger the chance to log ([`super::observable`]); the ledger's retry and
-    /// lock-wait counters equal what the drive saw ([`super::counters`]).
+    /// lock-wait counters, and its memory-pressure counters, equal what the drive saw
+    /// ([`super::counters`], [`super::pressure`]); it reports one recovery per unclean
+    /// shutdown that left something to recover, none after a clean close, and a capacity
+    /// forecast that follows the database as it grows ([`super::restart`]).
     FaultsObservable = "faults_observable",
         reopened: Some(judge_faults_observable), in_drive: None;
     /// The same workload and the same cut on the fault VFS and on the FUSE backend leave the
@@ -254,6 +258,11 @@ pub struct Evidence {
     pub backup_health: Result<BackupHealthSeen, String>,
     /// What the drive counted against the ledger's own counters, when it counted.
     pub drive_counters: Option<DriveCounters>,
+    /// How the drive's ledger ended, when the trace knows (process crashes, power cuts).
+    pub shutdown: Option<Shutdown>,
+    /// What the ledger reported across the reopen and a clean restart after it (gathered
+    /// only for scenarios that run `faults_observable`, after a successful reopen).
+    pub restart: Option<RestartSeen>,
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -405,6 +414,7 @@ fn judge_faults_observable(e: &Evidence) -> Vec<String> {
         let mut problems = faults_observable(&e.surfaced, &snapshot.caller_errors_logged);
         problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
         problems.extend(counters_observable(e.drive_counters.as_ref()));
+        problems.extend(restart_observable(e.shutdown, e.restart.as_ref()));
         problems
     })
 }
@@ -733,6 +743,8 @@ mod tests {
             backup_trail: BackupTrail::from_execution(execution),
             backup_health: Err("not read".to_owned()),
             drive_counters: None,
+            shutdown: None,
+            restart: None,
         }
     }
 

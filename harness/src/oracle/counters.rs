@@ -17,6 +17,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::latency::{LatencySeen, latency_observable};
+use super::pressure::{PressureSeen, pressure_observable};
 
 /// What one drive saw and what the ledger's metrics said at the same moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,10 @@ pub struct DriveCounters {
     /// Injected latency and the regression alerts of health at the end of the drive.
     #[serde(default)]
     pub latency: Option<LatencySeen>,
+    /// Memory pressure the drive raised, what it saw on the connection and what the ledger
+    /// counted ([`super::pressure`]).
+    #[serde(default)]
+    pub pressure: Option<PressureSeen>,
 }
 
 impl DriveCounters {
@@ -79,6 +84,7 @@ pub fn counters_observable(counters: Option<&DriveCounters>) -> Vec<String> {
         ));
     }
     problems.extend(latency_observable(counters.latency.as_ref()));
+    problems.extend(pressure_observable(counters.pressure.as_ref()));
     problems
 }
 
@@ -94,6 +100,7 @@ mod tests {
             busy_handler_calls: busy.1,
             busy_handler_installed: installed,
             latency: None,
+            pressure: None,
         }
     }
 

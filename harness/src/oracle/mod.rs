@@ -16,6 +16,8 @@ pub mod fault_response;
 pub mod latency;
 mod model;
 pub mod observable;
+pub mod pressure;
+pub mod restart;
 mod snapshot;
 
 pub use after_recovery::{AfterRecovery, VerifiedBackup};

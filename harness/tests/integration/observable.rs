@@ -2,7 +2,10 @@
 //! tells: on a disk-error scenario (every error that reached a caller is in its `errors_log`;
 //! `error-never-logged`), and on fail points with backups (health carries the backup
 //! escalation and sees verified backups; `health-ignores-backup-failures`,
-//! `health-reads-stale-backup-key`).
+//! `health-reads-stale-backup-key`); on a killed writer (one recovery reported per unclean
+//! shutdown, none after a clean close, a capacity forecast that follows growth;
+//! `recovery-reported-every-open`, `capacity-forecast-frozen`); under memory pressure (cache
+//! shrinks counted as seen; `shrink-counted-every-poll`).
 
 use crate::support::{results, run};
 
@@ -197,6 +200,105 @@ fn regression_never_fires_is_caught() {
         verdicts.iter().any(|(passed, detail)| !passed
             && detail.contains("were delayed 80 ms")
             && detail.contains("health raised no regression alert")),
+        "{verdicts:?}"
+    );
+}
+
+/// The exit code, the `faults_observable` verdicts and the figures of each iteration.
+type KilledRun = (
+    Option<i32>,
+    Vec<(bool, String)>,
+    Vec<std::collections::BTreeMap<String, f64>>,
+);
+
+/// `kill-writer` (`kill -9` of the writer at a seeded operation) at seed 5, 3 iterations.
+fn run_killed(extra: &[&str]) -> KilledRun {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8").to_owned();
+    let mut args = vec![
+        "run",
+        "--filter",
+        "kill-writer",
+        "--seed",
+        "5",
+        "--iterations",
+        "3",
+        "--shrink-budget",
+        "0",
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    let results = results(dir.path());
+    let verdicts = results
+        .iterations
+        .iter()
+        .flat_map(|i| i.checks.iter().filter(|c| c.name == "faults_observable"))
+        .map(|c| (c.passed, c.detail.clone()))
+        .collect();
+    let figures = results.iterations.into_iter().map(|i| i.figures).collect();
+    (output.status.code(), verdicts, figures)
+}
+
+#[test]
+fn the_real_ledger_reports_each_recovery_once_and_a_forecast_that_follows_growth() {
+    let (code, verdicts, figures) = run_killed(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 3, "judged in every iteration");
+    assert!(
+        figures
+            .iter()
+            .any(|f| f.get("recoveries_at_reopen") == Some(&1.0)),
+        "a kill left a WAL to recover from in some iteration: {figures:?}"
+    );
+}
+
+#[test]
+fn recovery_reported_every_open_is_caught_in_every_iteration() {
+    let (code, verdicts, _) = run_killed(&["--set", "target.mutant=recovery-reported-every-open"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 3, "judged in every iteration");
+    assert!(
+        verdicts.iter().all(|(passed, detail)| !passed
+            && detail.contains("after a clean close the next open reported 1 recovery(ies)")),
+        "{verdicts:?}"
+    );
+}
+
+#[test]
+fn capacity_forecast_frozen_is_caught_in_every_iteration() {
+    let (code, verdicts, _) = run_killed(&["--set", "target.mutant=capacity-forecast-frozen"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 3, "judged in every iteration");
+    assert!(
+        verdicts
+            .iter()
+            .all(|(passed, detail)| !passed && detail.contains("capacity forecast after staging")),
+        "{verdicts:?}"
+    );
+}
+
+/// `pressure-cache-shrink` (memory pressure from operation 10 to 30) at seed 5, 2 iterations.
+fn run_pressed(extra: &[&str]) -> (Option<i32>, Vec<(bool, String)>) {
+    run_named("pressure-cache-shrink", "5", "2", extra)
+}
+
+#[test]
+fn the_real_ledger_counts_each_cache_shrink_under_pressure() {
+    let (code, verdicts) = run_pressed(&[]);
+    assert_eq!(code, Some(0), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 2, "judged in every iteration");
+}
+
+#[test]
+fn shrink_counted_every_poll_is_caught_in_every_iteration() {
+    let (code, verdicts) = run_pressed(&["--set", "target.mutant=shrink-counted-every-poll"]);
+    assert_eq!(code, Some(1), "{verdicts:?}");
+    assert_eq!(verdicts.len(), 2, "judged in every iteration");
+    assert!(
+        verdicts.iter().all(|(passed, detail)| !passed
+            && detail.contains("the drive saw 1 cache shrink(s) under memory pressure")),
         "{verdicts:?}"
     );
 }

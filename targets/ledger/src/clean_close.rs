@@ -53,6 +53,29 @@ pub(crate) fn record(db: &Path) {
     }
 }
 
+/// Records the marker when dropped: a field of the ledger declared after its connection, so
+/// the connection is closed (by `Ledger::close` or by dropping the ledger) before the WAL it
+/// left is described. A ledger that never drops (a killed process) leaves no marker.
+#[derive(Debug)]
+pub(crate) struct OnClose {
+    db: PathBuf,
+}
+
+impl OnClose {
+    /// The marker of the database at `db`, recorded when this value drops.
+    pub(crate) fn new(db: &Path) -> OnClose {
+        OnClose {
+            db: db.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for OnClose {
+    fn drop(&mut self) {
+        record(&self.db);
+    }
+}
+
 /// At open, before SQLite reads the WAL: whether the WAL of `db` is exactly the one a clean
 /// close left. The marker is removed either way, so it vouches for one open only.
 pub(crate) fn take(db: &Path) -> bool {

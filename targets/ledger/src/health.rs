@@ -225,7 +225,7 @@ fn problems(report: &HealthReport) -> Vec<Problem> {
         found.push(problem(
             HealthStatus::Degraded,
             warning.to_string(),
-            "run `ledger maintain`; if it persists recreate the index (reopen the ledger)",
+            "run `ledger maintain` (it refreshes the planner's statistics with ANALYZE while a query ignores its index); if it persists recreate the index (reopen the ledger)",
         ));
     }
     for alert in &report.regressions {
@@ -262,8 +262,15 @@ pub(crate) fn assemble(
 ) -> Result<HealthReport> {
     let baselines = Baselines::parse(sync_state::get(db, keys::PERF_BASELINE)?.as_deref());
     let mut samples = Samples::parse(sync_state::get(db, keys::CAPACITY_SAMPLES)?.as_deref());
-    let current_bytes = metrics.storage.database_bytes;
-    samples.push(metrics.taken_at_ms, current_bytes);
+    let frozen = mutant!(CapacityForecastFrozen, true, false);
+    let current_bytes = if frozen {
+        samples.0.last().map_or(0, |(_, bytes)| *bytes)
+    } else {
+        metrics.storage.database_bytes
+    };
+    if !frozen {
+        samples.push(metrics.taken_at_ms, current_bytes);
+    }
     let mut report = HealthReport {
         status: HealthStatus::Healthy,
         problems: Vec::new(),

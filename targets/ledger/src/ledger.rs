@@ -56,6 +56,9 @@ pub struct Ledger {
     pub(crate) safety: Safety,
     /// Errors that reached a caller, on their way to `errors_log`.
     pub(crate) caller_errors: crate::caller_errors::CallerErrors,
+    /// Marks a WAL left behind as kept by a clean close once the connection (declared first,
+    /// so dropped first) is closed: by [`Ledger::close`] or by dropping the ledger.
+    _clean_close: crate::clean_close::OnClose,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -95,6 +98,9 @@ impl Ledger {
     /// is newer than this build.
     pub fn open_with(config: &Config, options: OpenOptions) -> Result<Ledger> {
         let unclean = detect::unclean_shutdown(&config.path);
+        // What the last shutdown left, before the WAL guard may rewrite or set aside the WAL.
+        let (wal_left, _) = crate::lock::leftover_files(&config.path);
+        let hot_journal = open::hot_journal(&config.path);
         #[cfg(feature = "mutants")]
         crate::mutants::activate(config.tuning.mutant.as_deref())?;
         let wal_guard = crate::integrity::wal_break::guard(config);
@@ -127,6 +133,7 @@ impl Ledger {
             open_report,
             caller_errors: crate::caller_errors::CallerErrors::default(),
             safety: Safety::new(config),
+            _clean_close: crate::clean_close::OnClose::new(&config.path),
         };
         ledger.time.observe_database(&ledger.conn);
         let repaired = repaired_at_open.is_some();
@@ -134,6 +141,10 @@ impl Ledger {
             ledger.record_repair_at_open(report);
         }
         ledger.after_open(unclean || repaired, wal_guard)?;
+        ledger.open_report.leftover_wal_bytes = wal_left;
+        ledger.open_report.hot_journal = hot_journal;
+        let found = ledger.open_report.clone();
+        ledger.report_recovery(&found);
         Ok(ledger)
     }
 
@@ -545,7 +556,13 @@ impl Ledger {
     /// `Sqlite`.
     pub fn metrics_snapshot(&self) -> Result<MetricsSnapshot> {
         let now = self.time.now_ms();
-        crate::metrics::take(self.db(), &self.recorder.borrow(), self.busy_metrics(), now)
+        crate::metrics::take(
+            self.db(),
+            &self.recorder.borrow(),
+            self.busy_metrics(),
+            self.safety_counters(),
+            now,
+        )
     }
 
     /// Maintenance due now, and why, without running any of it.
@@ -632,13 +649,12 @@ impl Ledger {
         }
         self.conn
             .close()
-            .map_err(|(_, source)| LedgerError::Sqlite {
+            .map_err(move |(_, source)| LedgerError::Sqlite {
                 operation: "close the connection",
-                path: path.clone(),
+                path,
                 source,
-            })?;
-        crate::clean_close::record(&path);
-        Ok(())
+            })
+        // The rest of the ledger drops here: `_clean_close` marks a WAL the close kept.
     }
 }
 

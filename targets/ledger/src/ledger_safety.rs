@@ -20,6 +20,7 @@ use crate::memory::scan_watch::ScanWatch;
 use crate::memory::{CacheChoice, CacheReason, ConnectionUse, MemoryProbe};
 use crate::metrics::Operation;
 use crate::mmap_fallback::{self, MmapOffReason};
+use crate::open::OpenReport;
 use crate::safety::{SafetyCounters, SafetyEvent, SafetyEventKind};
 use crate::{checksum, tx};
 
@@ -153,6 +154,24 @@ impl Ledger {
             }
         }
         Ok(())
+    }
+
+    /// Report the recovery after an unclean shutdown this open `found` (a WAL no clean close
+    /// vouched for, or a hot journal): counted and logged as a safety event once, by this
+    /// open only (a reconnect later in the same ledger does not report it again).
+    pub(crate) fn report_recovery(&mut self, found: &OpenReport) {
+        let recovered = mutant!(RecoveryReportedEveryOpen, true, found.recovery_likely());
+        if !recovered {
+            return;
+        }
+        self.safety.count(|c| c.recoveries += 1);
+        self.safety.log(
+            None,
+            SafetyEventKind::RecoveredAfterUncleanShutdown {
+                wal_bytes: found.leftover_wal_bytes.unwrap_or(0),
+                hot_journal: found.hot_journal,
+            },
+        );
     }
 
     /// Report what the WAL guard found: an ambiguous break is logged and
@@ -416,6 +435,11 @@ impl Ledger {
             .unwrap_or_else(|| self.config.tuning.cache_size.unsigned_abs());
         if from == choice.kib {
             self.safety.cache_kib = Some(choice.kib);
+            if_mutant!(ShrinkCountedEveryPoll, {
+                if choice.reason == CacheReason::Pressure {
+                    self.safety.count(|c| c.cache_shrinks += 1);
+                }
+            });
             return;
         }
         let kib = i64::try_from(choice.kib).unwrap_or(i64::MAX);

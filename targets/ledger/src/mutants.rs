@@ -99,6 +99,15 @@ pub enum Mutant {
     /// The performance-regression rule never fires: an operation slowed far past its baseline
     /// raises no alert in health.
     RegressionNeverFires,
+    /// Every open reports a recovery after an unclean shutdown, whether or not the last
+    /// shutdown left anything to recover: the report no longer tells a crash from a clean close.
+    RecoveryReportedEveryOpen,
+    /// Under memory pressure every poll that keeps the cache at its pressure size counts
+    /// another shrink: the counter says the cache shrank more often than it did.
+    ShrinkCountedEveryPoll,
+    /// The capacity forecast in health ignores the database's current size and fits the stored
+    /// samples alone: it does not move when the workload grows.
+    CapacityForecastFrozen,
 }
 
 /// A catalogue entry: a bug by name, with the family that should catch it.
@@ -283,6 +292,24 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "the performance-regression alert never fires, however slow an operation gets",
         caught_by: &["latency-after-maintain"],
         mutant: Some(Mutant::RegressionNeverFires),
+    },
+    MutantSpec {
+        name: "recovery-reported-every-open",
+        description: "every open reports a recovery after an unclean shutdown, a clean close included",
+        caught_by: &["kill-writer"],
+        mutant: Some(Mutant::RecoveryReportedEveryOpen),
+    },
+    MutantSpec {
+        name: "shrink-counted-every-poll",
+        description: "under memory pressure each poll counts another cache shrink: the counter exceeds the shrinks made",
+        caught_by: &["pressure-cache-shrink"],
+        mutant: Some(Mutant::ShrinkCountedEveryPoll),
+    },
+    MutantSpec {
+        name: "capacity-forecast-frozen",
+        description: "the capacity forecast ignores the current database size: it does not move when the workload grows",
+        caught_by: &["kill-writer"],
+        mutant: Some(Mutant::CapacityForecastFrozen),
     },
 ];
 

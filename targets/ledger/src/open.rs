@@ -26,16 +26,36 @@ pub struct OpenReport {
     /// Whether the leftover WAL is exactly the one the last clean close kept (archive mode
     /// keeps the WAL on purpose): no crash, nothing to recover.
     pub wal_kept_by_clean_close: bool,
+    /// Whether a hot rollback journal (`-journal` starting with the journal magic) was present
+    /// before this open: a transaction was cut short and SQLite rolls it back.
+    #[serde(default)]
+    pub hot_journal: bool,
     /// Query-plan problems found after migrating.
     pub plan_warnings: Vec<crate::plans::PlanWarning>,
 }
 
 impl OpenReport {
-    /// Whether SQLite probably ran crash recovery on a non-empty WAL (one a clean close did
-    /// not keep).
+    /// Whether SQLite probably ran crash recovery: on a non-empty WAL a clean close did not
+    /// keep, or on a hot rollback journal.
     pub fn recovery_likely(&self) -> bool {
-        self.leftover_wal_bytes.is_some_and(|bytes| bytes > 0) && !self.wal_kept_by_clean_close
+        (self.leftover_wal_bytes.is_some_and(|bytes| bytes > 0) && !self.wal_kept_by_clean_close)
+            || self.hot_journal
     }
+}
+
+/// The first bytes of a rollback journal whose transaction was not finished (SQLite zeroes or
+/// removes the header when a transaction ends, whatever the journal mode).
+const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+
+/// Whether `<db>-journal` is hot: present and starting with the journal magic.
+pub(crate) fn hot_journal(db: &Path) -> bool {
+    use std::io::Read;
+    let mut name = db.as_os_str().to_owned();
+    name.push("-journal");
+    let mut header = [0u8; 8];
+    fs::File::open(Path::new(&name))
+        .and_then(|mut file| file.read_exact(&mut header))
+        .is_ok_and(|()| header == JOURNAL_MAGIC)
 }
 
 /// Create the vault directory (syncing its parent when it is new), open the
@@ -47,6 +67,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport
     ensure_dir(&config.vault_dir)?;
     let existed = config.path.exists();
     let (leftover_wal_bytes, leftover_shm) = crate::lock::leftover_files(&config.path);
+    let hot_journal = hot_journal(&config.path);
     let wal_kept_by_clean_close = crate::clean_close::take(&config.path);
     let conn = connect(config)?;
     if !existed && config.path.exists() {
@@ -60,6 +81,7 @@ pub(crate) fn open_connection(config: &Config) -> Result<(Connection, OpenReport
         leftover_wal_bytes,
         leftover_shm,
         wal_kept_by_clean_close,
+        hot_journal,
         plan_warnings: crate::plans::check(db),
     };
     log_report(config, &report);
@@ -73,9 +95,11 @@ fn log_report(config: &Config, report: &OpenReport) {
             %path,
             wal_bytes = report.leftover_wal_bytes,
             shm = report.leftover_shm,
-            "opened a database with a non-empty WAL: after a crash SQLite recovered the committed \
-             transactions in it (if another process has it open, this is normal); \
-             run `ledger check` if the last shutdown was unclean"
+            hot_journal = report.hot_journal,
+            "opened a database with a non-empty WAL or a hot journal: after a crash SQLite \
+             recovered the committed transactions and rolled back the unfinished one (if another \
+             process has it open, this is normal); run `ledger check` if the last shutdown was \
+             unclean"
         );
     }
     for warning in &report.plan_warnings {

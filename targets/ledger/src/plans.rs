@@ -83,7 +83,7 @@ impl std::fmt::Display for PlanWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "query {} does not use index {} ({}); plan: {}; run `ledger maintain` (ANALYZE) or recreate the index",
+            "query {} does not use index {} ({}); plan: {}; run `ledger maintain`, which refreshes the planner's statistics (ANALYZE) whenever a query ignores its index; if the warning stays, recreate the index (reopen the ledger)",
             self.query,
             self.expected_index,
             self.problem,

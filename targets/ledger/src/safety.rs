@@ -3,6 +3,8 @@
 
 use std::cell::Cell;
 
+use serde::{Deserialize, Serialize};
+
 use crate::coherency::{Coherency, Incoherence};
 use crate::config::Config;
 use crate::integrity::{CheckLevel, CorruptionReport, IntegritySchedule, RestoreSource};
@@ -45,10 +47,19 @@ pub enum SafetyEventKind {
     CheckPassed(CheckLevel),
     /// An integrity check found damage; the report says what was done.
     Corruption(Box<CorruptionReport>),
+    /// The open found what an unclean shutdown leaves (a WAL no clean close vouched for, or a
+    /// hot rollback journal): SQLite recovered from it. Reported once, by the open that found it.
+    RecoveredAfterUncleanShutdown {
+        /// Size of the leftover WAL (0 when there was none).
+        wal_bytes: u64,
+        /// Whether a hot rollback journal was there.
+        hot_journal: bool,
+    },
 }
 
-/// Counts of safety actions, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of safety actions, for metrics (the metrics snapshot's `safety`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SafetyCounters {
     /// Cache shrinks under pressure.
     pub cache_shrinks: u64,
@@ -71,6 +82,8 @@ pub struct SafetyCounters {
     /// WAL checksum breaks found at open that may be writes torn by a power
     /// cut (kept as SQLite recovered them, logged, the WAL copied aside).
     pub wal_breaks_ambiguous: u64,
+    /// Recoveries after an unclean shutdown found at open (0 or 1 per open).
+    pub recoveries: u64,
 }
 
 /// Everything the ledger tracks between operations.

@@ -14,12 +14,15 @@ use ledger::{Ledger, ManualProbe, MemorySample};
 use super::alloc::{AllocFaults, AllocTrigger};
 use super::alloc_raw;
 use super::pressure::MemoryPressure;
+use crate::backends::counting::RetryWatch;
 use crate::engine::{
     CheckedDatabase, IterationJob, Sink, Verdicts, WorkerError, WorkerMessage,
     apply_workload_pragmas, drive_options, evidence_after_reopen_at, execution_from, fresh_dir,
     iteration_dir, ledger_config_at, scratch_target,
 };
+use crate::oracle::DriveCounters;
 use crate::oracle::fault_response::{FaultResponse, PressureResponse};
+use crate::oracle::pressure::PressureSeen;
 use crate::oracle::{CheckName, DriveEvidence, judge_in_drive};
 use crate::workload::{CaptureIds, execute};
 
@@ -67,7 +70,7 @@ fn run_alloc_pass(
     if let Some(trigger) = trigger {
         alloc_raw::arm(trigger);
     }
-    let result = run_plan(job, &mut ledger, sink, |_| {});
+    let result = run_plan(job, &mut ledger, sink, |_, _| {});
     let fired = alloc_raw::disarm();
     alloc_raw::set_heap_limits(
         alloc.hard_heap_limit.map(|_| 0),
@@ -82,11 +85,11 @@ fn run_plan(
     job: &IterationJob,
     ledger: &mut Ledger,
     sink: &mut Sink<'_>,
-    mut before: impl FnMut(usize),
+    mut before: impl FnMut(usize, &Ledger),
 ) -> Result<(), WorkerError> {
     let mut ids = CaptureIds::default();
     for (index, op) in job.plan.iter().enumerate() {
-        before(index);
+        before(index, ledger);
         sink(WorkerMessage::OpStarted { index })?;
         let outcome = execute(ledger, op, &mut ids);
         sink(WorkerMessage::OpFinished { index, outcome })?;
@@ -146,9 +149,17 @@ pub(super) fn drive_pressure(
     apply_workload_pragmas(job, &ledger)?;
     let probe = ManualProbe::new(CALM);
     ledger.set_memory_probe(Box::new(probe.clone()));
+    let retries = RetryWatch::start();
     let mut was_on = false;
     let mut changes = Vec::new();
-    run_plan(job, &mut ledger, sink, |index| {
+    let mut sizes = ConnectionSizes::read(&ledger);
+    let mut seen = ResponsesSeen::default();
+    run_plan(job, &mut ledger, sink, |index, ledger| {
+        if index > 0 {
+            let now = ConnectionSizes::read(ledger);
+            seen.between(sizes, now, pressure.on_during(index - 1));
+            sizes = now;
+        }
         let on = pressure.on_during(index);
         if on != was_on {
             probe.set(if on { PRESSED } else { CALM });
@@ -156,6 +167,14 @@ pub(super) fn drive_pressure(
             was_on = on;
         }
     })?;
+    if let Some(last) = job.plan.len().checked_sub(1) {
+        seen.between(
+            sizes,
+            ConnectionSizes::read(&ledger),
+            pressure.on_during(last),
+        );
+    }
+    let pressure_events = changes.iter().filter(|(_, on)| *on).count() as u64;
     for (index, on) in changes {
         sink(WorkerMessage::Fault {
             during_operation: Some(index),
@@ -164,6 +183,7 @@ pub(super) fn drive_pressure(
     }
     let counters = ledger.safety_counters();
     for (name, value) in [
+        ("pressure_events", pressure_events),
         ("cache_shrinks", counters.cache_shrinks),
         ("cache_resizes", counters.cache_resizes),
         ("mmap_fallbacks", counters.mmap_fallbacks),
@@ -174,6 +194,28 @@ pub(super) fn drive_pressure(
             value,
         })?;
     }
+    let metrics = ledger
+        .metrics_snapshot()
+        .map_or(counters, |snapshot| snapshot.safety);
+    let waits = ledger.lock_waits();
+    let retries_counted = ledger.metrics().total_retries();
+    sink(WorkerMessage::Counters(DriveCounters {
+        retries_seen: retries.stop(),
+        retries_counted,
+        busy_answers: 0,
+        busy_handler_calls: waits.busy_waits + waits.busy_gave_up,
+        busy_handler_installed: ledger.config().tuning.busy_timeout_ms > 0,
+        latency: None,
+        pressure: Some(PressureSeen {
+            pressure_events,
+            require_shrink: pressure.require_shrink,
+            require_mmap_fallback: pressure.require_mmap_fallback,
+            shrinks_seen: seen.shrinks,
+            fallbacks_seen: seen.fallbacks,
+            shrinks_counted: metrics.cache_shrinks,
+            fallbacks_counted: metrics.mmap_fallbacks,
+        }),
+    }))?;
     let response = FaultResponse::MemoryPressure(PressureResponse {
         require_shrink: pressure.require_shrink,
         require_mmap_fallback: pressure.require_mmap_fallback,
@@ -187,6 +229,58 @@ pub(super) fn drive_pressure(
         )
         .into(),
     )
+}
+
+/// The page cache and memory map of the ledger's connection, read with `PRAGMA`s.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionSizes {
+    cache_kib: u64,
+    mmap_bytes: i64,
+}
+
+impl ConnectionSizes {
+    fn read(ledger: &Ledger) -> ConnectionSizes {
+        let pragma = |name: &str| -> i64 {
+            ledger
+                .connection()
+                .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                .unwrap_or(0)
+        };
+        let cache = pragma("cache_size");
+        let cache_kib = if cache < 0 {
+            cache.unsigned_abs()
+        } else {
+            cache.unsigned_abs() * pragma("page_size").unsigned_abs() / 1024
+        };
+        ConnectionSizes {
+            cache_kib,
+            mmap_bytes: pragma("mmap_size"),
+        }
+    }
+}
+
+/// The ledger's responses to pressure the drive saw on the connection.
+#[derive(Debug, Default)]
+struct ResponsesSeen {
+    shrinks: u64,
+    fallbacks: u64,
+}
+
+impl ResponsesSeen {
+    /// Counts what changed from `before` to `after` across one operation run under pressure
+    /// (`pressed`): the cache down to the ledger's pressure size, mmap from on to off.
+    fn between(&mut self, before: ConnectionSizes, after: ConnectionSizes, pressed: bool) {
+        if !pressed {
+            return;
+        }
+        let floor = ledger::memory::adaptive_cache::FLOOR_KIB;
+        if before.cache_kib > floor && after.cache_kib == floor {
+            self.shrinks += 1;
+        }
+        if before.mmap_bytes > 0 && after.mmap_bytes == 0 {
+            self.fallbacks += 1;
+        }
+    }
 }
 
 /// `sweep = true`: every allocation point of the workload, transient then persistent. The

@@ -17,7 +17,7 @@ use super::write_images;
 use crate::backends::vfs::{CrashTrigger, FaultVfs};
 use crate::backends::vfs_drive::{Pass, count_mutations, register_vfs, run_pass};
 use crate::engine::{
-    IterationJob, Sink, Verdicts, WorkerError, WorkerMessage, evidence_after_reopen_at,
+    IterationJob, Sink, Verdicts, WorkerError, WorkerMessage, evidence_of_crash_image,
     execution_from, fresh_dir, iteration_dir, scratch_target,
 };
 
@@ -162,7 +162,7 @@ impl CrashCycles {
         let judged = std::thread::scope(|scope| {
             let reopening: Vec<_> = images
                 .iter()
-                .map(|image| scope.spawn(|| evidence_after_reopen_at(job, &execution, image)))
+                .map(|image| scope.spawn(|| evidence_of_crash_image(job, &execution, image)))
                 .collect();
             reopening
                 .into_iter()

@@ -55,6 +55,10 @@ impl Family for PowerLoss {
         drive_power_loss(job, self, &vfs, sink)
     }
 
+    fn knows_shutdown(&self) -> bool {
+        true
+    }
+
     fn checks_in_drive(&self, _job: &IterationJob) -> bool {
         // The exhaustive enumeration runs on the VFS backend; a FUSE scenario keeps its seeded cut.
         self.exhaustive && self.backend == Backend::Vfs

@@ -26,7 +26,7 @@ use crate::backends::vfs::{ImageFiles, WriteLog, write_image_files};
 use crate::backends::vfs_drive::{Pass, register_vfs, run_pass};
 use crate::engine::{
     CheckedDatabase, IterationJob, Judged, Sink, Verdicts, WorkerError, WorkerMessage,
-    evidence_after_reopen_at, evidence_for_execution, execution_from, fresh_dir, iteration_dir,
+    evidence_for_execution, evidence_of_crash_image, execution_from, fresh_dir, iteration_dir,
     scratch_target,
 };
 use crate::oracle::{CheckName, Evidence, Execution};
@@ -188,7 +188,7 @@ pub fn judge_every_crash_state(
                 .map(|state| {
                     scope.spawn(|| match &state.seen {
                         Some(evidence) => evidence.clone(),
-                        None => evidence_after_reopen_at(job, execution, &state.image),
+                        None => evidence_of_crash_image(job, execution, &state.image),
                     })
                 })
                 .collect();

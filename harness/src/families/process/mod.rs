@@ -36,6 +36,10 @@ macro_rules! process_family {
                 Some(self.choose(seed, operations))
             }
 
+            fn knows_shutdown(&self) -> bool {
+                true
+            }
+
             fn drive(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
                 let hold_for: fn(&$plan) -> Option<Duration> = $hold;
                 hold::hold(self.hold_at.as_deref(), self.hold_at_hit, hold_for(self))?;

@@ -82,6 +82,33 @@ fn captures_count(db: Db<'_>) -> Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// Why `ANALYZE` is due whatever the row counts: a hot query ignores its index while the
+/// planner has statistics (`sqlite_stat1`), which may describe tables far smaller than they are
+/// now (gathered when they were near empty); `None` without statistics or plan warnings.
+fn stale_statistics(db: Db<'_>) -> Option<String> {
+    let has_stats = db
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )
+        .is_ok_and(|n| n > 0);
+    if !has_stats {
+        return None;
+    }
+    let queries: Vec<String> = crate::plans::check(db)
+        .into_iter()
+        .map(|warning| warning.query)
+        .collect();
+    (!queries.is_empty()).then(|| {
+        format!(
+            "{} ignore their index while the planner's statistics may be stale",
+            queries.join(", ")
+        )
+    })
+}
+
 /// The steps due at `now_ms` under `policy`, in the order they should run.
 pub(crate) fn plan(db: Db<'_>, policy: &MaintenancePolicy, now_ms: i64) -> Result<Vec<DueStep>> {
     let mut steps = Vec::new();
@@ -104,6 +131,7 @@ pub(crate) fn plan(db: Db<'_>, policy: &MaintenancePolicy, now_ms: i64) -> Resul
         }
         _ => None,
     };
+    let analyze_reason = analyze_reason.or_else(|| stale_statistics(db));
     if let Some(reason) = analyze_reason {
         steps.push(due(Step::Analyze, reason));
     }

@@ -10,6 +10,7 @@ use super::recorder::{Operation, Recorder};
 use crate::backup::BackupRecord;
 use crate::db::Db;
 use crate::error::Result;
+use crate::safety::SafetyCounters;
 use crate::schema::NON_TERMINAL_IN;
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -105,6 +106,10 @@ pub struct MetricsSnapshot {
     /// The backup record the backup module writes (escalation level, last verified and
     /// last failed backup).
     pub backup: BackupRecord,
+    /// Safety actions in this process: recoveries after an unclean shutdown, cache shrinks and
+    /// mmap fallbacks under memory pressure, integrity checks, corruptions and repairs.
+    #[serde(default)]
+    pub safety: SafetyCounters,
 }
 
 fn count(db: Db<'_>, what: &'static str, sql: &str) -> Result<u64> {
@@ -171,6 +176,7 @@ pub(crate) fn take(
     db: Db<'_>,
     recorder: &Recorder,
     busy: BusyMetrics,
+    safety: SafetyCounters,
     now_ms: i64,
 ) -> Result<MetricsSnapshot> {
     let operations = Operation::ALL
@@ -240,5 +246,6 @@ pub(crate) fn take(
             },
         },
         backup: crate::backup::read_record(db)?,
+        safety,
     })
 }

@@ -13,6 +13,7 @@ mod migrations;
 mod model;
 mod production_build;
 mod query_plan;
+mod recovery_report;
 mod safety;
 mod schema_invariants;
 mod support;

@@ -108,3 +108,52 @@ fn a_large_wal_is_checkpointed_and_free_pages_are_vacuumed() {
     let snapshot = ledger.metrics_snapshot().expect("snapshot");
     assert_eq!(snapshot.storage.freelist_pages, 0);
 }
+
+/// Statistics gathered while `exports_audit` was near empty (as a close's `PRAGMA optimize`
+/// leaves them) and a table that grew since: a plan warning whose remedy, `ledger maintain`,
+/// must refresh the statistics although far fewer than `analyze-min-rows` captures exist.
+#[test]
+fn maintain_refreshes_statistics_that_make_a_query_ignore_its_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let mut ledger = open_manual(&config, &clock);
+    let first = match ledger.stage(&email("first")).expect("stage") {
+        ledger::StageOutcome::Staged(id) => id,
+        other => panic!("{other:?}"),
+    };
+    ledger
+        .record_export(&first, ExportMode::DuplicateSkip)
+        .expect("export");
+    ledger
+        .connection()
+        .execute_batch("ANALYZE")
+        .expect("analyze");
+    for n in 0..40 {
+        if let ledger::StageOutcome::Staged(id) =
+            ledger.stage(&email(&format!("mail {n}"))).expect("stage")
+        {
+            ledger
+                .record_export(&id, ExportMode::DuplicateSkip)
+                .expect("export");
+        }
+    }
+    let warned = ledger.health().expect("health");
+    assert!(
+        !warned.checks.plan_warnings.is_empty(),
+        "stale statistics mislead the planner: {:?}",
+        warned.checks.plan_warnings
+    );
+    let due: Vec<Step> = warned.maintenance_due.iter().map(|d| d.step).collect();
+    assert!(due.contains(&Step::Analyze), "{due:?}");
+    let report = ledger.maintain(false).expect("maintain");
+    assert!(report.succeeded(), "{report:#?}");
+    let healed = ledger.health().expect("health");
+    assert!(
+        healed.checks.plan_warnings.is_empty(),
+        "{:?}",
+        healed.checks.plan_warnings
+    );
+    let due: Vec<Step> = healed.maintenance_due.iter().map(|d| d.step).collect();
+    assert!(!due.contains(&Step::Analyze), "{due:?}");
+}
