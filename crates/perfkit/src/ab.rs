@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::error::PerfError;
-use super::stats::{RatioEstimate, bootstrap_median_interval, median};
+use super::stats::{RatioEstimate, bootstrap_median_interval, median, sign_flip_null_interval};
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,6 +165,20 @@ impl AbSamples {
             config.seed,
         )
     }
+
+    /// For an A/A control's samples: the sign-flip null of the median ratio
+    /// ([`sign_flip_null_interval`]), what an equally fast candidate's median would show.
+    ///
+    /// # Errors
+    /// [`PerfError::NoSamples`] or [`PerfError::InvalidConfig`].
+    pub fn null(&self, config: &AbConfig) -> Result<RatioEstimate, PerfError> {
+        sign_flip_null_interval(
+            &self.ratios(),
+            config.resamples,
+            config.confidence,
+            config.seed ^ 0x0f11_95ed,
+        )
+    }
 }
 
 /// The outcome of one comparison.
@@ -178,6 +192,10 @@ pub struct AbReport {
     pub ratio: RatioEstimate,
     /// The A/A control: the baseline against itself, alternated the same way.
     pub control: RatioEstimate,
+    /// The A/A control's sign-flip null ([`AbSamples::null`]): the median ratio of two equally
+    /// fast arms as chance spreads it, centred on 1; its `low` is the "no loss beyond the A/A
+    /// noise" threshold.
+    pub control_null: RatioEstimate,
     /// The raw A/B timings.
     pub samples: AbSamples,
 }
@@ -186,11 +204,12 @@ impl std::fmt::Display for AbReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "baseline {:.3} ms, candidate {:.3} ms, ratio {}, A/A {}",
+            "baseline {:.3} ms, candidate {:.3} ms, ratio {}, A/A {}, A/A null low {:.2}",
             self.baseline_median_s * 1e3,
             self.candidate_median_s * 1e3,
             self.ratio,
-            self.control
+            self.control,
+            self.control_null.low
         )
     }
 }
@@ -315,6 +334,7 @@ where
         candidate_median_s: median(&samples.candidate)?,
         ratio: samples.estimate(config)?,
         control: control.estimate(config)?,
+        control_null: control.null(config)?,
         samples,
     })
 }

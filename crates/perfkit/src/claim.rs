@@ -43,12 +43,12 @@ pub enum ClaimGate {
     AtLeastTarget,
     /// No loss beyond the A/A noise: `target_ratio` is set from the A/A
     /// control when measured ([`Claim::with_noise_threshold`]) to the lower
-    /// bound of the control's interval (capped at 1): the lowest median ratio
-    /// the baseline reaches against itself, alternated the same way, so the
-    /// lowest an equally fast candidate would plausibly show. It holds when
-    /// the A/B median ratio is at or above that threshold, does not hold when
-    /// the whole A/B interval is below it, and is inconclusive when the median
-    /// is below but the interval reaches it.
+    /// bound of the control's sign-flip null (`AbReport::control_null`,
+    /// capped at 1): the lowest median ratio an equally fast candidate would
+    /// plausibly show, centred on 1 whatever median the control landed on by
+    /// chance. It holds when the A/B median ratio is at or above that
+    /// threshold, does not hold when the whole A/B interval is below it, and
+    /// is inconclusive when the median is below but the interval reaches it.
     NoLossBeyondNoise,
 }
 
@@ -96,11 +96,12 @@ impl Claim {
         }
     }
 
-    /// For a no-loss claim, sets the target from the A/A `control`: its
-    /// interval's lower bound, capped at 1; other claims are returned unchanged.
-    pub fn with_noise_threshold(mut self, control: &RatioEstimate) -> Claim {
+    /// For a no-loss claim, sets the target from `null`, the A/A control's
+    /// sign-flip null (`AbReport::control_null`): its lower bound, capped at
+    /// 1; other claims are returned unchanged.
+    pub fn with_noise_threshold(mut self, null: &RatioEstimate) -> Claim {
         if self.gate == ClaimGate::NoLossBeyondNoise {
-            self.target_ratio = control.low.min(1.0);
+            self.target_ratio = null.low.min(1.0);
         }
         self
     }
@@ -246,20 +247,20 @@ impl ClaimTable {
         }
     }
 
-    /// Records `measured` for the claim `id` with the A/A `control` it was
-    /// measured alongside (which sets a no-loss claim's threshold); `false`
-    /// when no claim has that id.
+    /// Records `measured` for the claim `id` with the sign-flip `null` of the
+    /// A/A control it was measured alongside (which sets a no-loss claim's
+    /// threshold); `false` when no claim has that id.
     pub fn record_with_control(
         &mut self,
         id: &str,
         measured: RatioEstimate,
-        control: &RatioEstimate,
+        null: &RatioEstimate,
     ) -> bool {
         match self.claims.iter_mut().find(|claim| claim.id == id) {
             Some(claim) => {
                 *claim = claim
                     .clone()
-                    .with_noise_threshold(control)
+                    .with_noise_threshold(null)
                     .with_measurement(measured);
                 true
             }
@@ -318,6 +319,10 @@ impl std::fmt::Display for ClaimTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ab::{AbConfig, AbReport, Arm, ab_report};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use std::convert::Infallible;
 
     fn estimate(median: f64, low: f64, high: f64) -> RatioEstimate {
         RatioEstimate {
@@ -384,6 +389,83 @@ mod tests {
         assert_eq!(
             speed_up.target_ratio, 1.6,
             "only no-loss claims take the noise"
+        );
+    }
+
+    /// One comparison with fake timings, seeded by `seed`: the candidate takes `slower` times
+    /// the baseline's time; every sample is multiplied by its block's drift (a load shared by
+    /// the block's four samples, 1-2x) and by its own noise of up to ±`noise`.
+    fn simulated(seed: u64, slower: f64, noise: f64) -> AbReport {
+        let config = AbConfig {
+            pairs: 41,
+            warmup_pairs: 0,
+            resamples: 500,
+            seed,
+            ..AbConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut block, mut drift) = (usize::MAX, 1.0);
+        ab_report(&config, |arm, pair| {
+            if pair != block {
+                (block, drift) = (pair, 1.0 + rng.random_range(0.0..=1.0));
+            }
+            let sample = 0.01 * drift * (1.0 + rng.random_range(-noise..=noise));
+            Ok::<_, Infallible>(match arm {
+                Arm::Baseline => sample,
+                Arm::Candidate => sample * slower,
+            })
+        })
+        .unwrap()
+    }
+
+    /// The no-loss gate as it is now: the A/B median against the sign-flip null's lower bound.
+    fn gate_holds(report: &AbReport) -> bool {
+        let claim = Claim::no_loss("x", "x", "x")
+            .with_noise_threshold(&report.control_null)
+            .with_measurement(report.ratio);
+        claim.verdict() == Verdict::Holds
+    }
+
+    /// The gate before: the A/B median against the lower bound of the A/A median's interval.
+    fn old_gate_holds(report: &AbReport) -> bool {
+        report.ratio.median >= report.control.low.min(1.0)
+    }
+
+    #[test]
+    fn the_no_loss_gate_fails_a_real_loss() {
+        for seed in 0..20 {
+            let report = simulated(seed, 1.10, 0.03);
+            assert!(!gate_holds(&report), "seed {seed}: {report}");
+            let claim = Claim::no_loss("x", "x", "x")
+                .with_noise_threshold(&report.control_null)
+                .with_measurement(report.ratio);
+            assert_eq!(
+                claim.verdict(),
+                Verdict::DoesNotHold,
+                "seed {seed}: {report}"
+            );
+        }
+    }
+
+    #[test]
+    fn identical_arms_rarely_fail_the_no_loss_gate_and_far_more_rarely_than_before() {
+        let seeds = 0..300u64;
+        let (mut now, mut before) = (0, 0);
+        for seed in seeds.clone() {
+            let report = simulated(seed, 1.0, 0.10);
+            assert!(report.control_null.low <= 1.0, "{report}");
+            now += usize::from(!gate_holds(&report));
+            before += usize::from(!old_gate_holds(&report));
+        }
+        let runs = seeds.count();
+        println!("identical arms: the no-loss gate failed {now} of {runs} runs, {before} before");
+        assert!(
+            now * 100 <= runs * 4,
+            "false alarms now {now} of {runs}, before {before}"
+        );
+        assert!(
+            now * 2 < before,
+            "false alarms now {now} of {runs}, before {before}"
         );
     }
 
