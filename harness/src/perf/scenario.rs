@@ -70,6 +70,9 @@ pub enum ClaimId {
     CrashReopenVsClean,
     /// SQLite's own recovery vs the ledger's reopen of the same crashed files.
     CrashReopenVsSqlite,
+    /// A clean reopen and first write vs the same after `kill -9` left a WAL grown behind a
+    /// long reader (its checkpoints stalled), whose checkpoint the first write resumes.
+    CrashReopenStalledCheckpoint,
 }
 
 impl ClaimId {
@@ -86,6 +89,7 @@ impl ClaimId {
             ClaimId::AdaptiveFreshConnection => "adaptive-fresh-connection",
             ClaimId::CrashReopenVsClean => "crash-reopen-vs-clean",
             ClaimId::CrashReopenVsSqlite => "crash-reopen-vs-sqlite",
+            ClaimId::CrashReopenStalledCheckpoint => "crash-reopen-stalled-checkpoint",
         }
     }
 
@@ -94,8 +98,16 @@ impl ClaimId {
         match self {
             ClaimId::CrashReopenVsClean => Some((Reopen::LedgerClean, Reopen::LedgerCrashed)),
             ClaimId::CrashReopenVsSqlite => Some((Reopen::SqliteCrashed, Reopen::LedgerCrashed)),
+            ClaimId::CrashReopenStalledCheckpoint => {
+                Some((Reopen::LedgerCleanThenWrite, Reopen::LedgerCrashedThenWrite))
+            }
             _ => None,
         }
+    }
+
+    /// Whether the crash image's WAL grows behind a long reader (recovery-time claims).
+    fn long_reader(self) -> bool {
+        self == ClaimId::CrashReopenStalledCheckpoint
     }
 
     fn query(self) -> Query {
@@ -226,6 +238,14 @@ impl PerfSpec {
         if !(1..=1024).contains(&self.wal_mb) {
             return Err("`perf.wal-mb` must be between 1 and 1024".into());
         }
+        if self.claim.long_reader() && self.wal_mb < STALLED_WAL_MIN_MB {
+            return Err(format!(
+                "`perf.wal-mb` must be at least {STALLED_WAL_MIN_MB} for `{}`: a smaller WAL stays \
+                 under SQLite's automatic checkpoint (1000 pages), so the first write would not \
+                 resume the stalled checkpoint",
+                self.claim.as_str()
+            ));
+        }
         Ok(())
     }
 
@@ -269,7 +289,9 @@ impl PerfSpec {
             ClaimId::CacheFreshConnection | ClaimId::AdaptiveFreshConnection => {
                 format!("recovery query at {size} captures on a fresh connection per query")
             }
-            ClaimId::CrashReopenVsClean | ClaimId::CrashReopenVsSqlite => {
+            ClaimId::CrashReopenVsClean
+            | ClaimId::CrashReopenVsSqlite
+            | ClaimId::CrashReopenStalledCheckpoint => {
                 claim
                     .condition
                     .replacen("16 MB", &format!("{} MB", self.wal_mb), 1)
@@ -424,6 +446,8 @@ struct Measured {
 }
 
 const REOPEN: &str = "reopen";
+/// The smallest WAL (MB) above SQLite's automatic checkpoint of 1000 4 KiB pages.
+const STALLED_WAL_MIN_MB: u64 = 5;
 const DEFAULT_CACHE: &str = "SQLite's default cache (cache_size=-2000, about 2 MB)";
 const BIG_CACHE: &str = "cache_size=-64000 (64 MB)";
 
@@ -528,7 +552,9 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 plan: None,
             }
         }
-        ClaimId::CrashReopenVsClean | ClaimId::CrashReopenVsSqlite => {
+        ClaimId::CrashReopenVsClean
+        | ClaimId::CrashReopenVsSqlite
+        | ClaimId::CrashReopenStalledCheckpoint => {
             unreachable!("measured by measure_recovery_time")
         }
     };
@@ -550,7 +576,7 @@ fn measure_recovery_time(
         path: work.clone(),
         source,
     })?;
-    let image = build_crash_image(&exe, &work, spec.wal_mb)?;
+    let image = build_crash_image(&exe, &work, spec.wal_mb, spec.claim.long_reader())?;
     let report = measure_reopen(config, &image, &work.join("run"), (baseline, candidate))?;
     Ok(Measured {
         report,
