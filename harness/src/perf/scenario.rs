@@ -655,7 +655,7 @@ mod tests {
             ..spec(&format!("claim = \"{claim}\""))
         };
         let reused = measure(&tiny("adaptive-recovery-reused"), dir.path(), 1).unwrap();
-        assert_eq!(reused.target, 1.6);
+        assert_eq!(reused.target, 1.4);
         assert!(reused.gated);
         assert!(
             reused
