@@ -7,11 +7,15 @@
 //! ```sh
 //! cargo build --release -p perfkit --example recovery_cost
 //! target/release/examples/recovery_cost 100000 200   # captures, rounds
+//! target/release/examples/recovery_cost 100000 40 full-scan
 //! ```
 //!
 //! Arms: `default` (SQLite's 2 MB, no mmap: the claims' baseline), `adaptive` (the ledger's
 //! rule, no mmap: the adaptive claims' candidate), `cache-64mb`, and `adaptive-mmap` (the rule
-//! with the ledger's `mmap_size`, 256 MiB: how the ledger itself reads).
+//! with the ledger's `mmap_size`, 256 MiB: how the ledger itself reads); with `full-scan`, also
+//! `default-unanalyzed` (a second default connection, which ran no `ANALYZE`) and
+//! `adaptive-at-floor` (the rule's connection after one query at its size, then set to the
+//! floor, as the scan watch leaves a scan-dominated connection).
 
 use std::time::Duration;
 
@@ -64,8 +68,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let captures = args.get(1).map_or(Ok(100_000), |a| a.parse())?;
     let rounds: usize = args.get(2).map_or(Ok(200), |a| a.parse())?;
+    let query = match args.get(3).map(String::as_str) {
+        None | Some("recovery") => Query::Recovery,
+        Some("full-scan") => Query::FullScan,
+        Some(other) => return Err(format!("unknown query {other}").into()),
+    };
     let data = Dataset::cached_in(&data_dir(), DatasetSpec::new(captures, Variant::Ledger))?;
     let default = open(&data.path, Tuning::SQLITE_DEFAULT)?;
+    default.execute_batch("ANALYZE")?;
+    let unanalyzed = open(&data.path, Tuning::SQLITE_DEFAULT)?;
+    let (at_floor, _) = open_adaptive(&data.path, ConnectionUse::Reused)?;
+    let (shrunk, _) = open_adaptive(&data.path, ConnectionUse::Reused)?;
     let big = open(&data.path, Tuning::CACHE_64MB)?;
     let (adaptive, choice) = open_adaptive(&data.path, ConnectionUse::Reused)?;
     let (adaptive_mmap, _) = open_adaptive(&data.path, ConnectionUse::Reused)?;
@@ -75,13 +88,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.path.display(),
         describe_choice(&choice)
     );
-    let arms: [(&str, &Connection); 4] = [
+    let mut probe = Probe::load(&default)?;
+    let late = &*Box::leak(Box::new(open(&data.path, Tuning::SQLITE_DEFAULT)?));
+    let mut arms: Vec<(&str, &Connection)> = vec![
         ("default", &default),
         ("adaptive", &adaptive),
         ("cache-64mb", &big),
         ("adaptive-mmap", &adaptive_mmap),
     ];
-    let mut probe = Probe::load(&default)?;
+    if query == Query::FullScan {
+        std::hint::black_box(probe.run(&at_floor, query, Variant::Ledger)?);
+        at_floor.pragma_update(None, "cache_size", -2000)?;
+        arms.push(("default-unanalyzed", &unanalyzed));
+        arms.push(("adaptive-at-floor", &at_floor));
+        std::hint::black_box(probe.run(&shrunk, query, Variant::Ledger)?);
+        shrunk.pragma_update(None, "cache_size", -2000)?;
+        shrunk.execute_batch("PRAGMA shrink_memory")?;
+        arms.push(("adaptive-at-floor-shrunk", &shrunk));
+        arms.push(("default-late", late));
+    }
     let mut totals: Vec<Totals> = arms.iter().map(|_| Totals::default()).collect();
     let mut order: Vec<usize> = (0..arms.len()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -93,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let (hits0, misses0) = cache_counters(conn);
             let (user0, system0) = thread_times();
             let cpu = perfkit::Clock::ThreadCpu.time(|| {
-                std::hint::black_box(probe.run(conn, Query::Recovery, Variant::Ledger)?);
+                std::hint::black_box(probe.run(conn, query, Variant::Ledger)?);
                 Ok::<_, perfkit::PerfError>(())
             })?;
             let (user1, system1) = thread_times();

@@ -40,8 +40,8 @@ use perfkit::dataset::{Dataset, DatasetSpec, Variant};
 use perfkit::queries::{Probe, Query};
 use perfkit::{
     AbConfig, AbReport, Arm, Claim, ClaimGate, Clock, PerfError, PlanExpectation, RatioEstimate,
-    Verdict, check_plan, goal_claims, query_plan, recovery_time_claims, run_ab, seed_claims,
-    sql_err,
+    Slot, Verdict, check_plan, goal_claims, query_plan, recovery_time_claims, run_ab,
+    run_ab_twinned, seed_claims, sql_err,
 };
 
 use super::crash_reopen::{Reopen, build_crash_image, measure_reopen};
@@ -384,18 +384,27 @@ impl<'a> Side<'a> {
     }
 }
 
+/// Interleaved A/B of `query` on reused connections, the A/A pair's denominator on `twin`: a
+/// second connection configured as the baseline's, so the control sees what differs between two
+/// equally configured connections (their page buffers' places in memory: up to ±1 % on a full
+/// scan, `examples/recovery_cost.rs`), which the A/B pair, two connections, always carries.
 fn compare(
     config: &AbConfig,
     query: Query,
-    baseline: &Side<'_>,
+    (baseline, twin): (&Side<'_>, &Side<'_>),
     candidate: &Side<'_>,
 ) -> Result<AbReport, PerfError> {
     let mut probe = Probe::load(baseline.conn)?;
-    let mut watches = [ScanWatch::default(), ScanWatch::default()];
-    run_ab(config, |arm| {
-        let (side, watch) = match arm {
-            Arm::Baseline => (baseline, &mut watches[0]),
-            Arm::Candidate => (candidate, &mut watches[1]),
+    let mut watches = [
+        ScanWatch::default(),
+        ScanWatch::default(),
+        ScanWatch::default(),
+    ];
+    run_ab_twinned(config, |slot| {
+        let (side, watch) = match slot {
+            Slot::Baseline | Slot::ControlNumerator => (baseline, &mut watches[0]),
+            Slot::Candidate => (candidate, &mut watches[1]),
+            Slot::ControlDenominator => (twin, &mut watches[2]),
         };
         std::hint::black_box(probe.run(side.conn, query, side.variant)?);
         if let Some(chosen) = side.follows_scans
@@ -473,6 +482,7 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 Variant::Before => &before,
             };
             let base = analyzed(&before.path, Tuning::LEDGER)?;
+            let twin = open(&before.path, Tuning::LEDGER)?;
             let cand = analyzed(&candidate_data.path, Tuning::LEDGER)?;
             let plan = match spec.claim.intended_plan() {
                 Some(expectation) => Some(plan_verdict(
@@ -485,7 +495,10 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             let report = compare(
                 &config,
                 query,
-                &Side::plain(&base, Variant::Before),
+                (
+                    &Side::plain(&base, Variant::Before),
+                    &Side::plain(&twin, Variant::Before),
+                ),
                 &Side::plain(&cand, spec.candidate_schema),
             )?;
             Measured {
@@ -497,10 +510,11 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         }
         ClaimId::CacheRecoveryReused | ClaimId::CacheScanLargerThanCache => {
             let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
+            let twin = open(&ledger.path, Tuning::SQLITE_DEFAULT)?;
             let big = analyzed(&ledger.path, Tuning::CACHE_64MB)?;
             let side = |conn| Side::plain(conn, Variant::Ledger);
             Measured {
-                report: compare(&config, query, &side(&small), &side(&big))?,
+                report: compare(&config, query, (&side(&small), &side(&twin)), &side(&big))?,
                 baseline: DEFAULT_CACHE.into(),
                 candidate: BIG_CACHE.into(),
                 plan: None,
@@ -517,6 +531,7 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
         }
         ClaimId::AdaptiveRecoveryReused | ClaimId::AdaptiveScanLargerThanCache => {
             let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
+            let twin = open(&ledger.path, Tuning::SQLITE_DEFAULT)?;
             let (adaptive, choice) = open_adaptive(&ledger.path, ConnectionUse::Reused)?;
             let following = Side {
                 follows_scans: Some(choice),
@@ -526,7 +541,10 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 report: compare(
                     &config,
                     query,
-                    &Side::plain(&small, Variant::Ledger),
+                    (
+                        &Side::plain(&small, Variant::Ledger),
+                        &Side::plain(&twin, Variant::Ledger),
+                    ),
                     &following,
                 )?,
                 baseline: DEFAULT_CACHE.into(),
