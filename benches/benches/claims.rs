@@ -183,7 +183,7 @@ fn claims_at(size: Size) {
     );
     for (id, report) in &measured {
         println!("- {id}: {report}");
-        table.record_with_control(id, report.ratio, &report.control);
+        table.record_with_control(id, report.ratio, &report.control_null);
     }
     table.record("goal-index-recovery", measured[0].1.ratio);
     println!("\n{table}");

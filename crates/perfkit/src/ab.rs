@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::error::PerfError;
-use super::stats::{RatioEstimate, bootstrap_median_interval, median};
+use super::stats::{RatioEstimate, bootstrap_median_interval, median, sign_flip_null_interval};
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -165,6 +165,20 @@ impl AbSamples {
             config.seed,
         )
     }
+
+    /// For an A/A control's samples: the sign-flip null of the median ratio
+    /// ([`sign_flip_null_interval`]), what an equally fast candidate's median would show.
+    ///
+    /// # Errors
+    /// [`PerfError::NoSamples`] or [`PerfError::InvalidConfig`].
+    pub fn null(&self, config: &AbConfig) -> Result<RatioEstimate, PerfError> {
+        sign_flip_null_interval(
+            &self.ratios(),
+            config.resamples,
+            config.confidence,
+            config.seed ^ 0x0f11_95ed,
+        )
+    }
 }
 
 /// The outcome of one comparison.
@@ -178,6 +192,10 @@ pub struct AbReport {
     pub ratio: RatioEstimate,
     /// The A/A control: the baseline against itself, alternated the same way.
     pub control: RatioEstimate,
+    /// The A/A control's sign-flip null ([`AbSamples::null`]): the median ratio of two equally
+    /// fast arms as chance spreads it, centred on 1; its `low` is the "no loss beyond the A/A
+    /// noise" threshold.
+    pub control_null: RatioEstimate,
     /// The raw A/B timings.
     pub samples: AbSamples,
 }
@@ -186,11 +204,12 @@ impl std::fmt::Display for AbReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "baseline {:.3} ms, candidate {:.3} ms, ratio {}, A/A {}",
+            "baseline {:.3} ms, candidate {:.3} ms, ratio {}, A/A {}, A/A null low {:.2}",
             self.baseline_median_s * 1e3,
             self.candidate_median_s * 1e3,
             self.ratio,
-            self.control
+            self.control,
+            self.control_null.low
         )
     }
 }
@@ -208,19 +227,21 @@ fn checked(arm: Arm, seconds: f64) -> Result<f64, PerfError> {
 
 /// One sample of a block: which arm runs, and where its time goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot {
+pub enum Slot {
     /// The A/B pair's baseline (numerator).
     Baseline,
     /// The A/B pair's candidate (denominator).
     Candidate,
-    /// The A/A pair's numerator (a baseline sample).
+    /// The A/A pair's numerator (a baseline sample, on the baseline's own resources).
     ControlNumerator,
-    /// The A/A pair's denominator (a baseline sample).
+    /// The A/A pair's denominator (a baseline sample; [`run_ab_twinned`] runs it on a twin of
+    /// the baseline: the same configuration on resources of its own, e.g. a second connection).
     ControlDenominator,
 }
 
 impl Slot {
-    fn arm(self) -> Arm {
+    /// The arm a slot's sample runs.
+    pub fn arm(self) -> Arm {
         match self {
             Slot::Candidate => Arm::Candidate,
             Slot::Baseline | Slot::ControlNumerator | Slot::ControlDenominator => Arm::Baseline,
@@ -237,7 +258,7 @@ impl Slot {
 fn collect<E>(
     config: &AbConfig,
     control: bool,
-    mut measure: impl FnMut(Arm, usize) -> Result<f64, E>,
+    mut measure: impl FnMut(Slot, usize) -> Result<f64, E>,
 ) -> Result<(AbSamples, AbSamples), PerfError>
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -255,7 +276,7 @@ where
         let mut times = [0.0; 4];
         for &slot in &order {
             let arm = slot.arm();
-            let seconds = measure(arm, pair).map_err(|source| PerfError::Arm {
+            let seconds = measure(slot, pair).map_err(|source| PerfError::Arm {
                 arm: arm.name(),
                 pair,
                 source: Box::new(source),
@@ -292,7 +313,8 @@ pub fn measure_pairs<E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    collect(config, false, measure).map(|(samples, _)| samples)
+    let mut measure = measure;
+    collect(config, false, |slot: Slot, pair| measure(slot.arm(), pair)).map(|(samples, _)| samples)
 }
 
 /// A full report from given timings: the A/B pairs, each shuffled together
@@ -309,12 +331,29 @@ pub fn ab_report<E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
+    let mut measure = measure;
+    ab_report_by_slot(config, |slot: Slot, pair| measure(slot.arm(), pair))
+}
+
+/// As [`ab_report`], with `measure` told each sample's [`Slot`], so the A/A pair's
+/// denominator can run on a twin of the baseline.
+///
+/// # Errors
+/// As [`measure_pairs`].
+pub fn ab_report_by_slot<E>(
+    config: &AbConfig,
+    measure: impl FnMut(Slot, usize) -> Result<f64, E>,
+) -> Result<AbReport, PerfError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let (samples, control) = collect(config, true, measure)?;
     Ok(AbReport {
         baseline_median_s: median(&samples.baseline)?,
         candidate_median_s: median(&samples.candidate)?,
         ratio: samples.estimate(config)?,
         control: control.estimate(config)?,
+        control_null: control.null(config)?,
         samples,
     })
 }
@@ -332,11 +371,28 @@ pub fn run_ab<E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
+    run_ab_twinned(config, |slot| run(slot.arm()))
+}
+
+/// As [`run_ab`], with `run` told each sample's [`Slot`]: a runner whose arms hold resources
+/// (a connection each) runs [`Slot::ControlDenominator`] on a twin of the baseline, so the A/A
+/// control also sees what differs between two equally configured resources (measured up to
+/// ±1 % between two default connections on a full scan), not only the noise of one.
+///
+/// # Errors
+/// As [`measure_pairs`].
+pub fn run_ab_twinned<E>(
+    config: &AbConfig,
+    mut run: impl FnMut(Slot) -> Result<(), E>,
+) -> Result<AbReport, PerfError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let iterations = config.iterations_per_sample.max(1);
-    ab_report(config, |arm, _| {
+    ab_report_by_slot(config, |slot, _| {
         let seconds = config.clock.time(|| {
             for _ in 0..iterations {
-                run(arm)?;
+                run(slot)?;
             }
             Ok::<(), E>(())
         })?;
@@ -484,6 +540,47 @@ mod tests {
         assert!(
             covered >= 40,
             "ratio and control both contained 1 in {covered} of 50"
+        );
+    }
+
+    #[test]
+    fn a_twinned_control_runs_its_denominator_on_the_twin_and_sees_its_offset() {
+        let mut slots = Vec::new();
+        let report = ab_report_by_slot(&config(40), |slot, _| {
+            slots.push(slot);
+            Ok::<_, Infallible>(match slot {
+                Slot::Baseline | Slot::ControlNumerator => 1.0,
+                Slot::ControlDenominator => 1.02,
+                Slot::Candidate => 1.02,
+            })
+        })
+        .unwrap();
+        assert_eq!(slots.len(), 42 * 4);
+        for slot in [
+            Slot::Baseline,
+            Slot::ControlNumerator,
+            Slot::ControlDenominator,
+        ] {
+            assert_eq!(slots.iter().filter(|s| **s == slot).count(), 42);
+        }
+        assert!(
+            (report.control.median - 1.0 / 1.02).abs() < 1e-9,
+            "{report}"
+        );
+        assert!(
+            report.control_null.low <= report.ratio.median,
+            "an offset the twin shows is noise, not a loss: {report}"
+        );
+        let untwinned = ab_report(&config(40), |arm, _| {
+            Ok::<_, Infallible>(match arm {
+                Arm::Baseline => 1.0,
+                Arm::Candidate => 1.02,
+            })
+        })
+        .unwrap();
+        assert!(
+            untwinned.control_null.low > untwinned.ratio.median,
+            "{untwinned}"
         );
     }
 

@@ -41,7 +41,10 @@ mod plan;
 pub mod queries;
 mod stats;
 
-pub use ab::{AbConfig, AbReport, AbSamples, Arm, Clock, ab_report, measure_pairs, run_ab};
+pub use ab::{
+    AbConfig, AbReport, AbSamples, Arm, Clock, Slot, ab_report, ab_report_by_slot, measure_pairs,
+    run_ab, run_ab_twinned,
+};
 pub use claim::{
     Claim, ClaimGate, ClaimTable, Verdict, goal_claims, recovery_time_claims, seed_claims,
 };

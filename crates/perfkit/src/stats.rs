@@ -1,4 +1,6 @@
-//! The median and its seeded percentile-bootstrap interval: [`RatioEstimate`].
+//! The median and its seeded percentile-bootstrap interval ([`RatioEstimate`]), and the
+//! sign-flip null of an A/A control ([`sign_flip_null_interval`]): how far from 1 the median
+//! ratio of two equally fast arms falls by chance.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -76,6 +78,41 @@ pub fn bootstrap_median_interval(
     confidence: f64,
     seed: u64,
 ) -> Result<RatioEstimate, PerfError> {
+    let estimate = resampled_medians(ratios, resamples, confidence, seed, false)?;
+    Ok(RatioEstimate {
+        median: median(ratios)?,
+        ..estimate
+    })
+}
+
+/// The null distribution of the median ratio of two equally fast arms, from an A/A control's
+/// per-pair `ratios`: each of `resamples` resamples draws the pairs with replacement and inverts
+/// each drawn ratio with probability 1/2, because an A/A pair has no orientation (which of its
+/// two baseline samples is the numerator is arbitrary). The result is centred on 1 whatever
+/// median the control landed on by chance, and spread as a median of `ratios.len()` pair
+/// ratios is: its `low` is the lowest median ratio an equally fast candidate plausibly shows
+/// (one-sided at `(1 - confidence) / 2`), its `median` the null's own (about 1).
+///
+/// # Errors
+/// As [`bootstrap_median_interval`].
+pub fn sign_flip_null_interval(
+    ratios: &[f64],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Result<RatioEstimate, PerfError> {
+    resampled_medians(ratios, resamples, confidence, seed, true)
+}
+
+/// The percentile interval and the median of `resamples` resampled medians of `ratios`, each
+/// ratio inverted at random when `flip`.
+fn resampled_medians(
+    ratios: &[f64],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+    flip: bool,
+) -> Result<RatioEstimate, PerfError> {
     if resamples == 0 {
         return Err(PerfError::InvalidConfig(
             "resamples must be at least 1".into(),
@@ -86,20 +123,27 @@ pub fn bootstrap_median_interval(
             "confidence {confidence} is not between 0 and 1"
         )));
     }
-    let point = median(ratios)?;
+    if ratios.is_empty() {
+        return Err(PerfError::NoSamples);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut resample = vec![0.0; ratios.len()];
     let mut medians = Vec::with_capacity(resamples);
     for _ in 0..resamples {
         for slot in resample.iter_mut() {
-            *slot = ratios[rng.random_range(0..ratios.len())];
+            let ratio = ratios[rng.random_range(0..ratios.len())];
+            *slot = if flip && rng.random_bool(0.5) {
+                1.0 / ratio
+            } else {
+                ratio
+            };
         }
         medians.push(median(&resample)?);
     }
     medians.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
     Ok(RatioEstimate {
-        median: point,
+        median: percentile(&medians, 0.5),
         low: percentile(&medians, tail),
         high: percentile(&medians, 1.0 - tail),
         confidence,
@@ -161,6 +205,24 @@ mod tests {
         let noisy = bootstrap_median_interval(&synthetic(2.0, 0.4, 41, 1), 1000, 0.95, 1).unwrap();
         let quiet = bootstrap_median_interval(&synthetic(2.0, 0.02, 41, 1), 1000, 0.95, 1).unwrap();
         assert!(quiet.high - quiet.low < noisy.high - noisy.low);
+    }
+
+    #[test]
+    fn the_sign_flip_null_is_centred_on_one_whatever_the_control_median() {
+        let offset = synthetic(1.04, 0.05, 41, 5);
+        let control = bootstrap_median_interval(&offset, 1000, 0.95, 5).unwrap();
+        assert!(control.low > 1.0, "{control}");
+        let null = sign_flip_null_interval(&offset, 1000, 0.95, 5).unwrap();
+        assert!(null.low < 1.0 && 1.0 < null.high, "{null}");
+        assert!((null.median - 1.0).abs() < 0.03, "{null}");
+        let symmetric = (null.low * null.high).ln().abs();
+        assert!(symmetric < 0.02, "low and high mirror each other: {null}");
+        let quiet = sign_flip_null_interval(&synthetic(1.0, 0.01, 41, 5), 1000, 0.95, 5).unwrap();
+        assert!(quiet.high - quiet.low < null.high - null.low);
+        assert!(matches!(
+            sign_flip_null_interval(&[], 10, 0.95, 0),
+            Err(PerfError::NoSamples)
+        ));
     }
 
     #[test]

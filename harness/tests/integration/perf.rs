@@ -199,3 +199,78 @@ fn the_recovery_time_gate_fails_when_a_crash_reopen_must_match_a_clean_one() {
         .unwrap();
     assert!(!gate.passed, "{}", gate.detail);
 }
+
+const TINY_STALLED: &str = r#"
+name = "tiny-stalled-checkpoint"
+description = "a clean reopen and first write vs the same after a writer was killed with a 5 MB WAL grown behind a long reader"
+tags = ["perf", "slow"]
+timeout-secs = 300
+
+[perf]
+claim = "crash-reopen-stalled-checkpoint"
+wal-mb = 5
+pairs = 5
+warmup-pairs = 1
+target = 0.01
+"#;
+
+/// The stalled-checkpoint claim through the binary: the writer's WAL grew behind its reader
+/// (almost no frame checkpointed), the first write after the reopen resumed the checkpoint (the
+/// measurement fails otherwise), and the gate fails when the stalled reopen must match a clean
+/// one (target 1). The passing run's target is 0.01, not the claim's 0.1: this test binary
+/// is a debug build, whose WAL guard and SQLite run unoptimised (0.10x measured once).
+#[test]
+fn a_checkpoint_stalled_by_a_long_reader_is_measured_and_its_gate_can_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "scenarios/perf/tiny-stalled.toml", TINY_STALLED);
+    let output = run_in(dir.path(), &["--filter", "perf"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let it = &r.iterations[0];
+    assert_eq!(it.status, IterationStatus::Passed, "{:?}", it.checks);
+    let perf = &it.perf[0];
+    assert_eq!(perf.claim, "crash-reopen-stalled-checkpoint");
+    assert!(perf.gated);
+    assert!(
+        perf.candidate.contains("grown behind a long reader"),
+        "{}",
+        perf.candidate
+    );
+    let counts: Vec<u64> = perf
+        .candidate
+        .split(" B WAL of ")
+        .nth(1)
+        .and_then(|rest| rest.split(" checkpointed").next())
+        .map(|counts| {
+            counts
+                .split(" frames, ")
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let [frames, checkpointed] = counts[..] else {
+        panic!("the WAL's frame counts in {}", perf.candidate)
+    };
+    assert!(
+        checkpointed * 10 < frames,
+        "the reader's snapshot held the checkpoint back: {checkpointed} of {frames} frames"
+    );
+    assert!(
+        perf.baseline.contains("then one stage"),
+        "{}",
+        perf.baseline
+    );
+
+    let output = run_in(
+        dir.path(),
+        &["--filter", "perf", "--set", "perf.target=1.0"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let r = results(&dir.path().join("out"));
+    let gate = r.iterations[0]
+        .checks
+        .iter()
+        .find(|c| c.name == "perf_gate")
+        .unwrap();
+    assert!(!gate.passed, "{}", gate.detail);
+}

@@ -109,7 +109,7 @@ pub fn perf_worker(job_path: &Path) -> Result<(), PerfDriveError> {
 /// The checks a perf measurement yields: the ratio gate (or the ungated record) and the plan.
 pub fn perf_checks(check: &PerfCheck) -> Vec<CheckResult> {
     let summary = format!(
-        "{}: A {:.3} ms, B {:.3} ms, ratio {} ({:.0} % CI, {} pairs), A/A {}, target >= {:.1}x: {}",
+        "{}: A {:.3} ms, B {:.3} ms, ratio {} ({:.0} % CI, {} pairs), A/A {}, target >= {:.2}x: {}",
         check.claim,
         check.baseline_median_ms,
         check.candidate_median_ms,

@@ -33,7 +33,9 @@
 //!
 //! What it buys at 100k (interleaved A/B against the default, 41 pairs,
 //! `resilience run --filter adaptive`): recovery 1.81x [1.69, 2.07] on a
-//! reused connection (goal 1.6x), no change on a fresh connection per query
+//! reused connection in wall-clock time, 1.43-1.94x in thread CPU time, as
+//! much as the 64 MB cache at about a quarter of its memory (goal 1.4x, the
+//! seed's own; docs/performance.md), no change on a fresh connection per query
 //! (0.99x [0.93, 1.09]: the floor). A full scan larger than the cache on the
 //! same reused connection cost about 7 % with the hot-set cache (0.90-0.97x
 //! over twelve runs, against 0.77-0.86x with 64 MB); the scan watch
