@@ -314,13 +314,16 @@ impl ImageKeys {
 
 /// Whether crash images of `job` may be keyed by what a reopen reads ([`super::as_read`]): not
 /// when the evidence reads the files beyond the ledger's open and SQLite (a WAL archive copies
-/// frames from the file; the corruption and after-recovery evidence inspect the files) or the
-/// health report (`faults_observable`; its metrics give the WAL's size).
+/// frames from the file; the corruption and after-recovery evidence inspect the files).
+/// `faults_observable` may: what it judges after a cut (one recovery when a non-empty WAL or a
+/// hot journal was left, the errors logged, the capacity forecast against the size the ledger
+/// itself measures at the same moment) is decided by the bytes as read, the WAL's being
+/// non-empty and the database file's length, all in the key; the WAL's length beyond its last
+/// commit shows in the health metrics but no check compares it.
 fn keys_as_read(job: &IterationJob) -> bool {
     let checks = &job.scenario.checks;
     job.scenario.target.wal_archive_dir.is_none()
         && !checks.contains(&CheckName::CorruptionAccounted)
-        && !checks.contains(&CheckName::FaultsObservable)
         && !crate::engine::evidence::after_recovery::wanted(checks)
 }
 
