@@ -5,9 +5,9 @@
 //! operation started, the supervisor waits the seeded delay and signals the group.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -88,8 +88,9 @@ fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-/// Runs one worker: `exe __worker <phase> <input>`, collecting its messages until it exits or
-/// the deadline passes. `signal` says when and how the plan signals the group.
+/// Runs one worker: `exe __worker <phase> <input>` (forked by this thread's fork server unless
+/// `control` says exec), collecting its messages until it exits or the deadline passes.
+/// `signal` says when and how the plan signals the group.
 pub fn run_worker(
     exe: &Path,
     phase: &str,
@@ -98,18 +99,13 @@ pub fn run_worker(
     signal: Option<SignalPlan>,
     control: &RunControl,
 ) -> std::io::Result<WorkerRun> {
-    let mut child = Command::new(exe)
-        .args(["__worker", phase])
-        .arg(input)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    let pgid = child.id();
+    let super::launch::Launched {
+        pgid,
+        stdout,
+        mut stderr,
+        waiter,
+    } = super::launch::launch(exe, phase, input, control)?;
     control.register(pgid);
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
     let stderr_reader = thread::spawn(move || {
         let mut all = Vec::new();
         let _ = stderr.read_to_end(&mut all);
@@ -172,7 +168,7 @@ pub fn run_worker(
             run.messages.push(message);
         }
     }
-    run.status = child.wait().ok();
+    run.status = waiter.wait();
     let _ = kill_group(pgid);
     control.unregister(pgid);
     let _ = stdout_reader.join();
