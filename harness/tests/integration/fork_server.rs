@@ -12,11 +12,13 @@ use reports::IterationStatus;
 
 use super::support::write;
 
-/// A process kill (crash), a fail point's abort and a writer stopped for good (hang).
+/// A process kill (crash), a fail point's abort and a writer stopped for good (hang); the kill
+/// and the stop land while the writer holds inside its third stage, so the stop always hangs
+/// it (a seeded kill point can come after a short workload already ended).
 const SCENARIOS: [(&str, &str); 3] = [
     (
         "crash/killed.toml",
-        "name = \"killed\"\ndescription = \"kill -9 of the writer\"\niterations = 2\nchecks = [\"integrity\", \"acknowledged_durable\", \"no_partial\"]\n\n[workload]\noperations = 30\n\n[fault]\nkind = \"process-kill\"\n",
+        "name = \"killed\"\ndescription = \"kill -9 of the writer\"\niterations = 2\nchecks = [\"integrity\", \"acknowledged_durable\", \"no_partial\"]\n\n[workload]\noperations = 30\n\n[fault]\nkind = \"process-kill\"\nhold-at = \"ledger::stage::before_commit\"\nhold-at-hit = 3\n",
     ),
     (
         "abort/aborted.toml",
@@ -24,7 +26,7 @@ const SCENARIOS: [(&str, &str); 3] = [
     ),
     (
         "hang/stopped.toml",
-        "name = \"stopped\"\ndescription = \"writer stopped and never resumed\"\ntimeout-secs = 1\nchecks = [\"integrity\"]\n\n[workload]\noperations = 30\n\n[fault]\nkind = \"process-stop\"\n",
+        "name = \"stopped\"\ndescription = \"writer stopped and never resumed\"\ntimeout-secs = 1\nchecks = [\"integrity\"]\n\n[workload]\noperations = 30\n\n[fault]\nkind = \"process-stop\"\nhold-at = \"ledger::stage::before_commit\"\nhold-at-hit = 3\n",
     ),
 ];
 
