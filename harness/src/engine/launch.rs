@@ -8,7 +8,8 @@
 //! supervisor, and its end is known as an exit code or a signal.
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,10 +26,10 @@ thread_local! {
 pub(super) struct Launched {
     /// The worker's pid, also its process group's id.
     pub pgid: u32,
-    /// The worker's stdout.
-    pub stdout: Box<dyn Read + Send>,
-    /// The worker's stderr.
-    pub stderr: Box<dyn Read + Send>,
+    /// The read end of the worker's stdout.
+    pub stdout: OwnedFd,
+    /// The read end of the worker's stderr.
+    pub stderr: OwnedFd,
     /// How to wait for its end.
     pub waiter: Waiter,
 }
@@ -74,8 +75,8 @@ pub(super) fn launch(
                 control.note_forked();
                 return Ok(Launched {
                     pgid: forked.pid,
-                    stdout: Box::new(forked.stdout),
-                    stderr: Box::new(forked.stderr),
+                    stdout: forked.stdout.into(),
+                    stderr: forked.stderr.into(),
                     waiter: Waiter::Forked(server),
                 });
             }
@@ -97,8 +98,8 @@ fn exec(exe: &Path, phase: &str, input: &Path) -> io::Result<Launched> {
     let stderr = child.stderr.take().expect("stderr is piped");
     Ok(Launched {
         pgid: child.id(),
-        stdout: Box::new(stdout),
-        stderr: Box::new(stderr),
+        stdout: stdout.into(),
+        stderr: stderr.into(),
         waiter: Waiter::Exec(child),
     })
 }

@@ -35,6 +35,7 @@ pub mod supervisor;
 mod verdicts;
 mod work_root;
 pub mod worker;
+mod worker_output;
 
 pub use check::{check, evidence_after_reopen, evidence_after_reopen_at, evidence_for_execution};
 pub use control::{NO_FORK_SERVER_ENV, RunControl, StopSignal};
