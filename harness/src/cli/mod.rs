@@ -71,6 +71,10 @@ enum Command {
         /// The job file.
         input: PathBuf,
     },
+    /// Internal: a fork server, started once per pool thread, that forks a `__worker` per
+    /// request of the supervisor (its stdin is the supervisor's socket).
+    #[command(name = "__fork-server", hide = true)]
+    ForkServer,
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,7 +280,16 @@ pub fn main_impl() -> i32 {
         Command::Selftest(args) => selftest::selftest(&args),
         Command::Report(ReportCommand::Merge(args)) => report::merge(&args),
         Command::Worker { phase, input } => worker(&phase, &input),
+        Command::ForkServer => crate::engine::fork_server::serve(&worker_exit_code)
+            .map(|()| exit_codes::OK)
+            .map_err(Into::into),
     };
+    crate::engine::end_thread_fork_server();
+    exit_code(result)
+}
+
+/// The exit code of a command's result; an error is printed on stderr first.
+fn exit_code(result: anyhow::Result<i32>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => exit_codes::OK,
@@ -288,6 +301,11 @@ pub fn main_impl() -> i32 {
             }
         }
     }
+}
+
+/// What `__worker PHASE INPUT` does and the exit code it ends with; a forked worker runs this.
+fn worker_exit_code(phase: &str, input: &std::path::Path) -> i32 {
+    exit_code(worker(phase, input))
 }
 
 /// An error in what the user asked for (exit code 2), as opposed to a harness failure.

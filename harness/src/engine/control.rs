@@ -4,10 +4,13 @@
 //! leaving no process behind.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::signal::kill_group;
+
+/// Environment variable that turns the fork server off: every worker is exec'd.
+pub const NO_FORK_SERVER_ENV: &str = "RESILIENCE_NO_FORK_SERVER";
 
 /// The reason of iterations a time budget left unstarted.
 pub const TIME_BUDGET_SPENT: &str = "time budget spent";
@@ -61,12 +64,42 @@ pub struct RunControl {
     /// 0 while running, else the encoded [`StopSignal`] that stopped the run.
     stopped_by: Arc<AtomicU8>,
     live_groups: Arc<Mutex<BTreeSet<u32>>>,
+    /// Workers are exec'd, never forked by a fork server.
+    exec_workers: bool,
+    /// Workers forked by fork servers so far.
+    forked: Arc<AtomicU64>,
 }
 
 impl RunControl {
-    /// A control with nothing running.
+    /// A control with nothing running; workers are forked by fork servers unless the
+    /// environment sets `RESILIENCE_NO_FORK_SERVER` (to anything but `0`).
     pub fn new() -> RunControl {
-        RunControl::default()
+        let off = std::env::var_os(NO_FORK_SERVER_ENV).is_some_and(|v| !v.is_empty() && v != "0");
+        RunControl {
+            exec_workers: off,
+            ..RunControl::default()
+        }
+    }
+
+    /// The same control with every worker exec'd (no fork server).
+    pub fn with_exec_workers(mut self) -> RunControl {
+        self.exec_workers = true;
+        self
+    }
+
+    /// Whether workers are forked by a fork server (else exec'd).
+    pub fn uses_fork_server(&self) -> bool {
+        !self.exec_workers
+    }
+
+    /// Counts a worker a fork server forked.
+    pub(super) fn note_forked(&self) {
+        self.forked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many workers of this run fork servers forked (the rest were exec'd).
+    pub fn workers_forked(&self) -> u64 {
+        self.forked.load(Ordering::Relaxed)
     }
 
     /// Stops the run as Ctrl-C does: no new iteration starts and every live worker is killed.

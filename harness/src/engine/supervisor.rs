@@ -4,11 +4,10 @@
 //! Process faults are delivered from here: when the drive worker reports that the chosen
 //! operation started, the supervisor waits the seeded delay and signals the group.
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::collections::VecDeque;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::ExitStatus;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use super::family::{Family, IterationContext};
 use super::job::{CheckInput, IterationJob, WorkerMessage, execution_from};
 use super::outcome::IterationOutcome;
 use super::signal::{SignalAction, SignalPlan, kill_group};
+use super::worker_output::{Fill, WorkerOutput};
 use crate::oracle::restart::Shutdown;
 use crate::oracle::{CheckName, Execution, OpRecord};
 use crate::trace::Trace;
@@ -89,8 +89,9 @@ fn describe_status(status: ExitStatus) -> String {
     }
 }
 
-/// Runs one worker: `exe __worker <phase> <input>`, collecting its messages until it exits or
-/// the deadline passes. `signal` says when and how the plan signals the group.
+/// Runs one worker: `exe __worker <phase> <input>` (forked by this thread's fork server unless
+/// `control` says exec), collecting its messages until it exits or the deadline passes.
+/// `signal` says when and how the plan signals the group.
 pub fn run_worker(
     exe: &Path,
     phase: &str,
@@ -99,33 +100,14 @@ pub fn run_worker(
     signal: Option<SignalPlan>,
     control: &RunControl,
 ) -> std::io::Result<WorkerRun> {
-    let mut child = Command::new(exe)
-        .args(["__worker", phase])
-        .arg(input)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()?;
-    let pgid = child.id();
+    let super::launch::Launched {
+        pgid,
+        stdout,
+        stderr,
+        waiter,
+    } = super::launch::launch(exe, phase, input, control)?;
     control.register(pgid);
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let stderr_reader = thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = stderr.read_to_end(&mut all);
-        let start = all.len().saturating_sub(STDERR_TAIL);
-        String::from_utf8_lossy(&all[start..]).into_owned()
-    });
-    let (lines_tx, lines_rx) = mpsc::channel();
-    let stdout_reader = thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut output = WorkerOutput::new(stdout, stderr, STDERR_TAIL);
     let deadline = Instant::now() + timeout;
     let mut run = WorkerRun {
         messages: Vec::new(),
@@ -136,48 +118,50 @@ pub fn run_worker(
         crashed_by_plan: None,
         stderr_tail: String::new(),
     };
+    let mut lines = VecDeque::new();
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines_rx.recv_timeout(left) {
-            Ok(line) => {
-                let Ok(message) = serde_json::from_str::<WorkerMessage>(&line) else {
-                    continue;
-                };
-                let trigger = match (&message, signal) {
-                    (WorkerMessage::OpStarted { index }, Some(p)) => {
-                        !p.on_hold && *index == p.point.operation
-                    }
-                    (WorkerMessage::Held { .. }, Some(p)) => p.on_hold,
-                    _ => false,
-                };
-                run.messages.push(message);
-                if let (true, Some(plan)) = (trigger, signal) {
-                    if !plan.on_hold {
-                        thread::sleep(Duration::from_micros(plan.point.delay_us));
-                    }
-                    run.signalled = Some(plan.deliver(pgid));
-                    run.killed_by_plan = plan.action == SignalAction::Kill;
+        let fill = output.fill(Some(deadline), &mut lines);
+        for line in lines.drain(..) {
+            let Ok(message) = serde_json::from_str::<WorkerMessage>(&line) else {
+                continue;
+            };
+            let trigger = match (&message, signal) {
+                (WorkerMessage::OpStarted { index }, Some(p)) => {
+                    !p.on_hold && *index == p.point.operation
                 }
+                (WorkerMessage::Held { .. }, Some(p)) => p.on_hold,
+                _ => false,
+            };
+            run.messages.push(message);
+            if let (true, Some(plan)) = (trigger, signal) {
+                if !plan.on_hold {
+                    thread::sleep(Duration::from_micros(plan.point.delay_us));
+                }
+                run.signalled = Some(plan.deliver(pgid));
+                run.killed_by_plan = plan.action == SignalAction::Kill;
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
+        }
+        match fill {
+            Fill::Read => {}
+            Fill::Closed => break,
+            Fill::TimedOut => {
                 let _ = kill_group(pgid);
                 run.timed_out = true;
                 break;
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     // Whatever is still in the pipe after a kill was reported before the kill.
-    while let Ok(line) = lines_rx.recv() {
-        if let Ok(message) = serde_json::from_str(&line) {
-            run.messages.push(message);
-        }
-    }
-    run.status = child.wait().ok();
+    while output.fill(None, &mut lines) != Fill::Closed {}
+    run.messages.extend(
+        lines
+            .drain(..)
+            .filter_map(|line| serde_json::from_str(&line).ok()),
+    );
+    run.status = waiter.wait();
     let _ = kill_group(pgid);
     control.unregister(pgid);
-    let _ = stdout_reader.join();
-    run.stderr_tail = stderr_reader.join().unwrap_or_default();
+    run.stderr_tail = output.stderr_tail();
     Ok(run)
 }
 

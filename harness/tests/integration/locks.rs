@@ -21,7 +21,9 @@ fn run_in(tmp: &Path, out: &Path, args: &[&str]) -> std::process::Output {
         .expect("resilience runs")
 }
 
-/// Processes whose command line mentions `tmp` (workers of a run started by [`run_in`]).
+/// Processes whose command line or environment mentions `tmp` (workers of a run started by
+/// [`run_in`]: exec'd ones name their job file, forked ones and their fork servers inherited
+/// `TMPDIR`).
 fn left_running(tmp: &Path) -> Vec<String> {
     let needle = tmp.to_str().unwrap();
     let mut found = Vec::new();
@@ -29,8 +31,9 @@ fn left_running(tmp: &Path) -> Vec<String> {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
         let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
+        if text.contains(needle) || String::from_utf8_lossy(&environ).contains(needle) {
             found.push(text);
         }
     }

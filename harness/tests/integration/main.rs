@@ -12,6 +12,7 @@ mod corruption;
 mod determinism;
 mod explore;
 mod failpoints;
+mod fork_server;
 mod fuse;
 mod golden;
 mod locks;
