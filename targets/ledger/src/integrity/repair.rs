@@ -103,24 +103,48 @@ fn reindex(conn: &Connection, name: &str) -> rusqlite::Result<()> {
     let Err(failed) = conn.execute_batch(&format!("REINDEX {quoted}")) else {
         return Ok(());
     };
-    let sql: Option<String> = conn
-        .query_row(
+    set_verification(conn, true);
+    let recreated = recreate(conn, name);
+    set_verification(conn, false);
+    match recreated {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(failed),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes index `name` out of `sqlite_schema` and creates it again from its SQL, in one
+/// transaction, reading with page-checksum verification on: `sqlite_schema` shares page 1 with
+/// every other schema row, and a page read wrong (a transient flip) and then written back
+/// would make the damage permanent. `Ok(false)` for an index without SQL.
+fn recreate(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = (|| {
+        let sql: Option<String> = conn.query_row(
             "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?1",
             [name],
             |r| r.get(0),
-        )
-        .unwrap_or(None);
-    let Some(sql) = sql else {
-        return Err(failed);
-    };
-    conn.execute_batch("PRAGMA writable_schema=ON")?;
-    let removed = conn.execute(
-        "DELETE FROM sqlite_schema WHERE type = 'index' AND name = ?1",
-        [name],
-    );
-    conn.execute_batch("PRAGMA writable_schema=RESET")?;
-    removed?;
-    conn.execute_batch(&sql)
+        )?;
+        let Some(sql) = sql else {
+            return Ok(false);
+        };
+        conn.execute_batch("PRAGMA writable_schema=ON")?;
+        let removed = conn.execute(
+            "DELETE FROM sqlite_schema WHERE type = 'index' AND name = ?1",
+            [name],
+        );
+        conn.execute_batch("PRAGMA writable_schema=RESET")?;
+        removed?;
+        conn.execute_batch(&sql)?;
+        Ok(true)
+    })();
+    match done {
+        Ok(true) => conn.execute_batch("COMMIT").map(|()| true),
+        other => {
+            let _ = conn.execute_batch("ROLLBACK");
+            other
+        }
+    }
 }
 
 /// Captures whose rows can no longer be read: ids listed by the primary-key
