@@ -10,17 +10,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::sidecar::sidecar;
+
 /// Where the marker of the database at `db` lives.
 pub(crate) fn marker_path(db: &Path) -> PathBuf {
-    let mut path = db.as_os_str().to_owned();
-    path.push("-clean-close");
-    PathBuf::from(path)
+    sidecar(db, "-clean-close")
 }
 
 fn wal_path(db: &Path) -> PathBuf {
-    let mut path = db.as_os_str().to_owned();
-    path.push("-wal");
-    PathBuf::from(path)
+    sidecar(db, "-wal")
 }
 
 /// The WAL as the marker describes it: `<size> <salt hex>`; `None` without a non-empty WAL.

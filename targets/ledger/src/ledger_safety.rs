@@ -634,11 +634,7 @@ impl CorruptionReport {
 /// Move the damaged database's `-wal` aside (kept for forensics) and drop
 /// its `-shm`, so the restored file is not mixed with the old log.
 pub(crate) fn set_aside_sidecars(db_path: &Path) {
-    let with = |suffix: &str| {
-        let mut name = db_path.as_os_str().to_owned();
-        name.push(suffix);
-        std::path::PathBuf::from(name)
-    };
+    let with = |suffix: &str| crate::sidecar::sidecar(db_path, suffix);
     let _ = std::fs::rename(with("-wal"), with("-wal.damaged"));
     let _ = std::fs::remove_file(with("-shm"));
 }

@@ -89,6 +89,7 @@ pub mod retry;
 mod row;
 pub mod safety;
 mod schema;
+mod sidecar;
 pub mod status;
 pub mod sync_state;
 mod tx;

@@ -83,11 +83,7 @@ impl std::fmt::Display for LockDiagnosis {
 
 /// Whether `<path>-wal` and `<path>-shm` exist, and the WAL's size.
 pub(crate) fn leftover_files(path: &Path) -> (Option<u64>, bool) {
-    let with_suffix = |suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        std::path::PathBuf::from(name)
-    };
+    let with_suffix = |suffix: &str| crate::sidecar::sidecar(path, suffix);
     let wal = std::fs::metadata(with_suffix("-wal")).ok().map(|m| m.len());
     let shm = with_suffix("-shm").exists();
     (wal, shm)

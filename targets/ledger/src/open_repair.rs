@@ -22,7 +22,7 @@
 //! repair is not made (what it would lose could not be named).
 
 use std::fs;
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::error::LedgerError;
 use crate::integrity::repair::listed_capture_ids;
 use crate::integrity::{CheckLevel, CorruptionReport, Damage, Findings, RepairAction};
+use crate::sidecar::sidecar;
 
 /// Header bytes of a database file (page 1's first 100).
 const HEADER_BYTES: usize = 100;
@@ -112,22 +113,23 @@ pub(crate) fn rebuild_unopenable(
 fn list_through_a_copy(config: &Config) -> Vec<String> {
     let db = config.path.as_path();
     let copy = sidecar(db, ".listing");
-    let copied = fs::copy(db, &copy).is_ok()
-        && (!sidecar(db, "-wal").exists()
-            || fs::copy(sidecar(db, "-wal"), sidecar(&copy, "-wal")).is_ok());
-    let mut listed = if copied {
+    let remove_copy = || {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = fs::remove_file(sidecar(&copy, suffix));
+        }
+    };
+    let fresh_copy = || {
+        remove_copy();
+        fs::copy(db, &copy).is_ok()
+            && (!sidecar(db, "-wal").exists()
+                || fs::copy(sidecar(db, "-wal"), sidecar(&copy, "-wal")).is_ok())
+    };
+    let mut listed = if fresh_copy() {
         list_ids_of(&copy)
     } else {
         Vec::new()
     };
-    if copied && listed.is_empty() {
-        for suffix in ["-wal", "-shm"] {
-            let _ = fs::remove_file(sidecar(&copy, suffix));
-        }
-        let _ = fs::copy(db, &copy);
-        if sidecar(db, "-wal").exists() {
-            let _ = fs::copy(sidecar(db, "-wal"), sidecar(&copy, "-wal"));
-        }
+    if listed.is_empty() && fresh_copy() {
         let header = ledger_header(config, db);
         let written = fs::OpenOptions::new()
             .write(true)
@@ -137,17 +139,8 @@ fn list_through_a_copy(config: &Config) -> Vec<String> {
             listed = list_ids_of(&copy);
         }
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(sidecar(&copy, suffix));
-    }
+    remove_copy();
     listed
-}
-
-/// `path` with `suffix` appended.
-fn sidecar(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// The capture ids the database at `path` lists (empty when it does not open).
@@ -167,11 +160,12 @@ fn list_ids_of(path: &Path) -> Vec<String> {
 /// version-valid-for field left unequal to the change counter). The freelist is left empty:
 /// a read does not need it.
 fn ledger_header(config: &Config, db: &Path) -> [u8; HEADER_BYTES] {
-    let page_size = fs::read(sidecar(db, "-wal"))
+    let mut wal_header = [0u8; 12];
+    let page_size = fs::File::open(sidecar(db, "-wal"))
+        .and_then(|mut wal| wal.read_exact(&mut wal_header))
         .ok()
-        .and_then(|wal| {
-            wal.get(8..12)
-                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .map(|()| {
+            u32::from_be_bytes([wal_header[8], wal_header[9], wal_header[10], wal_header[11]])
         })
         .filter(|size| size.is_power_of_two() && (512..=65_536).contains(size))
         .unwrap_or(4096);

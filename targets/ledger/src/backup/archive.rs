@@ -116,9 +116,7 @@ fn store_state(dir: &Path, state: &ArchiveState) -> Result<(), BackupError> {
 
 /// The `-wal` file of database `db`.
 pub(crate) fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_os_string();
-    name.push("-wal");
-    PathBuf::from(name)
+    crate::sidecar::sidecar(db, "-wal")
 }
 
 /// The WAL's header and the bytes from frame `from` (1-based) to the end.

@@ -13,9 +13,7 @@ use crate::integrity::classify::is_corruption;
 /// A leftover non-empty `-wal` or `-journal`: the last connection did not close cleanly.
 pub fn unclean_shutdown(db_path: &Path) -> bool {
     ["-wal", "-journal"].iter().any(|suffix| {
-        let mut name = db_path.as_os_str().to_owned();
-        name.push(suffix);
-        std::fs::metadata(Path::new(&name)).is_ok_and(|m| m.len() > 0)
+        std::fs::metadata(crate::sidecar::sidecar(db_path, suffix)).is_ok_and(|m| m.len() > 0)
     })
 }
 

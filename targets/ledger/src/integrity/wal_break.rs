@@ -279,9 +279,7 @@ fn chain_fails_within_generation(path: &Path) -> bool {
 
 /// `<db>-wal`.
 fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    PathBuf::from(name)
+    crate::sidecar::sidecar(db, "-wal")
 }
 
 /// Write `bytes` to the first free `<db>-wal.damaged-<n>` and fsync it.
