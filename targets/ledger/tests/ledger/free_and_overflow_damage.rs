@@ -91,14 +91,7 @@ fn a_damaged_overflow_page_is_table_damage_rebuilt_from_the_chain() {
     let conn = ledger.connection();
     conn.execute_batch("PRAGMA optimize").expect("optimize");
     ledger.checkpoint_archived(&backup).expect("checkpoint");
-    let overflow: u32 = ledger
-        .connection()
-        .query_row(
-            "SELECT pageno FROM dbstat WHERE name = 'captures' AND pagetype = 'overflow' LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .expect("an overflow page");
+    let overflow = first_overflow_page(&ledger);
     ledger
         .connection()
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -125,14 +118,7 @@ fn a_read_of_a_damaged_overflow_page_is_refused_not_served() {
     let config = Config::new(dir.path().join("l.db"), dir.path().join("vault"));
     let mut ledger = support::open(&config, 1, 7);
     let id = stage(&mut ledger, 0);
-    let overflow: u32 = ledger
-        .connection()
-        .query_row(
-            "SELECT pageno FROM dbstat WHERE name = 'captures' AND pagetype = 'overflow' LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .expect("an overflow page");
+    let overflow = first_overflow_page(&ledger);
     ledger.close().expect("close");
     flip_in_page(&config.path, overflow, 100);
     let ledger = support::open(&config, 1, 7);
@@ -140,4 +126,16 @@ fn a_read_of_a_damaged_overflow_page_is_refused_not_served() {
         Err(e) => assert_eq!(e.kind(), "corrupt", "{e}"),
         Ok(served) => panic!("served a damaged overflow page: {served:?}"),
     }
+}
+
+/// The first overflow page of the `captures` table.
+fn first_overflow_page(ledger: &Ledger) -> u32 {
+    ledger
+        .connection()
+        .query_row(
+            "SELECT pageno FROM dbstat WHERE name = 'captures' AND pagetype = 'overflow' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("an overflow page")
 }
