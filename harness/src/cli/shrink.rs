@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 
 use reports::{IterationResult, IterationStatus, RunResults};
 
+use crate::engine::EXPECTED_FAILURES;
 use crate::engine::shrink_run::{Shrunk, shrink_failure};
 use crate::engine::{IterationOutcome, RunControl, RunPlan, run_iteration};
+use crate::oracle::CheckName;
 use crate::scenario::Scenario;
 use crate::scenario::capsule::{CapsuleSource, write_capsule};
 
@@ -138,13 +140,26 @@ pub(super) fn shrink_failures(
 fn frozen(scenario: &Scenario, shrunk: &Shrunk) -> anyhow::Result<Scenario> {
     let mut frozen = scenario.clone();
     if frozen.target.mutant.is_some() {
-        frozen.expected_failures = shrunk
-            .failing
-            .iter()
-            .map(|name| serde_json::from_value(serde_json::Value::String(name.clone())))
-            .collect::<Result<_, _>>()?;
+        frozen.expected_failures = expected_failures(&scenario.expected_failures, &shrunk.failing)?;
     }
     Ok(frozen)
+}
+
+/// A capsule's expected failures. A scenario that already lists some failed when its
+/// failures differed from that list (the `expected_failures` verdict): the capsule keeps the
+/// list, so it fails the same way. Otherwise the checks that failed become the list.
+fn expected_failures(listed: &[CheckName], failing: &[String]) -> anyhow::Result<Vec<CheckName>> {
+    if !listed.is_empty() {
+        return Ok(listed.to_vec());
+    }
+    failing
+        .iter()
+        .filter(|name| name.as_str() != EXPECTED_FAILURES)
+        .map(|name| {
+            serde_json::from_value(serde_json::Value::String(name.clone()))
+                .map_err(|e| anyhow::anyhow!("failing check {name:?}: {e}"))
+        })
+        .collect()
 }
 
 /// Runs the minimal case once more in `<out>/failures/<case>-minimal/` and keeps its files
@@ -192,4 +207,36 @@ fn keep_minimal_files(
 fn relative_to(path: &Path, base: &Path) -> PathBuf {
     path.strip_prefix(base)
         .map_or_else(|_| path.to_owned(), Path::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_bug_capsule_expects_the_checks_that_failed() {
+        let failing = vec!["integrity".to_owned(), "recovery_complete".to_owned()];
+        assert_eq!(
+            expected_failures(&[], &failing).unwrap(),
+            vec![CheckName::Integrity, CheckName::RecoveryComplete]
+        );
+    }
+
+    #[test]
+    fn a_capsule_of_a_capsule_keeps_its_expected_failures() {
+        let failing = vec![EXPECTED_FAILURES.to_owned()];
+        assert_eq!(
+            expected_failures(&[CheckName::RecoveryComplete], &failing).unwrap(),
+            vec![CheckName::RecoveryComplete]
+        );
+    }
+
+    #[test]
+    fn the_expected_failures_verdict_is_not_a_check_to_expect() {
+        let failing = vec!["integrity".to_owned(), EXPECTED_FAILURES.to_owned()];
+        assert_eq!(
+            expected_failures(&[], &failing).unwrap(),
+            vec![CheckName::Integrity]
+        );
+    }
 }

@@ -46,6 +46,7 @@ pub use drive::{
     Sink, WorkerError, apply_workload_pragmas, drive_options, fresh_dir, iteration_dir,
     ledger_config, ledger_config_at, run_plain, scratch_target,
 };
+pub use expected::EXPECTED_FAILURES;
 pub use explore::{ExploreLimits, ExploreProgress, Explored, explore};
 pub use family::{Family, IterationContext, WorkerPhase};
 pub use job::{
