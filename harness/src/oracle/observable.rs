@@ -53,7 +53,10 @@ pub const WORKLOAD_OPERATIONS: [&str; 8] = [
 /// plain prune never answers `backup`). The backup record accounts for those refusals.
 fn is_answer(operation: &Operation, kind: &str) -> bool {
     ANSWER_KINDS.contains(&kind)
-        || (matches!(operation, Operation::Prune { .. }) && kind == "backup")
+        || (matches!(
+            operation,
+            Operation::Prune { .. } | Operation::GuardedPrune { .. }
+        ) && kind == "backup")
 }
 
 /// Per ledger operation, the fault errors the trace saw reach the caller.
@@ -74,8 +77,8 @@ pub struct SurfacedCount {
 }
 
 /// The ledger operation a workload operation calls, for those whose errors the ledger logs
-/// as a caller's; `None` for the rest (backups, guarded prunes, maintenance, restores report
-/// through their own surfaces).
+/// as a caller's (a guarded prune logs its fault errors as `prune`); `None` for the rest
+/// (backups, maintenance, restores report through their own surfaces).
 pub fn ledger_operation(operation: &Operation) -> Option<&'static str> {
     Some(match operation {
         Operation::Stage { .. } => "stage",
@@ -85,12 +88,10 @@ pub fn ledger_operation(operation: &Operation) -> Option<&'static str> {
         Operation::CheckDuplicate { .. } => "find_duplicate",
         Operation::PendingExports { .. } => "pending_exports",
         Operation::Recover => "recoverable_captures",
-        Operation::Prune { .. } => "prune",
-        Operation::Backup
-        | Operation::GuardedPrune { .. }
-        | Operation::Checkpoint
-        | Operation::Maintain
-        | Operation::Restore => return None,
+        Operation::Prune { .. } | Operation::GuardedPrune { .. } => "prune",
+        Operation::Backup | Operation::Checkpoint | Operation::Maintain | Operation::Restore => {
+            return None;
+        }
     })
 }
 
@@ -400,6 +401,28 @@ mod tests {
             problems[0].starts_with("prune: the trace saw 1"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_guarded_prune_owes_its_fault_errors_but_not_its_refusals() {
+        let execution = Execution {
+            operations: vec![
+                Operation::GuardedPrune { days: 0 },
+                Operation::GuardedPrune { days: 0 },
+                Operation::Prune { days: 1 },
+            ],
+            records: vec![err("io"), err("backup"), ok()],
+        };
+        let tally = SurfacedErrors::from_execution(&execution);
+        assert_eq!(
+            tally.per_operation["prune"],
+            SurfacedCount {
+                surfaced: 1,
+                before_an_acknowledged_write: 1
+            }
+        );
+        assert!(faults_observable(&tally, &logged(&[("prune", 1)])).is_empty());
+        assert_eq!(faults_observable(&tally, &logged(&[])).len(), 1);
     }
 
     fn backups(records: Vec<OpRecord>) -> BackupTrail {

@@ -164,6 +164,26 @@ fn an_error_that_reaches_the_caller_is_logged_once_and_an_answer_is_not() {
 }
 
 #[test]
+fn a_guarded_prune_logs_its_fault_error_like_a_plain_prune() {
+    let scenario = FailScenario::setup();
+    let mut env = env();
+    let mut backups = ledger::backup::BackupConfig::new(env._dir.path().join("backups"));
+    backups.step_pause = std::time::Duration::ZERO;
+    staged(&mut env.ledger, 1);
+    env.ledger.backup(&backups).expect("verified backup");
+    fail::cfg(failpoint::PRUNE_BEFORE_DELETE, "return").expect("cfg");
+    assert_fail_point(
+        env.ledger.prune_after_verified_backup(&backups, 0),
+        failpoint::PRUNE_BEFORE_DELETE,
+    );
+    fail::remove(failpoint::PRUNE_BEFORE_DELETE);
+    let logged = caller_errors_logged(env.ledger.connection());
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].starts_with("prune: fail_point: "), "{logged:?}");
+    scenario.teardown();
+}
+
+#[test]
 fn a_failed_migration_leaves_an_empty_database_that_opens_later() {
     let scenario = FailScenario::setup();
     let dir = tempfile::tempdir().expect("temp dir");

@@ -27,6 +27,7 @@ use crate::db::Db;
 use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::ledger_time::not_before;
+use crate::metrics::Operation;
 use crate::{failpoint, ops};
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -425,6 +426,10 @@ impl Ledger {
     /// backup exists and escalation has not paused pruning, and never past
     /// the newest verified backup (rows last changed after it are kept).
     ///
+    /// A fault error is logged in `errors_log` like a plain prune's (operation `prune`); a
+    /// backup error (a refusal, an unreadable backup directory) reports through the backup
+    /// status instead.
+    ///
     /// # Errors
     /// `Backup(PruneRefused)` (no verified backup; pruning paused), `Sqlite`.
     pub fn prune_after_verified_backup(
@@ -432,6 +437,20 @@ impl Ledger {
         config: &BackupConfig,
         days: u32,
     ) -> Result<GuardedPrune> {
+        let pruned = self.prune_guarded(config, days);
+        if let Err(error) = &pruned
+            && error.kind() != "backup"
+        {
+            self.caller_errors
+                .note(self.backup_db(), Operation::Prune.as_str(), error, || {
+                    self.now_ms()
+                });
+        }
+        pruned
+    }
+
+    /// [`Ledger::prune_after_verified_backup`] without logging its error.
+    fn prune_guarded(&mut self, config: &BackupConfig, days: u32) -> Result<GuardedPrune> {
         let status = self.backup_status(config)?;
         let path = self.config().path.clone();
         if_mutant!(PruneIgnoresBackup, {
