@@ -34,12 +34,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use nix::sys::prctl::set_pdeathsig;
+use nix::sys::signal::Signal;
 use nix::sys::socket::{
     AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
     sendmsg, socketpair,
 };
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
-use nix::unistd::{ForkResult, Pid, dup2_stderr, dup2_stdin, dup2_stdout, fork, setpgid};
+use nix::unistd::{
+    ForkResult, Pid, dup2_stderr, dup2_stdin, dup2_stdout, fork, getpid, getppid, setpgid,
+};
 
 /// The hidden subcommand that runs [`serve`].
 pub const SERVE_COMMAND: &str = "__fork-server";
@@ -216,6 +220,7 @@ fn unexpected(reply: &[u8]) -> io::Error {
 /// The socket failed (the supervisor is gone).
 pub fn serve(run: &dyn Fn(&str, &Path) -> i32) -> io::Result<()> {
     let socket: RawFd = 0;
+    let server = getpid();
     let mut zombie: Option<Pid> = None;
     loop {
         let request = receive_request(socket);
@@ -234,7 +239,7 @@ pub fn serve(run: &dyn Fn(&str, &Path) -> i32) -> io::Result<()> {
         // SAFETY: this process is single-threaded (the server starts no thread), so the child
         // may run any code after the fork.
         match unsafe { fork() } {
-            Ok(ForkResult::Child) => run_child(&phase, &input, fds, run),
+            Ok(ForkResult::Child) => run_child(server, &phase, &input, fds, run),
             Ok(ForkResult::Parent { child }) => {
                 // Also set by the child: whichever runs first, the group exists before the
                 // supervisor learns the pid.
@@ -325,10 +330,24 @@ fn wait_without_reaping(child: Pid) -> i32 {
     }
 }
 
-/// The child: its own process group, stdin `/dev/null` (which also closes the server's socket
-/// on fd 0), stdout and stderr on the supervisor's pipes; then the phase, and exit.
-fn run_child(phase: &str, input: &Path, fds: Vec<OwnedFd>, run: &dyn Fn(&str, &Path) -> i32) -> ! {
+/// The child: its own process group, killed when its server dies, stdin `/dev/null` (which
+/// also closes the server's socket on fd 0), stdout and stderr on the supervisor's pipes; then
+/// the phase, and exit.
+///
+/// The server dies only when the supervisor gives up on it (it did not answer a fork request in
+/// time, or did not exit when told to); the supervisor then runs the job's worker again, so a
+/// late child of the dead server must not run beside it.
+fn run_child(
+    server: Pid,
+    phase: &str,
+    input: &Path,
+    fds: Vec<OwnedFd>,
+    run: &dyn Fn(&str, &Path) -> i32,
+) -> ! {
     let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+    if set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != server {
+        std::process::exit(ORPHANED_EXIT_CODE);
+    }
     let wired = File::open("/dev/null").is_ok_and(|null| {
         dup2_stdin(&null).is_ok() && dup2_stdout(&fds[0]).is_ok() && dup2_stderr(&fds[1]).is_ok()
     });
@@ -340,6 +359,10 @@ fn run_child(phase: &str, input: &Path, fds: Vec<OwnedFd>, run: &dyn Fn(&str, &P
         .unwrap_or(PANIC_EXIT_CODE);
     std::process::exit(code)
 }
+
+/// The child found its server already dead (or could not tie its life to the server's): it
+/// runs nothing, and nobody waits for this code.
+const ORPHANED_EXIT_CODE: i32 = 4;
 
 /// The exit code of a Rust program whose `main` panicked.
 const PANIC_EXIT_CODE: i32 = 101;

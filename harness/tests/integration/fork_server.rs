@@ -161,6 +161,44 @@ fn a_forked_worker_killed_by_a_signal_reports_the_signal() {
     assert_eq!(status.code(), None);
 }
 
+/// A server the supervisor gives up on (it answered a fork request too late) is killed and the
+/// job's worker runs again: the dead server's child must not run on beside it. Here the child
+/// blocks opening a FIFO nobody writes; killing its server kills it too.
+#[test]
+fn a_forked_worker_dies_with_its_server() {
+    let exe = Path::new(env!("CARGO_BIN_EXE_resilience"));
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("check.json");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut server = ForkServer::start(exe).expect("the server starts");
+    let forked = server.fork("check", &fifo).expect("the server forks");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{}/stat", forked.pid))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .map(|rest| rest.trim_start().to_owned())
+            })
+            .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+    };
+    let mut polls = 0;
+    while alive() && polls < 1_000 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        polls += 1;
+    }
+    assert!(
+        !alive(),
+        "the child {} outlived its killed server",
+        forked.pid
+    );
+}
+
 #[test]
 fn a_dead_fork_server_is_replaced_and_the_next_iteration_is_a_result() {
     let dir = tempfile::tempdir().unwrap();
