@@ -139,3 +139,13 @@ fn a_restore_from_an_older_backup_is_caught_by_corrupt_table_page_archive_restar
         "acknowledged_durable",
     );
 }
+
+#[test]
+fn an_index_repair_reading_every_page_unverified_is_caught_by_its_bit_flip_capsule() {
+    caught(
+        "repair-verification-off",
+        "regression-bit-flip-main-db-538eed44",
+        "1",
+        "integrity",
+    );
+}

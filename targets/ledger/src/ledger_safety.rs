@@ -490,7 +490,7 @@ impl Ledger {
         };
         self.safety.count(|c| c.corruptions += 1);
         let damage = repair::damaged_objects(&self.conn, &findings);
-        let action = match repair::repair(&self.conn, &self.config.path, &damage) {
+        let action = match repair::repair(&self.conn, &self.config.path, &findings, &damage) {
             Ok(action) => action,
             Err(why) => RepairAction::NotRepaired(why),
         };

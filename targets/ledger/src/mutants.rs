@@ -74,6 +74,10 @@ pub enum Mutant {
     /// The damage classifier files a page of a table as damage to an index of that name:
     /// `REINDEX` (+ `VACUUM`, which re-seals the damaged page) is taken for a repair.
     TableDamageCalledIndex,
+    /// The index repair (`REINDEX` + `VACUUM`) reads every page with checksum verification
+    /// off, not only the pages known damaged: a page read wrong by a transient flip during the
+    /// rebuild is written back for good.
+    RepairVerificationOff,
     /// A restore from the backup chain leaves out the frames of the last archive segment it
     /// plans (the chain bookkeeping still advances past it).
     RestoreSkipsSegment,
@@ -244,6 +248,12 @@ pub const CATALOGUE: &[MutantSpec] = &[
         description: "damage to a table page is classified as index damage: REINDEX (and VACUUM re-sealing the damaged page) passes for a repair",
         caught_by: &["corrupt-table-page-archived"],
         mutant: Some(Mutant::TableDamageCalledIndex),
+    },
+    MutantSpec {
+        name: "repair-verification-off",
+        description: "the index repair (REINDEX + VACUUM) reads with checksum verification off for the whole connection: a page read wrong by a transient flip is written back for good",
+        caught_by: &["regression-bit-flip-main-db-538eed44"],
+        mutant: Some(Mutant::RepairVerificationOff),
     },
     MutantSpec {
         name: "restore-skips-segment",

@@ -166,6 +166,27 @@ mod tests {
     }
 
     #[test]
+    fn a_constraint_is_an_anomaly_unless_a_corruption_report_quotes_it() {
+        let failed = |kind: &str| {
+            let model = AckModel::build(&execution(vec![(
+                Operation::Recover,
+                OpRecord::Finished(OpOutcome::Err(crate::workload::OpError {
+                    kind: kind.into(),
+                    sqlite_code: None,
+                    message:
+                        "still damaged after REINDEX: CHECK constraint failed in exports_audit"
+                            .into(),
+                    outcome_unknown: false,
+                })),
+            )]));
+            model.anomalies().to_vec()
+        };
+        assert_eq!(failed("corrupt"), [] as [String; 0]);
+        let hit = failed("sqlite");
+        assert!(hit[0].contains("hit a constraint"), "{hit:?}");
+    }
+
+    #[test]
     fn a_silent_wrong_answer_is_a_mismatch() {
         for (op, wrong) in [
             (

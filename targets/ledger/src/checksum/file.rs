@@ -76,16 +76,42 @@ pub(crate) trait RealFile {
 pub(crate) struct DbState {
     /// The database's header says 8 reserved bytes per page: checksums apply.
     active: AtomicBool,
-    /// Verification on reads (off only while a repair reads damaged pages).
+    /// Verification on reads (off only while the integrity check describes damage).
     verify: AtomicBool,
+    /// Pages whose failed verification is tolerated while verification is on (the pages a
+    /// repair knows damaged; every other page is still verified).
+    tolerated: Mutex<Vec<u32>>,
 }
+
+/// How many times a tolerated page that fails its checksum is read again before its damaged
+/// image is passed on: a transient flip reads right the next time, damage at rest never does.
+const TOLERATED_REREADS: usize = 2;
 
 impl DbState {
     pub(crate) fn new() -> Arc<DbState> {
         Arc::new(DbState {
             active: AtomicBool::new(false),
             verify: AtomicBool::new(true),
+            tolerated: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Verification on for every page but `pages` (`[]`: every page); returns whether it is
+    /// now on (never for a database without checksums).
+    pub(crate) fn verify_except(&self, pages: Vec<u32>) -> bool {
+        *lock(&self.tolerated) = pages;
+        self.verify.store(true, Ordering::Relaxed);
+        self.verifying()
+    }
+
+    /// The pages verification tolerates (empty unless a repair set them).
+    #[cfg(test)]
+    pub(crate) fn tolerated(&self) -> Vec<u32> {
+        lock(&self.tolerated).clone()
+    }
+
+    fn tolerates(&self, page: u32) -> bool {
+        lock(&self.tolerated).contains(&page)
     }
 
     fn active(&self) -> bool {
@@ -96,9 +122,12 @@ impl DbState {
         self.active() && self.verify.load(Ordering::Relaxed)
     }
 
-    /// Turn verification on or off; returns whether it is now on (never on
-    /// for a database without checksums).
+    /// Turn verification on (for every page: no page stays tolerated) or off; returns whether
+    /// it is now on (never on for a database without checksums).
     pub(crate) fn set_verify(&self, on: bool) -> bool {
+        if on {
+            lock(&self.tolerated).clear();
+        }
         self.verify.store(on, Ordering::Relaxed);
         self.verifying()
     }
@@ -250,11 +279,14 @@ impl ChecksumFile {
         flush_pending(&mut writer, real)
     }
 
-    /// Check what a successful read returned.
+    /// Check what a successful read returned. A page that fails its checksum fails the read,
+    /// unless verification tolerates it ([`DbState::verify_except`]): then it is read again
+    /// (at most [`TOLERATED_REREADS`] times) and the first image that verifies replaces it, or
+    /// the damaged image is passed on.
     pub(crate) fn after_read(
         &self,
         real: &mut dyn RealFile,
-        buf: &[u8],
+        buf: &mut [u8],
         offset: i64,
     ) -> Result<(), Code> {
         if self.is_main() {
@@ -266,7 +298,17 @@ impl ChecksumFile {
         if_mutant!(ChecksumsNotVerified, {
             return Ok(());
         });
-        self.record_fault(real, offset, buf.len());
+        let page = self.page_number(real, offset, buf.len());
+        if page.is_some_and(|p| self.db.tolerates(p)) {
+            reread_tolerated(real, buf, offset);
+            return Ok(());
+        }
+        record(ChecksumFault {
+            file: self.path.clone(),
+            offset,
+            page,
+            in_wal: !self.is_main(),
+        });
         Err(SQLITE_IOERR_DATA)
     }
 
@@ -276,8 +318,9 @@ impl ChecksumFile {
         self.is_main() && !self.db.active()
     }
 
-    fn record_fault(&self, real: &mut dyn RealFile, offset: i64, len: usize) {
-        let page = match self.role {
+    /// The database page a read at `offset` holds (for a WAL frame, read from its header).
+    fn page_number(&self, real: &mut dyn RealFile, offset: i64, len: usize) -> Option<u32> {
+        match self.role {
             Role::Main => page_number(offset, len),
             Role::Wal(_) => {
                 let mut number = [0u8; 4];
@@ -285,13 +328,7 @@ impl ChecksumFile {
                     .ok()
                     .map(|()| u32::from_be_bytes(number))
             }
-        };
-        record(ChecksumFault {
-            file: self.path.clone(),
-            offset,
-            page,
-            in_wal: !self.is_main(),
-        });
+        }
     }
 
     /// Write `data` at `offset`, sealing whole pages in a copy.
@@ -377,6 +414,18 @@ impl ChecksumFile {
                 real.write(page, offset)
             }
         })
+    }
+}
+
+/// Reads a tolerated page again until an image verifies (kept in `buf`); when none does, `buf`
+/// keeps the damaged image.
+fn reread_tolerated(real: &mut dyn RealFile, buf: &mut [u8], offset: i64) {
+    let mut again = vec![0u8; buf.len()];
+    for _ in 0..TOLERATED_REREADS {
+        if real.read(&mut again, offset).is_ok() && page_checksum_ok(&again) {
+            buf.copy_from_slice(&again);
+            return;
+        }
     }
 }
 
@@ -628,14 +677,71 @@ mod tests {
         file.write(&mut real, &page, 0).expect("write");
         let mut buf = vec![0u8; 512];
         real.read(&mut buf, 0).expect("read");
-        file.after_read(&mut real, &buf, 0).expect("verifies");
+        file.after_read(&mut real, &mut buf, 0).expect("verifies");
         buf[300] ^= 4;
         let before = fault_count();
-        assert_eq!(file.after_read(&mut real, &buf, 0), Err(SQLITE_IOERR_DATA));
+        assert_eq!(
+            file.after_read(&mut real, &mut buf, 0),
+            Err(SQLITE_IOERR_DATA)
+        );
         assert!(fault_count() > before);
         assert!(!file.db_state().set_verify(false));
-        file.after_read(&mut real, &buf, 0)
+        file.after_read(&mut real, &mut buf, 0)
             .expect("verification off");
+    }
+
+    /// Two sealed 512-byte pages written through `file`: page 1 (the header) and page 2.
+    fn two_pages(file: &ChecksumFile, real: &mut MemFile) {
+        let mut header = vec![0u8; 512];
+        header[..16].copy_from_slice(b"SQLite format 3\0");
+        header[20] = 8;
+        file.write(real, &header, 0).expect("page 1");
+        file.write(real, &[7u8; 512], 512).expect("page 2");
+    }
+
+    #[test]
+    fn only_tolerated_pages_pass_a_failed_verification() {
+        let file = ChecksumFile::main("t.db".into());
+        let mut real = MemFile::default();
+        two_pages(&file, &mut real);
+        let damaged = |real: &mut MemFile, at: usize| {
+            real.0[at + 40] ^= 1;
+            real.0[at..at + 512].to_vec()
+        };
+        let mut page2 = damaged(&mut real, 512);
+        assert!(file.db_state().verify_except(vec![2]));
+        assert_eq!(file.db_state().tolerated(), [2]);
+        file.after_read(&mut real, &mut page2, 512)
+            .expect("page 2 is tolerated");
+        assert_eq!(page2, real.0[512..1024], "the damaged image is passed on");
+        let mut page1 = damaged(&mut real, 0);
+        assert_eq!(
+            file.after_read(&mut real, &mut page1, 0),
+            Err(SQLITE_IOERR_DATA),
+            "page 1 is not tolerated"
+        );
+        assert!(file.db_state().set_verify(true));
+        assert!(file.db_state().tolerated().is_empty(), "ON clears the set");
+        assert_eq!(
+            file.after_read(&mut real, &mut page2, 512),
+            Err(SQLITE_IOERR_DATA)
+        );
+    }
+
+    #[test]
+    fn a_tolerated_page_read_wrong_once_is_read_again() {
+        let file = ChecksumFile::main("t.db".into());
+        let mut real = MemFile::default();
+        two_pages(&file, &mut real);
+        let mut flipped = real.0[512..1024].to_vec();
+        flipped[100] ^= 8;
+        file.db_state().verify_except(vec![2]);
+        file.after_read(&mut real, &mut flipped, 512)
+            .expect("tolerated");
+        assert!(
+            page_checksum_ok(&flipped),
+            "a transient flip is replaced by the image read again"
+        );
     }
 
     #[test]
@@ -647,7 +753,7 @@ mod tests {
         page[20] = 0;
         file.write(&mut real, &page, 0).expect("write");
         assert_eq!(real.0, page);
-        file.after_read(&mut real, &page, 0)
+        file.after_read(&mut real, &mut page, 0)
             .expect("no verification");
     }
 }

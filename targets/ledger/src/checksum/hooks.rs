@@ -156,22 +156,49 @@ impl FileHooks for ChecksumFile {
     }
 }
 
-/// `PRAGMA checksum_verification[=on|off]`, answered like `cksumvfs` does;
-/// `None` for any other file control.
+/// `PRAGMA checksum_verification[=on|off|'except:P,Q,…']`, answered like `cksumvfs` does
+/// (`1` when reads are verified); `except:` verifies every page but the listed page numbers
+/// (a repair reading pages it knows damaged), `on` every page. `None` for any other file
+/// control.
 fn checksum_pragma(file: &ChecksumFile, control: &mut FileControl<'_>) -> Option<Result<(), Code>> {
     let mut pragma = control.pragma()?;
     if !pragma.name().eq_ignore_ascii_case("checksum_verification") {
         return None;
     }
-    let now = match pragma.value() {
+    let now = match pragma.value().map(|value| value.to_ascii_lowercase()) {
         None => file.db_state().verifying_now(),
-        Some(value) => {
-            let on = matches!(
-                value.to_ascii_lowercase().as_str(),
-                "1" | "on" | "yes" | "true"
-            );
-            file.db_state().set_verify(on)
-        }
+        Some(value) => match value.strip_prefix("except:") {
+            Some(list) => match parse_pages(list) {
+                Some(pages) => file.db_state().verify_except(pages),
+                None => return Some(Err(ffi::SQLITE_ERROR)),
+            },
+            None => file
+                .db_state()
+                .set_verify(matches!(value.as_str(), "1" | "on" | "yes" | "true")),
+        },
     };
     Some(pragma.answer(if now { c"1" } else { c"0" }))
+}
+
+/// `3,12` as page numbers; `None` when an item is not one.
+fn parse_pages(list: &str) -> Option<Vec<u32>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| item.parse().ok().filter(|&page: &u32| page > 0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pages;
+
+    #[test]
+    fn page_lists_parse_or_are_refused() {
+        assert_eq!(parse_pages("3,12"), Some(vec![3, 12]));
+        assert_eq!(parse_pages(" 7 "), Some(vec![7]));
+        assert_eq!(parse_pages(""), Some(vec![]));
+        assert_eq!(parse_pages("3,x"), None);
+        assert_eq!(parse_pages("0"), None);
+    }
 }

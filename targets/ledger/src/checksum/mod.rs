@@ -1,7 +1,9 @@
 //! Page checksums: a SQLite VFS shim that keeps a checksum of every page in
 //! the page's 8 reserved bytes, written on every write and verified on every
 //! read of a page (main database and WAL frames), after the idea of SQLite's
-//! `cksumvfs` (same `PRAGMA checksum_verification`). Pages are sealed with
+//! `cksumvfs` (same `PRAGMA checksum_verification`, plus `='except:P,Q'`, which
+//! verifies every page but the listed ones: the index repair reads only the
+//! pages it knows damaged unverified). Pages are sealed with
 //! CRC32C (format version 2, [`PageCode`]); pages of version 1 (`cksumvfs`'s
 //! own sum) still verify and move to version 2 when they are next written.
 //!

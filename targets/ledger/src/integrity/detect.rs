@@ -35,6 +35,17 @@ pub(crate) fn set_verification(conn: &Connection, on: bool) {
     }
 }
 
+/// Verification on for `conn` except for `pages` (a repair reading the pages it knows
+/// damaged): a page outside them that fails its checksum still fails the read (no-op without
+/// the checksum VFS).
+pub(crate) fn verify_except(conn: &Connection, pages: &[u32]) {
+    let list: Vec<String> = pages.iter().map(u32::to_string).collect();
+    let _ = conn.execute_batch(&format!(
+        "PRAGMA checksum_verification='except:{}'",
+        list.join(",")
+    ));
+}
+
 /// Run the check; `Ok(None)` when the database is sound. On damage, also
 /// runs a full `integrity_check` with checksum verification off, so damage
 /// that makes pages unreadable is described logically as well.

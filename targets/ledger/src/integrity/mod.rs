@@ -15,6 +15,8 @@ pub mod detect;
 pub(crate) mod messages;
 pub(crate) mod owners;
 pub(crate) mod repair;
+#[cfg(test)]
+mod repair_under_flips;
 pub mod wal_break;
 
 use std::fmt;

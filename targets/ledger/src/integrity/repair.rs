@@ -1,12 +1,13 @@
 //! Repair: which objects are damaged ([`damaged_objects`]), `REINDEX` when
-//! only indexes (or free pages) are, and which captures can no longer be
-//! read when a table is ([`unreadable_captures`]).
+//! only indexes (or free pages) are, reading only the pages known damaged
+//! unverified ([`repair`]), and which captures can no longer be read when a
+//! table is ([`unreadable_captures`]).
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::detect::{check, set_verification};
+use super::detect::{check, set_verification, verify_except};
 use super::messages::classify_line;
 use super::owners::PageOwners;
 use super::{CheckLevel, Damage, Findings, RepairAction};
@@ -51,13 +52,23 @@ fn is_bare_error(line: &str) -> bool {
         .any(|text| line.starts_with(text))
 }
 
+/// How many times the rebuild is tried when a page outside the known damage fails its
+/// checksum during it (or during its re-check) before the repair is refused.
+const REBUILD_ATTEMPTS: usize = 3;
+
 /// Try to repair: `REINDEX` the damaged indexes and `VACUUM` (which leaves
 /// damaged free pages behind), then re-check. `Err` with the damage when
 /// something other than indexes and free space is damaged, or the re-check
 /// still fails.
+///
+/// Only the pages that failed their checksum in `findings` are read unverified
+/// ([`verify_except`]); every other page is verified, so a page read wrong by a
+/// transient flip fails the rebuild instead of being written back for good. Such a
+/// rebuild is tried again ([`REBUILD_ATTEMPTS`] in all), then refused.
 pub(crate) fn repair(
     conn: &Connection,
     path: &Path,
+    findings: &Findings,
     damage: &[Damage],
 ) -> Result<RepairAction, String> {
     if damage.is_empty()
@@ -74,21 +85,78 @@ pub(crate) fn repair(
             _ => None,
         })
         .collect();
-    set_verification(conn, false);
+    let damaged_pages: Vec<u32> = findings
+        .checksum_faults
+        .iter()
+        .filter_map(|f| f.page)
+        .collect();
+    let mut failed = String::new();
+    for _ in 0..REBUILD_ATTEMPTS {
+        match rebuild(conn, path, &indexes, &damaged_pages) {
+            Ok(()) => return Ok(RepairAction::Reindexed(indexes)),
+            Err(Rebuild::ReadWrong(why)) => failed = why,
+            Err(Rebuild::Failed(why)) => return Err(why),
+        }
+    }
+    Err(format!(
+        "{failed} (refused after {REBUILD_ATTEMPTS} attempts: a page outside the damage \
+         failed its checksum each time, and nothing read from it was written)"
+    ))
+}
+
+/// Why one rebuild did not repair.
+enum Rebuild {
+    /// A page outside the known damage failed its checksum (perhaps a transient flip).
+    ReadWrong(String),
+    /// Anything else.
+    Failed(String),
+}
+
+/// One rebuild: `REINDEX` and `VACUUM` reading only `damaged_pages` unverified, then a full
+/// re-check with verification on.
+fn rebuild(
+    conn: &Connection,
+    path: &Path,
+    indexes: &[String],
+    damaged_pages: &[u32],
+) -> Result<(), Rebuild> {
+    mutant!(
+        RepairVerificationOff,
+        set_verification(conn, false),
+        verify_except(conn, damaged_pages)
+    );
     let rebuilt = indexes
         .iter()
         .try_for_each(|name| reindex(conn, name))
         .and_then(|()| conn.execute_batch("VACUUM"));
     set_verification(conn, true);
-    rebuilt.map_err(|e| format!("REINDEX failed: {e}"))?;
+    rebuilt.map_err(|e| {
+        let why = format!("REINDEX failed: {e}");
+        if is_checksum_mismatch(&e) {
+            Rebuild::ReadWrong(why)
+        } else {
+            Rebuild::Failed(why)
+        }
+    })?;
     match check(conn, path, CheckLevel::Full) {
-        Ok(None) => Ok(RepairAction::Reindexed(indexes)),
-        Ok(Some(still)) => Err(format!(
-            "still damaged after REINDEX: {}",
-            still.messages.join("; ")
-        )),
-        Err(e) => Err(format!("re-check failed: {e}")),
+        Ok(None) => Ok(()),
+        Ok(Some(still)) => {
+            let why = format!("still damaged after REINDEX: {}", still.messages.join("; "));
+            if still.checksum_faults.is_empty() {
+                Err(Rebuild::Failed(why))
+            } else {
+                Err(Rebuild::ReadWrong(why))
+            }
+        }
+        Err(e) => Err(Rebuild::Failed(format!("re-check failed: {e}"))),
     }
+}
+
+/// A read failed because a page failed its checksum (`SQLITE_IOERR_DATA`).
+fn is_checksum_mismatch(error: &rusqlite::Error) -> bool {
+    error
+        .sqlite_error()
+        .is_some_and(|e| e.extended_code == crate::checksum::IOERR_DATA)
 }
 
 /// `REINDEX` of index `name`; when that fails because freeing the damaged
@@ -97,16 +165,20 @@ pub(crate) fn repair(
 /// index the schema can create again (one with SQL, not a `UNIQUE`
 /// constraint's autoindex) is taken out of `sqlite_schema` with
 /// `writable_schema`, leaving its pages orphaned for the `VACUUM` after it to
-/// drop, and created again from its SQL.
+/// drop, and created again from its SQL. A `REINDEX` that failed because a
+/// page outside the known damage failed its checksum is not worked around that
+/// way: its rebuild is tried again (orphaned pages would stay behind if every
+/// `VACUUM` after it met such a page too: `bit-flip-main-db --seed 424242
+/// --iteration 101`).
 fn reindex(conn: &Connection, name: &str) -> rusqlite::Result<()> {
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     let Err(failed) = conn.execute_batch(&format!("REINDEX {quoted}")) else {
         return Ok(());
     };
-    set_verification(conn, true);
-    let recreated = recreate(conn, name);
-    set_verification(conn, false);
-    match recreated {
+    if is_checksum_mismatch(&failed) {
+        return Err(failed);
+    }
+    match recreate(conn, name) {
         Ok(true) => Ok(()),
         Ok(false) => Err(failed),
         Err(e) => Err(e),
@@ -114,9 +186,9 @@ fn reindex(conn: &Connection, name: &str) -> rusqlite::Result<()> {
 }
 
 /// Takes index `name` out of `sqlite_schema` and creates it again from its SQL, in one
-/// transaction, reading with page-checksum verification on: `sqlite_schema` shares page 1 with
-/// every other schema row, and a page read wrong (a transient flip) and then written back
-/// would make the damage permanent. `Ok(false)` for an index without SQL.
+/// transaction (reading as the rebuild does: `sqlite_schema` shares page 1 with every other
+/// schema row, and is verified unless page 1 itself is known damaged, which a repair
+/// refuses). `Ok(false)` for an index without SQL.
 fn recreate(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let done = (|| {
@@ -260,7 +332,17 @@ mod tests {
             conn.execute_batch("REINDEX by_status").is_err(),
             "REINDEX fails"
         );
-        let action = repair(&conn, &path, &[Damage::Index("by_status".into())]);
+        let findings = Findings {
+            level: CheckLevel::Full,
+            messages: Vec::new(),
+            checksum_faults: Vec::new(),
+        };
+        let action = repair(
+            &conn,
+            &path,
+            &findings,
+            &[Damage::Index("by_status".into())],
+        );
         assert_eq!(
             action,
             Ok(RepairAction::Reindexed(vec!["by_status".into()]))
