@@ -16,6 +16,7 @@ pub(crate) mod messages;
 pub(crate) mod owners;
 pub(crate) mod repair;
 pub mod wal_break;
+mod wal_frames;
 
 use std::fmt;
 use std::path::Path;
