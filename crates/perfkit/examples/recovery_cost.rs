@@ -8,6 +8,7 @@
 //! cargo build --release -p perfkit --example recovery_cost
 //! target/release/examples/recovery_cost 100000 200   # captures, rounds
 //! target/release/examples/recovery_cost 100000 40 full-scan
+//! target/release/examples/recovery_cost 100000 40 full-scan 6   # and 6 more default connections
 //! ```
 //!
 //! Arms: `default` (SQLite's 2 MB, no mmap: the claims' baseline), `adaptive` (the ledger's
@@ -15,7 +16,9 @@
 //! with the ledger's `mmap_size`, 256 MiB: how the ledger itself reads); with `full-scan`, also
 //! `default-unanalyzed` (a second default connection, which ran no `ANALYZE`) and
 //! `adaptive-at-floor` (the rule's connection after one query at its size, then set to the
-//! floor, as the scan watch leaves a scan-dominated connection).
+//! floor, as the scan watch leaves a scan-dominated connection); a fourth argument adds that
+//! many more default connections (`default-2`, ...: how far equally configured connections
+//! differ).
 
 use std::time::Duration;
 
@@ -106,6 +109,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         shrunk.execute_batch("PRAGMA shrink_memory")?;
         arms.push(("adaptive-at-floor-shrunk", &shrunk));
         arms.push(("default-late", late));
+        let more: usize = args.get(4).map_or(Ok(0), |a| a.parse())?;
+        for n in 0..more {
+            let conn = &*Box::leak(Box::new(open(&data.path, Tuning::SQLITE_DEFAULT)?));
+            arms.push((
+                Box::leak(format!("default-{}", n + 2).into_boxed_str()),
+                conn,
+            ));
+        }
     }
     let mut totals: Vec<Totals> = arms.iter().map(|_| Totals::default()).collect();
     let mut order: Vec<usize> = (0..arms.len()).collect();

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::error::PerfError;
-use super::stats::{RatioEstimate, bootstrap_median_interval, median, sign_flip_null_interval};
+use super::stats::{RatioEstimate, bootstrap_median_interval, median, sign_flip_null_by_set};
 
 /// One side of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,6 +94,16 @@ pub struct AbConfig {
     /// What [`run_ab`] reads a sample's time from.
     #[serde(default)]
     pub clock: Clock,
+    /// Connection sets the blocks rotate over ([`run_ab_twinned`]: block `b` runs every slot on
+    /// set [`AbConfig::set_of_block`], each set its own baseline, candidate and twin); the
+    /// control's null draws each resample from one set's A/A pairs ([`AbSamples::null`]). At
+    /// least 1; the warm-up runs at least one block per set.
+    #[serde(default = "one_set")]
+    pub sets: usize,
+}
+
+fn one_set() -> usize {
+    1
 }
 
 impl Default for AbConfig {
@@ -106,6 +116,7 @@ impl Default for AbConfig {
             confidence: 0.95,
             seed: 0x5eed,
             clock: Clock::Wall,
+            sets: 1,
         }
     }
 }
@@ -121,9 +132,22 @@ impl AbConfig {
         }
     }
 
+    /// Blocks run and discarded first: `warmup_pairs`, at least one per connection set.
+    pub fn warmup_blocks(&self) -> usize {
+        self.warmup_pairs.max(self.sets)
+    }
+
+    /// The connection set block `block` (counted from the first warm-up block) runs on.
+    pub fn set_of_block(&self, block: usize) -> usize {
+        block % self.sets.max(1)
+    }
+
     fn validate(&self) -> Result<(), PerfError> {
         if self.pairs == 0 {
             return Err(PerfError::InvalidConfig("pairs must be at least 1".into()));
+        }
+        if self.sets == 0 {
+            return Err(PerfError::InvalidConfig("sets must be at least 1".into()));
         }
         if self.iterations_per_sample == 0 {
             return Err(PerfError::InvalidConfig(
@@ -166,14 +190,20 @@ impl AbSamples {
         )
     }
 
-    /// For an A/A control's samples: the sign-flip null of the median ratio
-    /// ([`sign_flip_null_interval`]), what an equally fast candidate's median would show.
+    /// For an A/A control's samples (collected with `config`): the sign-flip null of the median
+    /// ratio, each resample from one connection set ([`sign_flip_null_by_set`]): what the
+    /// median of an equally fast candidate on connections of its own would show.
     ///
     /// # Errors
     /// [`PerfError::NoSamples`] or [`PerfError::InvalidConfig`].
     pub fn null(&self, config: &AbConfig) -> Result<RatioEstimate, PerfError> {
-        sign_flip_null_interval(
+        let warmup = config.warmup_blocks();
+        let set_of: Vec<usize> = (0..self.baseline.len())
+            .map(|measured| config.set_of_block(warmup + measured))
+            .collect();
+        sign_flip_null_by_set(
             &self.ratios(),
+            &set_of,
             config.resamples,
             config.confidence,
             config.seed ^ 0x0f11_95ed,
@@ -198,6 +228,9 @@ pub struct AbReport {
     pub control_null: RatioEstimate,
     /// The raw A/B timings.
     pub samples: AbSamples,
+    /// The raw A/A timings (numerator, denominator), block by block.
+    #[serde(default)]
+    pub control_samples: AbSamples,
 }
 
 impl std::fmt::Display for AbReport {
@@ -250,7 +283,7 @@ impl Slot {
 }
 
 /// Collects `config.pairs` blocks from `measure(arm, pair)`, which returns the
-/// seconds one sample of `arm` took, after `config.warmup_pairs` discarded
+/// seconds one sample of `arm` took, after [`AbConfig::warmup_blocks`] discarded
 /// blocks. A block is one A/B pair and, with `control`, one A/A pair (two
 /// baseline samples), its samples run in an order shuffled by `config.seed`:
 /// whatever a sample's place costs (what ran just before it, a frequency
@@ -271,7 +304,8 @@ where
     if control {
         order.extend([Slot::ControlNumerator, Slot::ControlDenominator]);
     }
-    for pair in 0..config.warmup_pairs + config.pairs {
+    let warmup = config.warmup_blocks();
+    for pair in 0..warmup + config.pairs {
         order.shuffle(&mut rng);
         let mut times = [0.0; 4];
         for &slot in &order {
@@ -283,7 +317,7 @@ where
             })?;
             times[slot as usize] = checked(arm, seconds)?;
         }
-        if pair >= config.warmup_pairs {
+        if pair >= warmup {
             samples.baseline.push(times[Slot::Baseline as usize]);
             samples.candidate.push(times[Slot::Candidate as usize]);
             if control {
@@ -355,6 +389,7 @@ where
         control: control.estimate(config)?,
         control_null: control.null(config)?,
         samples,
+        control_samples: control,
     })
 }
 
@@ -371,28 +406,33 @@ pub fn run_ab<E>(
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    run_ab_twinned(config, |slot| run(slot.arm()))
+    run_ab_twinned(config, |slot, _| run(slot.arm()))
 }
 
-/// As [`run_ab`], with `run` told each sample's [`Slot`]: a runner whose arms hold resources
-/// (a connection each) runs [`Slot::ControlDenominator`] on a twin of the baseline, so the A/A
-/// control also sees what differs between two equally configured resources (measured up to
-/// ±1 % between two default connections on a full scan), not only the noise of one.
+/// As [`run_ab`], with `run` told each sample's [`Slot`] and connection set
+/// (`0..config.sets`, [`AbConfig::set_of_block`]): a runner whose arms hold resources (a
+/// connection each) runs the A/A denominator on a twin of the baseline, so the A/A control also
+/// sees what differs between equally configured resources (measured up to ±1-3 % between default
+/// connections on a full scan), not only the noise of one. With several sets, each set is a
+/// baseline, a candidate and a twin of their own, and block `b` runs on set `b % sets`: what a
+/// connection's place costs is averaged over the sets in the A/B ratio as in the A/A control,
+/// and the control's null sees one set's draw of it per resample.
 ///
 /// # Errors
 /// As [`measure_pairs`].
 pub fn run_ab_twinned<E>(
     config: &AbConfig,
-    mut run: impl FnMut(Slot) -> Result<(), E>,
+    mut run: impl FnMut(Slot, usize) -> Result<(), E>,
 ) -> Result<AbReport, PerfError>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
     let iterations = config.iterations_per_sample.max(1);
-    ab_report_by_slot(config, |slot, _| {
+    ab_report_by_slot(config, |slot, block| {
+        let set = config.set_of_block(block);
         let seconds = config.clock.time(|| {
             for _ in 0..iterations {
-                run(slot)?;
+                run(slot, set)?;
             }
             Ok::<(), E>(())
         })?;
@@ -582,6 +622,42 @@ mod tests {
             untwinned.control_null.low > untwinned.ratio.median,
             "{untwinned}"
         );
+    }
+
+    #[test]
+    fn blocks_rotate_over_the_connection_sets_and_each_set_is_warmed_up() {
+        let config = AbConfig {
+            sets: 4,
+            ..config(8)
+        };
+        assert_eq!(
+            config.warmup_blocks(),
+            4,
+            "at least one warm-up block per set"
+        );
+        let mut seen = Vec::new();
+        let report = run_ab_twinned(&config, |slot, set| {
+            seen.push((slot, set));
+            Ok::<_, Infallible>(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), (4 + 8) * 4);
+        for (block, samples) in seen.chunks(4).enumerate() {
+            assert!(
+                samples.iter().all(|(_, set)| *set == block % 4),
+                "{samples:?}"
+            );
+        }
+        assert_eq!(report.samples.baseline.len(), 8);
+        assert_eq!(report.control_samples.baseline.len(), 8);
+        let zero = AbConfig {
+            sets: 0,
+            ..config.clone()
+        };
+        assert!(matches!(
+            run_ab_twinned(&zero, |_, _| Ok::<_, Infallible>(())),
+            Err(PerfError::InvalidConfig(_))
+        ));
     }
 
     #[test]

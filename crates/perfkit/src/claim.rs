@@ -331,7 +331,7 @@ impl std::fmt::Display for ClaimTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ab::{AbConfig, AbReport, Arm, ab_report};
+    use crate::ab::{AbConfig, AbReport, Arm, Slot, ab_report, ab_report_by_slot};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
     use std::convert::Infallible;
@@ -479,6 +479,66 @@ mod tests {
             now * 2 < before,
             "false alarms now {now} of {runs}, before {before}"
         );
+    }
+
+    /// One comparison on simulated *connections* over `sets` connection sets: each connection
+    /// (each set's baseline, candidate and twin) scans slower or faster by its own factor for its
+    /// whole life, drawn once uniformly within ±`spread` (where its page buffers happen to lie);
+    /// every sample also has its block's drift (1-2x) and its own noise of up to ±`noise`; the
+    /// candidate's configuration costs `slower`.
+    fn simulated_connections(seed: u64, slower: f64, spread: f64, sets: usize) -> AbReport {
+        let config = AbConfig {
+            pairs: 41,
+            warmup_pairs: 0,
+            resamples: 500,
+            seed,
+            sets,
+            ..AbConfig::default()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xc0ec);
+        let mut draw = |cost: f64| -> Vec<f64> {
+            (0..sets)
+                .map(|_| cost * (1.0 + rng.random_range(-spread..=spread)))
+                .collect()
+        };
+        let (baseline, candidate, twin) = (draw(1.0), draw(slower), draw(1.0));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (mut block, mut drift) = (usize::MAX, 1.0);
+        ab_report_by_slot(&config, |slot, pair| {
+            if pair != block {
+                (block, drift) = (pair, 1.0 + rng.random_range(0.0..=1.0));
+            }
+            let set = config.set_of_block(pair);
+            let connection = match slot {
+                Slot::Baseline | Slot::ControlNumerator => baseline[set],
+                Slot::Candidate => candidate[set],
+                Slot::ControlDenominator => twin[set],
+            };
+            Ok::<_, Infallible>(0.01 * drift * connection * (1.0 + rng.random_range(-0.01..=0.01)))
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn when_connections_differ_more_than_samples_eight_connection_sets_keep_false_alarms_rare() {
+        let seeds = 0..60u64;
+        let runs = seeds.clone().count();
+        let failures = |slower: f64, sets: usize| {
+            seeds
+                .clone()
+                .filter(|&seed| !gate_holds(&simulated_connections(seed, slower, 0.02, sets)))
+                .count()
+        };
+        let (one, eight) = (failures(1.0, 1), failures(1.0, 8));
+        let loss = failures(1.05, 8);
+        println!(
+            "connections ±2 %, samples ±1 %: identical arms failed the gate in {one} of {runs} \
+             runs with one connection set, {eight} with eight; a 5 % loss failed it in {loss} \
+             with eight"
+        );
+        assert!(one * 100 >= runs * 10, "one set: {one} of {runs}");
+        assert!(eight * 100 <= runs * 5, "eight sets: {eight} of {runs}");
+        assert!(loss * 100 >= runs * 95, "a 5 % loss: {loss} of {runs}");
     }
 
     #[test]

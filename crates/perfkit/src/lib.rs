@@ -51,4 +51,7 @@ pub use claim::{
 pub use error::{PerfError, sql_err};
 pub use generate::{DEFAULT_BACKLOG_PERMILLE, START_MS, YEAR_MS};
 pub use plan::{PlanExpectation, PlanProblem, PlanRow, check_plan, query_plan};
-pub use stats::{RatioEstimate, bootstrap_median_interval, median};
+pub use stats::{
+    RatioEstimate, bootstrap_median_interval, median, sign_flip_null_by_set,
+    sign_flip_null_interval,
+};

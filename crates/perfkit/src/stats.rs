@@ -1,6 +1,7 @@
 //! The median and its seeded percentile-bootstrap interval ([`RatioEstimate`]), and the
-//! sign-flip null of an A/A control ([`sign_flip_null_interval`]): how far from 1 the median
-//! ratio of two equally fast arms falls by chance.
+//! sign-flip null of an A/A control ([`sign_flip_null_interval`]; over several connection sets,
+//! [`sign_flip_null_by_set`]): how far from 1 the median ratio of two equally fast arms
+//! falls by chance.
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,7 +79,7 @@ pub fn bootstrap_median_interval(
     confidence: f64,
     seed: u64,
 ) -> Result<RatioEstimate, PerfError> {
-    let estimate = resampled_medians(ratios, resamples, confidence, seed, false)?;
+    let estimate = resampled_medians(ratios, None, resamples, confidence, seed, false)?;
     Ok(RatioEstimate {
         median: median(ratios)?,
         ..estimate
@@ -101,13 +102,55 @@ pub fn sign_flip_null_interval(
     confidence: f64,
     seed: u64,
 ) -> Result<RatioEstimate, PerfError> {
-    resampled_medians(ratios, resamples, confidence, seed, true)
+    resampled_medians(ratios, None, resamples, confidence, seed, true)
 }
 
-/// The percentile interval and the median of `resamples` resampled medians of `ratios`, each
-/// ratio inverted at random when `flip`.
+/// [`sign_flip_null_interval`] for an A/A control measured on several connection sets:
+/// `set_of[i]` is the set ratio `i` was measured on (its own baseline and twin connections).
+/// Each resample picks one set at random and draws all `ratios.len()` pairs from that set's
+/// ratios (inverting each at random), so the null is spread as the median ratio of one pair of
+/// connections is: by the offset between them (where their page buffers lie, measured up to
+/// ±1-3 % between equally configured connections on a full scan) as well as by the pairs'
+/// noise, while the A/B median averages that offset over the sets. With one set this is
+/// [`sign_flip_null_interval`] exactly.
+///
+/// # Errors
+/// As [`bootstrap_median_interval`]; [`PerfError::InvalidConfig`] when `set_of` is not one
+/// entry per ratio.
+pub fn sign_flip_null_by_set(
+    ratios: &[f64],
+    set_of: &[usize],
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Result<RatioEstimate, PerfError> {
+    if set_of.len() != ratios.len() {
+        return Err(PerfError::InvalidConfig(format!(
+            "{} set indexes for {} ratios",
+            set_of.len(),
+            ratios.len()
+        )));
+    }
+    let mut sets: Vec<Vec<f64>> = Vec::new();
+    for (&ratio, &set) in ratios.iter().zip(set_of) {
+        if sets.len() <= set {
+            sets.resize(set + 1, Vec::new());
+        }
+        sets[set].push(ratio);
+    }
+    sets.retain(|ratios| !ratios.is_empty());
+    if sets.len() <= 1 {
+        return sign_flip_null_interval(ratios, resamples, confidence, seed);
+    }
+    resampled_medians(ratios, Some(&sets), resamples, confidence, seed, true)
+}
+
+/// The percentile interval and the median of `resamples` resampled medians of `ratios.len()`
+/// draws from `ratios`, each ratio inverted at random when `flip`; with `groups`, each resample
+/// draws from one group picked at random.
 fn resampled_medians(
     ratios: &[f64],
+    groups: Option<&[Vec<f64>]>,
     resamples: usize,
     confidence: f64,
     seed: u64,
@@ -130,8 +173,12 @@ fn resampled_medians(
     let mut resample = vec![0.0; ratios.len()];
     let mut medians = Vec::with_capacity(resamples);
     for _ in 0..resamples {
+        let from = match groups {
+            Some(groups) => &groups[rng.random_range(0..groups.len())],
+            None => ratios,
+        };
         for slot in resample.iter_mut() {
-            let ratio = ratios[rng.random_range(0..ratios.len())];
+            let ratio = from[rng.random_range(0..from.len())];
             *slot = if flip && rng.random_bool(0.5) {
                 1.0 / ratio
             } else {
@@ -222,6 +269,28 @@ mod tests {
         assert!(matches!(
             sign_flip_null_interval(&[], 10, 0.95, 0),
             Err(PerfError::NoSamples)
+        ));
+    }
+
+    #[test]
+    fn the_null_by_set_draws_each_resample_from_one_set() {
+        let ratios = synthetic(1.0, 0.05, 40, 9);
+        let plain = sign_flip_null_interval(&ratios, 500, 0.95, 3).unwrap();
+        let one_set = sign_flip_null_by_set(&ratios, &[0; 40], 500, 0.95, 3).unwrap();
+        assert_eq!(plain, one_set, "one set is the plain sign-flip null");
+        // Set 0's twin is 10 % off its baseline, set 1's is not: a resample from set 0 has its
+        // median 10 % off, which pooling both sets into every resample would hide.
+        let offsets: Vec<f64> = (0..40)
+            .map(|i| if i % 2 == 0 { 1.1 } else { 1.0 })
+            .collect();
+        let set_of: Vec<usize> = (0..40).map(|i| i % 2).collect();
+        let by_set = sign_flip_null_by_set(&offsets, &set_of, 500, 0.95, 3).unwrap();
+        let pooled = sign_flip_null_interval(&offsets, 500, 0.95, 3).unwrap();
+        assert!((by_set.low - 1.0 / 1.1).abs() < 1e-9, "{by_set}");
+        assert!(pooled.low >= 1.0 / 1.1 + 0.05, "{pooled}");
+        assert!(matches!(
+            sign_flip_null_by_set(&ratios, &[0; 3], 10, 0.95, 0),
+            Err(PerfError::InvalidConfig(_))
         ));
     }
 

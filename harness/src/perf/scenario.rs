@@ -16,6 +16,7 @@
 //! regression-margin = 0.10      # flag figures this far (relative) outside the history's spread
 //! wal-mb = 16                   # recovery-time claims: the WAL a killed writer leaves
 //! clock = "thread-cpu"          # query claims: "wall" to time with the wall clock
+//! connection-sets = 8           # reused-connection claims: connection sets rotated (default 1)
 //! ```
 //!
 //! Query claims time each sample by the measuring thread's CPU time by default
@@ -177,6 +178,11 @@ pub struct PerfSpec {
     /// Query claims: what a sample's time is read from (recovery-time claims: the wall clock).
     #[serde(default = "default_clock")]
     pub clock: Clock,
+    /// Reused-connection claims: connection sets the blocks rotate over, each its own baseline,
+    /// twin and candidate connection (`perfkit::run_ab_twinned`); the A/A control's null draws
+    /// each resample from one set (`perfkit::sign_flip_null_by_set`).
+    #[serde(default = "default_connection_sets")]
+    pub connection_sets: usize,
     /// Earlier runs' figures of this scenario (oldest first), attached by the CLI from
     /// `--history`; never written in files.
     #[serde(skip)]
@@ -207,6 +213,9 @@ fn default_wal_mb() -> u64 {
 fn default_clock() -> Clock {
     Clock::ThreadCpu
 }
+fn default_connection_sets() -> usize {
+    1
+}
 
 impl PerfSpec {
     /// Checks what serde cannot: sizes and ranges.
@@ -234,6 +243,9 @@ impl PerfSpec {
         }
         if !(self.regression_margin.is_finite() && self.regression_margin >= 0.0) {
             return Err("`perf.regression-margin` must be zero or more".into());
+        }
+        if !(1..=16).contains(&self.connection_sets) {
+            return Err("`perf.connection-sets` must be between 1 and 16".into());
         }
         if !(1..=1024).contains(&self.wal_mb) {
             return Err("`perf.wal-mb` must be between 1 and 1024".into());
@@ -322,6 +334,7 @@ impl PerfSpec {
             warmup_pairs: self.warmup_pairs,
             seed,
             clock: self.clock,
+            sets: self.connection_sets,
             ..AbConfig::default()
         }
     }
@@ -384,27 +397,35 @@ impl<'a> Side<'a> {
     }
 }
 
-/// Interleaved A/B of `query` on reused connections, the A/A pair's denominator on `twin`: a
-/// second connection configured as the baseline's, so the control sees what differs between two
-/// equally configured connections (their page buffers' places in memory: up to ±1 % on a full
-/// scan, `examples/recovery_cost.rs`), which the A/B pair, two connections, always carries.
-fn compare(
-    config: &AbConfig,
-    query: Query,
-    (baseline, twin): (&Side<'_>, &Side<'_>),
-    candidate: &Side<'_>,
-) -> Result<AbReport, PerfError> {
-    let mut probe = Probe::load(baseline.conn)?;
-    let mut watches = [
-        ScanWatch::default(),
-        ScanWatch::default(),
-        ScanWatch::default(),
+/// One connection set of a reused-connection comparison: the baseline (the A/B numerator and
+/// the A/A pair's numerator), a twin configured as the baseline (the A/A denominator: the
+/// control sees what differs between equally configured connections, their page buffers' places
+/// in memory, up to ±1-3 % on a full scan, which the A/B pair, two connections, always carries),
+/// and the candidate.
+struct Set<'a> {
+    baseline: Side<'a>,
+    twin: Side<'a>,
+    candidate: Side<'a>,
+}
+
+/// Interleaved A/B of `query` on reused connections, block `b` on set `b % sets.len()`
+/// (`config.sets` of them, [`perfkit::run_ab_twinned`]).
+fn compare(config: &AbConfig, query: Query, sets: &[Set<'_>]) -> Result<AbReport, PerfError> {
+    debug_assert_eq!(sets.len(), config.sets, "one set of connections per set");
+    let mut probe = Probe::load(sets[0].baseline.conn)?;
+    let mut watches = vec![
+        [
+            ScanWatch::default(),
+            ScanWatch::default(),
+            ScanWatch::default()
+        ];
+        sets.len()
     ];
-    run_ab_twinned(config, |slot| {
+    run_ab_twinned(config, |slot, set| {
         let (side, watch) = match slot {
-            Slot::Baseline | Slot::ControlNumerator => (baseline, &mut watches[0]),
-            Slot::Candidate => (candidate, &mut watches[1]),
-            Slot::ControlDenominator => (twin, &mut watches[2]),
+            Slot::Baseline | Slot::ControlNumerator => (&sets[set].baseline, &mut watches[set][0]),
+            Slot::Candidate => (&sets[set].candidate, &mut watches[set][1]),
+            Slot::ControlDenominator => (&sets[set].twin, &mut watches[set][2]),
         };
         std::hint::black_box(probe.run(side.conn, query, side.variant)?);
         if let Some(chosen) = side.follows_scans
@@ -415,6 +436,56 @@ fn compare(
         }
         Ok::<_, PerfError>(())
     })
+}
+
+/// `config.sets` connections from `open` (called with the set's index).
+fn per_set<T>(
+    config: &AbConfig,
+    mut open: impl FnMut(usize) -> Result<T, PerfError>,
+) -> Result<Vec<T>, PerfError> {
+    (0..config.sets).map(&mut open).collect()
+}
+
+/// A connection to `path` with `tuning`, for set `set`: the first runs `ANALYZE` (the
+/// statistics are the file's, so every later connection reads them).
+fn analyzed_once(path: &Path, tuning: Tuning, set: usize) -> Result<Connection, PerfError> {
+    if set == 0 {
+        analyzed(path, tuning)
+    } else {
+        open(path, tuning)
+    }
+}
+
+/// The sets from parallel lists of connections.
+fn sets<'a>(
+    baselines: &'a [Connection],
+    twins: &'a [Connection],
+    candidates: Vec<Side<'a>>,
+    variant: Variant,
+) -> Vec<Set<'a>> {
+    baselines
+        .iter()
+        .zip(twins)
+        .zip(candidates)
+        .map(|((baseline, twin), candidate)| Set {
+            baseline: Side::plain(baseline, variant),
+            twin: Side::plain(twin, variant),
+            candidate,
+        })
+        .collect()
+}
+
+/// `items[0]` when every item is the same, else each item prefixed with its set.
+fn one_or_each(items: &[String]) -> String {
+    match items {
+        [first, rest @ ..] if rest.iter().all(|item| item == first) => first.clone(),
+        _ => items
+            .iter()
+            .enumerate()
+            .map(|(set, item)| format!("set {set}: {item}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 /// The candidate of a fresh-connection comparison.
@@ -481,25 +552,29 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 Variant::Ledger => &ledger,
                 Variant::Before => &before,
             };
-            let base = analyzed(&before.path, Tuning::LEDGER)?;
-            let twin = open(&before.path, Tuning::LEDGER)?;
-            let cand = analyzed(&candidate_data.path, Tuning::LEDGER)?;
+            let bases = per_set(&config, |set| {
+                analyzed_once(&before.path, Tuning::LEDGER, set)
+            })?;
+            let twins = per_set(&config, |_| open(&before.path, Tuning::LEDGER))?;
+            let cands = per_set(&config, |set| {
+                analyzed_once(&candidate_data.path, Tuning::LEDGER, set)
+            })?;
             let plan = match spec.claim.intended_plan() {
                 Some(expectation) => Some(plan_verdict(
-                    &cand,
+                    &cands[0],
                     &query.sql(spec.candidate_schema),
                     &expectation,
                 )?),
                 None => None,
             };
+            let candidates = cands
+                .iter()
+                .map(|cand| Side::plain(cand, spec.candidate_schema))
+                .collect();
             let report = compare(
                 &config,
                 query,
-                (
-                    &Side::plain(&base, Variant::Before),
-                    &Side::plain(&twin, Variant::Before),
-                ),
-                &Side::plain(&cand, spec.candidate_schema),
+                &sets(&bases, &twins, candidates, Variant::Before),
             )?;
             Measured {
                 report,
@@ -509,12 +584,23 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             }
         }
         ClaimId::CacheRecoveryReused | ClaimId::CacheScanLargerThanCache => {
-            let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
-            let twin = open(&ledger.path, Tuning::SQLITE_DEFAULT)?;
-            let big = analyzed(&ledger.path, Tuning::CACHE_64MB)?;
-            let side = |conn| Side::plain(conn, Variant::Ledger);
+            let smalls = per_set(&config, |set| {
+                analyzed_once(&ledger.path, Tuning::SQLITE_DEFAULT, set)
+            })?;
+            let twins = per_set(&config, |_| open(&ledger.path, Tuning::SQLITE_DEFAULT))?;
+            let bigs = per_set(&config, |set| {
+                analyzed_once(&ledger.path, Tuning::CACHE_64MB, set)
+            })?;
+            let candidates = bigs
+                .iter()
+                .map(|big| Side::plain(big, Variant::Ledger))
+                .collect();
             Measured {
-                report: compare(&config, query, (&side(&small), &side(&twin)), &side(&big))?,
+                report: compare(
+                    &config,
+                    query,
+                    &sets(&smalls, &twins, candidates, Variant::Ledger),
+                )?,
                 baseline: DEFAULT_CACHE.into(),
                 candidate: BIG_CACHE.into(),
                 plan: None,
@@ -530,29 +616,38 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             }
         }
         ClaimId::AdaptiveRecoveryReused | ClaimId::AdaptiveScanLargerThanCache => {
-            let small = analyzed(&ledger.path, Tuning::SQLITE_DEFAULT)?;
-            let twin = open(&ledger.path, Tuning::SQLITE_DEFAULT)?;
-            let (adaptive, choice) = open_adaptive(&ledger.path, ConnectionUse::Reused)?;
-            let following = Side {
-                follows_scans: Some(choice),
-                ..Side::plain(&adaptive, Variant::Ledger)
-            };
+            let smalls = per_set(&config, |set| {
+                analyzed_once(&ledger.path, Tuning::SQLITE_DEFAULT, set)
+            })?;
+            let twins = per_set(&config, |_| open(&ledger.path, Tuning::SQLITE_DEFAULT))?;
+            let adaptive = per_set(&config, |_| {
+                open_adaptive(&ledger.path, ConnectionUse::Reused)
+            })?;
+            let candidates = adaptive
+                .iter()
+                .map(|(conn, choice)| Side {
+                    follows_scans: Some(*choice),
+                    ..Side::plain(conn, Variant::Ledger)
+                })
+                .collect();
+            let sets = sets(&smalls, &twins, candidates, Variant::Ledger);
+            let report = compare(&config, query, &sets)?;
+            let choices: Vec<String> = adaptive
+                .iter()
+                .map(|(_, choice)| describe_choice(choice))
+                .collect();
+            let watched: Vec<Vec<u64>> = sets
+                .iter()
+                .map(|set| set.candidate.watch_changes.borrow().clone())
+                .collect();
             Measured {
-                report: compare(
-                    &config,
-                    query,
-                    (
-                        &Side::plain(&small, Variant::Ledger),
-                        &Side::plain(&twin, Variant::Ledger),
-                    ),
-                    &following,
-                )?,
+                report,
                 baseline: DEFAULT_CACHE.into(),
                 candidate: format!(
-                    "{}, followed by the ledger's scan watch between queries (cache set to {:?} KiB \
+                    "{}, followed by the ledger's scan watch between queries (cache set to {} KiB \
                      by the watch during the run)",
-                    describe_choice(&choice),
-                    following.watch_changes.borrow()
+                    one_or_each(&choices),
+                    one_or_each(&watched.iter().map(|w| format!("{w:?}")).collect::<Vec<_>>())
                 ),
                 plan: None,
             }
@@ -700,6 +795,27 @@ mod tests {
         );
         let scan = tiny("adaptive-scan-larger-than-cache");
         assert_eq!(scan.query_name(), "full-scan");
+        let over_sets = PerfSpec {
+            connection_sets: 3,
+            ..scan.clone()
+        };
+        let measured = measure(&over_sets, dir.path(), 1).unwrap();
+        assert!(measured.gated && measured.target <= 1.0, "{measured:?}");
+        assert_eq!(measured.ratio.pairs, 3);
+        assert!(
+            measured
+                .candidate
+                .starts_with("adaptive cache (2000 KiB: SmallDatabase)"),
+            "one description for three equal choices: {}",
+            measured.candidate
+        );
+        for sets in [0, 17] {
+            let bad = PerfSpec {
+                connection_sets: sets,
+                ..scan.clone()
+            };
+            assert!(bad.validate().unwrap_err().contains("connection-sets"));
+        }
         let with_target = PerfSpec {
             target: Some(1.0),
             ..scan

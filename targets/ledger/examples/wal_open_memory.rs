@@ -6,6 +6,7 @@
 //! target/release/examples/wal_open_memory build /dev/shm/walmem 64   # a 64 MB WAL
 //! target/release/examples/wal_open_memory open /dev/shm/walmem       # one open, in a fresh process
 //! target/release/examples/wal_open_memory clean /dev/shm/walmem      # the same, checkpointed first
+//! target/release/examples/wal_open_memory damaged /dev/shm/walmem    # a frame of the WAL damaged
 //! ```
 //!
 //! `build` stages captures with automatic checkpoints off until the `-wal` holds
@@ -15,7 +16,9 @@
 //! peak resident memory (`VmHWM`) before and after the open. `clean` first
 //! checkpoints the copy and removes its WAL (a plain SQLite connection; the
 //! WAL's page images are already sealed), so the open is a clean reopen of
-//! the same content.
+//! the same content. `damaged` first flips a bit in the page of the copy's middle WAL frame
+//! (later commits follow it), so the open's WAL-damage guard finds a break, keeps a copy of the
+//! WAL and repairs it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -70,7 +73,35 @@ fn build(dir: &Path, megabytes: u64) -> Result<(), Box<dyn std::error::Error>> {
     std::process::exit(0);
 }
 
-fn open(dir: &Path, clean: bool) -> Result<(), Box<dyn std::error::Error>> {
+/// What `open` does to the copy before opening it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Before {
+    Nothing,
+    Checkpoint,
+    DamageMiddleFrame,
+}
+
+/// Flips a bit in the page image of the middle frame of the WAL at `wal`.
+fn damage_middle_frame(wal: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(wal)?;
+    let mut header = [0u8; 32];
+    file.read_exact_at(&mut header, 0)?;
+    let page_size = u64::from(u32::from_be_bytes([
+        header[8], header[9], header[10], header[11],
+    ]));
+    let frames = (file.metadata()?.len() - 32) / (24 + page_size);
+    let at = 32 + frames / 2 * (24 + page_size) + 24 + 200;
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, at)?;
+    file.write_all_at(&[byte[0] ^ 0x10], at)?;
+    Ok(())
+}
+
+fn open(dir: &Path, first: Before) -> Result<(), Box<dyn std::error::Error>> {
     let source = config(dir);
     let copy_dir = dir.join("open");
     let _ = std::fs::remove_dir_all(&copy_dir);
@@ -79,7 +110,10 @@ fn open(dir: &Path, clean: bool) -> Result<(), Box<dyn std::error::Error>> {
     for suffix in ["", "-wal", "-shm"] {
         std::fs::copy(sibling(&source.path, suffix), sibling(&target.path, suffix))?;
     }
-    if clean {
+    if first == Before::DamageMiddleFrame {
+        damage_middle_frame(&sibling(&target.path, "-wal"))?;
+    }
+    if first == Before::Checkpoint {
         let conn = rusqlite::Connection::open(&target.path)?;
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         conn.close().map_err(|(_, e)| e)?;
@@ -92,9 +126,14 @@ fn open(dir: &Path, clean: bool) -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = started.elapsed();
     let after = peak_rss_kib();
     println!(
-        "open: {:.1} ms, WAL {wal_bytes} bytes, peak RSS {before} KiB before, {after} KiB after (+{} KiB)",
+        "open: {:.1} ms, WAL {wal_bytes} bytes, peak RSS {before} KiB before, {after} KiB after (+{} KiB){}",
         elapsed.as_secs_f64() * 1e3,
-        after.saturating_sub(before)
+        after.saturating_sub(before),
+        if sibling(&target.path, "-wal.damaged-1").exists() {
+            ", the WAL guard kept a damaged copy"
+        } else {
+            ""
+        }
     );
     drop(ledger);
     Ok(())
@@ -104,10 +143,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("build") if args.len() == 4 => build(Path::new(&args[2]), args[3].parse()?),
-        Some("open") if args.len() == 3 => open(Path::new(&args[2]), false),
-        Some("clean") if args.len() == 3 => open(Path::new(&args[2]), true),
-        _ => {
-            Err("usage: wal_open_memory build <dir> <megabytes> | open <dir> | clean <dir>".into())
+        Some("open") if args.len() == 3 => open(Path::new(&args[2]), Before::Nothing),
+        Some("clean") if args.len() == 3 => open(Path::new(&args[2]), Before::Checkpoint),
+        Some("damaged") if args.len() == 3 => {
+            open(Path::new(&args[2]), Before::DamageMiddleFrame)
         }
+        _ => Err(
+            "usage: wal_open_memory build <dir> <megabytes> | open <dir> | clean <dir> | damaged <dir>"
+                .into(),
+        ),
     }
 }

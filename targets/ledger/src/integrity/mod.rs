@@ -18,6 +18,7 @@ pub(crate) mod repair;
 #[cfg(test)]
 mod repair_under_flips;
 pub mod wal_break;
+mod wal_frames;
 
 use std::fmt;
 use std::path::Path;

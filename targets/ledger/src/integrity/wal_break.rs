@@ -30,12 +30,17 @@
 //! after open then deals with the damaged page (`REINDEX`, or naming the
 //! captures it makes unreadable); else the ledger stops serving. The WAL as
 //! found is always kept as `<db>-wal.damaged-<n>`.
+//!
+//! Everything here reads the WAL a frame at a time through [`super::wal_frames`] and holds a
+//! repair's changes beside the file until they are written in place, so a WAL of any size,
+//! sound or damaged, is never held in memory whole.
 
 use std::fs;
-use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use crate::backup::wal::{self, FRAME_HEADER_BYTES, Generation, WAL_HEADER_BYTES};
+use super::wal_frames::WalFrames;
+use crate::backup::wal::{self, FRAME_HEADER_BYTES};
 use crate::checksum;
 use crate::config::{Config, JournalMode, Synchronous};
 
@@ -106,9 +111,10 @@ impl WalGuard {
 
 /// A break and what is needed to repair it.
 struct Scanned {
-    generation: Generation,
     /// Running checksum before the damaged frame.
     seed_before: [u32; 2],
+    /// The damaged frame as read (header and page).
+    damaged: Vec<u8>,
     found: WalBreak,
 }
 
@@ -116,111 +122,161 @@ fn be32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
-/// The first break in the WAL image `bytes`; `durable_commits` says whether
-/// each commit was synced (`synchronous` FULL or EXTRA), `indexed_through`
-/// is the last frame the WAL index (`-shm`) recorded as committed.
-fn scan(bytes: &[u8], durable_commits: bool, indexed_through: Option<u32>) -> Option<Scanned> {
-    let generation = wal::parse_header(bytes).ok()??;
-    let size = generation.frame_bytes();
-    let frames = &bytes[WAL_HEADER_BYTES..];
+/// The first frame of the current generation that fails the chain, and the chain resumed
+/// after it from its stored checksum.
+struct Resumed {
+    frame: u32,
+    seed_before: [u32; 2],
+    damaged: Vec<u8>,
+    running: [u32; 2],
+    commits: u32,
+    last_commit: Option<u32>,
+}
+
+/// The first break in `wal` (see the module doc), in one streamed pass: the chain from the
+/// header to the first frame that fails it, then the chain resumed after that frame; frames of
+/// an older generation end the scan. `durable_commits` says whether each commit was synced
+/// (`synchronous` FULL or EXTRA), `indexed_through` is the last frame the WAL index (`-shm`)
+/// recorded as committed.
+///
+/// # Errors
+/// A read of the WAL failed.
+fn scan(
+    wal: &WalFrames,
+    durable_commits: bool,
+    indexed_through: Option<u32>,
+) -> std::io::Result<Option<Scanned>> {
+    let generation = *wal.generation();
     let mut running = generation.header_checksum;
-    let mut index = 0usize;
-    let damaged = loop {
-        let frame = frames.get(index * size..(index + 1) * size)?;
-        match wal::check_frame(&generation, frame, running) {
-            Some((_, sum)) => running = sum,
-            None => break frame,
+    let mut resumed: Option<Resumed> = None;
+    wal.each(1, |index, frame| {
+        let Some(after) = resumed.as_mut() else {
+            if let Some((_, sum)) = wal::check_frame(&generation, frame, running) {
+                running = sum;
+                return ControlFlow::Continue(());
+            }
+            if be32(frame, 8) != generation.salt1 || be32(frame, 12) != generation.salt2 {
+                return ControlFlow::Break(());
+            }
+            resumed = Some(Resumed {
+                frame: index,
+                seed_before: running,
+                damaged: frame.to_vec(),
+                running: [be32(frame, 16), be32(frame, 20)],
+                commits: 0,
+                last_commit: None,
+            });
+            return ControlFlow::Continue(());
+        };
+        let Some((header, sum)) = wal::check_frame(&generation, frame, after.running) else {
+            return ControlFlow::Break(());
+        };
+        after.running = sum;
+        if header.db_size != 0 {
+            after.commits += 1;
+            after.last_commit = Some(index);
         }
-        index += 1;
+        ControlFlow::Continue(())
+    })?;
+    let Some(after) = resumed else {
+        return Ok(None);
     };
-    if be32(damaged, 8) != generation.salt1 || be32(damaged, 12) != generation.salt2 {
-        return None;
-    }
-    let stored = [be32(damaged, 16), be32(damaged, 20)];
-    let own_commit = be32(damaged, 4) != 0;
-    let after = wal::scan_committed(&generation, &frames[(index + 1) * size..], stored);
-    let frame = u32::try_from(index + 1).ok()?;
-    let transactions_lost = u32::from(own_commit) + u32::try_from(after.commits.len()).ok()?;
+    let own_commit = be32(&after.damaged, 4) != 0;
+    let transactions_lost = u32::from(own_commit) + after.commits;
     if transactions_lost == 0 {
-        return None;
+        return Ok(None);
     }
-    let last_commit = after.commits.last().map_or(frame, |(i, _)| frame + 1 + i);
-    Some(Scanned {
-        generation,
-        seed_before: running,
+    let last_commit = after.last_commit.unwrap_or(after.frame);
+    Ok(Some(Scanned {
+        seed_before: after.seed_before,
         found: WalBreak {
-            frame,
-            page: be32(damaged, 0),
+            frame: after.frame,
+            page: be32(&after.damaged, 0),
             transactions_lost,
             last_commit,
             proven: durable_commits
                 && (transactions_lost >= 2 || indexed_through.is_some_and(|mx| mx >= last_commit)),
         },
-    })
-}
-
-fn frame_range(generation: &Generation, frame: u32) -> std::ops::Range<usize> {
-    let start = usize::try_from(generation.frame_offset(frame)).unwrap_or(usize::MAX);
-    start..start.saturating_add(generation.frame_bytes())
+        damaged: after.damaged,
+    }))
 }
 
 /// Recompute the stored checksums from the damaged frame through the last commit.
-fn reseal(bytes: &mut [u8], scanned: &Scanned) {
-    let generation = &scanned.generation;
+///
+/// # Errors
+/// A read of the WAL failed.
+fn reseal(wal: &mut WalFrames, scanned: &Scanned) -> std::io::Result<()> {
+    let generation = *wal.generation();
+    let (first, last) = (scanned.found.frame, scanned.found.last_commit);
     let mut running = scanned.seed_before;
-    for index in scanned.found.frame..=scanned.found.last_commit {
-        let frame = &mut bytes[frame_range(generation, index)];
+    let mut sums = Vec::new();
+    wal.each(first, |index, frame| {
         let sum = wal::checksum(generation.big_endian, &frame[..8], running);
-        let sum = wal::checksum(generation.big_endian, &frame[FRAME_HEADER_BYTES..], sum);
-        frame[16..20].copy_from_slice(&sum[0].to_be_bytes());
-        frame[20..24].copy_from_slice(&sum[1].to_be_bytes());
-        running = sum;
-    }
+        running = wal::checksum(generation.big_endian, &frame[FRAME_HEADER_BYTES..], sum);
+        sums.push(running);
+        if index >= last {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    wal.reseal(first, sums);
+    Ok(())
 }
 
 /// Replace damaged frames by their archived copies while the archive has
 /// them and they pass the chain; the frames replaced.
-fn patch_from_archive(bytes: &mut [u8], archive: &Path) -> Vec<u32> {
+///
+/// # Errors
+/// A read of the WAL failed.
+fn patch_from_archive(wal: &mut WalFrames, archive: &Path) -> std::io::Result<Vec<u32>> {
     let mut replaced = Vec::new();
-    while let Some(scanned) = scan(bytes, true, None) {
+    while let Some(scanned) = scan(wal, true, None)? {
         let frame = scanned.found.frame;
-        let Some(copy) = crate::backup::archived_frame(archive, &scanned.generation, frame) else {
+        let generation = *wal.generation();
+        let Some(copy) = crate::backup::archived_frame(archive, &generation, frame) else {
             break;
         };
         if replaced.contains(&frame)
-            || wal::check_frame(&scanned.generation, &copy, scanned.seed_before).is_none()
+            || wal::check_frame(&generation, &copy, scanned.seed_before).is_none()
         {
             break;
         }
-        bytes[frame_range(&scanned.generation, frame)].copy_from_slice(&copy);
+        wal.replace(frame, copy);
         replaced.push(frame);
     }
-    replaced
+    Ok(replaced)
 }
 
 /// Reserved bytes per page: from the database header, else from the newest
 /// image of page 1 in the WAL (a database never checkpointed is empty).
-fn reserve_bytes(db: &Path, bytes: &[u8], generation: &Generation) -> Option<u8> {
+///
+/// # Errors
+/// A read of the WAL failed.
+fn reserve_bytes(db: &Path, wal: &WalFrames) -> std::io::Result<Option<u8>> {
     if let Ok(Some(reserve)) = checksum::reserve_bytes_of(db) {
-        return Some(reserve);
+        return Ok(Some(reserve));
     }
-    bytes[WAL_HEADER_BYTES..]
-        .chunks_exact(generation.frame_bytes())
-        .rfind(|frame| be32(frame, 0) == 1 && be32(frame, 8) == generation.salt1)
-        .map(|frame| frame[FRAME_HEADER_BYTES + 20])
+    let salt1 = wal.generation().salt1;
+    let mut newest = None;
+    wal.each(1, |_, frame| {
+        if be32(frame, 0) == 1 && be32(frame, 8) == salt1 {
+            newest = Some(frame[FRAME_HEADER_BYTES + 20]);
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(newest)
 }
 
 /// Whether re-sealing is safe: page checksums are on and the damaged page
 /// image fails its own, so every read of it will be refused.
-fn resealable(config: &Config, bytes: &[u8], scanned: &Scanned) -> Result<(), String> {
-    let generation = &scanned.generation;
-    let frame = &bytes[frame_range(generation, scanned.found.frame)];
-    if checksum::page_checksum_ok(&frame[FRAME_HEADER_BYTES..]) {
+fn resealable(config: &Config, wal: &WalFrames, scanned: &Scanned) -> Result<(), String> {
+    if checksum::page_checksum_ok(&scanned.damaged[FRAME_HEADER_BYTES..]) {
         return Err("the page image is intact, so the frame header is damaged".into());
     }
-    if !config.tuning.page_checksums
-        || reserve_bytes(&config.path, bytes, generation) != Some(checksum::RESERVE_BYTES as u8)
-    {
+    let reserve =
+        reserve_bytes(&config.path, wal).map_err(|e| format!("could not read the WAL: {e}"))?;
+    if !config.tuning.page_checksums || reserve != Some(checksum::RESERVE_BYTES as u8) {
         return Err("no page checksums: the damaged page could be served unnoticed".into());
     }
     Ok(())
@@ -228,53 +284,22 @@ fn resealable(config: &Config, bytes: &[u8], scanned: &Scanned) -> Result<(), St
 
 /// The last frame the WAL index (`<db>-shm`, left by a process that did not
 /// close) records as committed, when its header is intact (both copies equal,
-/// checksum right) and its salts are those of the WAL image `bytes`. The
+/// checksum right) and its salts are those of the WAL header `wal_header`. The
 /// writer records a commit there only after the commit's frames are written
 /// (and, with `synchronous=FULL`, synced), so it proves they were committed.
-fn indexed_through(db: &Path, bytes: &[u8]) -> Option<u32> {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-shm");
-    let shm = fs::read(PathBuf::from(name)).ok()?;
-    let (header, copy) = (shm.get(..48)?, shm.get(48..96)?);
+fn indexed_through(db: &Path, wal_header: &[u8]) -> Option<u32> {
+    use std::io::Read;
+    let mut shm = [0u8; 96];
+    fs::File::open(crate::sidecar::sidecar(db, "-shm"))
+        .and_then(|mut file| file.read_exact(&mut shm))
+        .ok()?;
+    let (header, copy) = (&shm[..48], &shm[48..96]);
     let native = |at: usize| {
         u32::from_ne_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
     };
     let sum = wal::checksum(cfg!(target_endian = "big"), &header[..40], [0, 0]);
     let intact = header == copy && header[12] == 1 && sum == [native(40), native(44)];
-    (intact && bytes.get(16..24)? == &header[32..40]).then(|| native(16))
-}
-
-/// Whether the WAL at `path` has a whole frame with the current salts that
-/// fails the checksum chain: the only case in which [`scan`] can find a
-/// break. Streamed a frame at a time through one reused buffer, so a sound
-/// WAL (the usual case at open, however large) is never held in memory; the
-/// rare WAL that fails here is then read whole for [`scan`] and the repair.
-/// An unreadable or headerless WAL is `false` (nothing to guard: SQLite's
-/// recovery decides).
-fn chain_fails_within_generation(path: &Path) -> bool {
-    use std::io::Read;
-    let Ok(file) = fs::File::open(path) else {
-        return false;
-    };
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let mut header = [0u8; WAL_HEADER_BYTES];
-    if reader.read_exact(&mut header).is_err() {
-        return false;
-    }
-    let Ok(Some(generation)) = wal::parse_header(&header) else {
-        return false;
-    };
-    let mut frame = vec![0u8; generation.frame_bytes()];
-    let mut running = generation.header_checksum;
-    while reader.read_exact(&mut frame).is_ok() {
-        match wal::check_frame(&generation, &frame, running) {
-            Some((_, sum)) => running = sum,
-            None => {
-                return be32(&frame, 8) == generation.salt1 && be32(&frame, 12) == generation.salt2;
-            }
-        }
-    }
-    false
+    (intact && wal_header.get(16..24)? == &header[32..40]).then(|| native(16))
 }
 
 /// `<db>-wal`.
@@ -282,8 +307,8 @@ fn wal_path(db: &Path) -> PathBuf {
     crate::sidecar::sidecar(db, "-wal")
 }
 
-/// Write `bytes` to the first free `<db>-wal.damaged-<n>` and fsync it.
-fn keep_copy(wal: &Path, bytes: &[u8]) -> Option<PathBuf> {
+/// Copy the WAL at `wal` as it is to the first free `<db>-wal.damaged-<n>` and fsync it.
+fn keep_copy(wal: &Path) -> Option<PathBuf> {
     (1..1000).find_map(|n| {
         let mut name = wal.as_os_str().to_owned();
         name.push(format!(".damaged-{n}"));
@@ -293,16 +318,10 @@ fn keep_copy(wal: &Path, bytes: &[u8]) -> Option<PathBuf> {
             .create_new(true)
             .open(&path)
             .ok()?;
-        file.write_all(bytes).and_then(|()| file.sync_all()).ok()?;
+        let copied = fs::File::open(wal).and_then(|mut from| std::io::copy(&mut from, &mut file));
+        copied.and_then(|_| file.sync_all()).ok()?;
         Some(path)
     })
-}
-
-/// Rewrite the WAL in place with `bytes` (same length) and fsync it.
-fn rewrite(wal: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = fs::OpenOptions::new().write(true).open(wal)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// The archive directory of `config`, relative paths taken from the database's directory.
@@ -311,6 +330,38 @@ fn archive_dir(config: &Config) -> Option<PathBuf> {
     Some(match config.path.parent() {
         Some(parent) if dir.is_relative() => parent.join(dir),
         _ => dir.clone(),
+    })
+}
+
+/// The repair of a WAL with a break, in memory beside `frames` (written back by the caller
+/// unless it is [`WalRepair::NotRepaired`]): the archive's copies of the damaged frames, else
+/// re-sealing a proven break over a page that fails its checksum.
+///
+/// # Errors
+/// A read of the WAL failed.
+fn repair(
+    config: &Config,
+    frames: &mut WalFrames,
+    durable: bool,
+    indexed: Option<u32>,
+) -> std::io::Result<WalRepair> {
+    let restored = match archive_dir(config) {
+        Some(dir) => patch_from_archive(frames, &dir)?,
+        None => Vec::new(),
+    };
+    Ok(match scan(frames, durable, indexed)? {
+        None => WalRepair::FromArchive(restored),
+        Some(left) if !left.found.proven => WalRepair::NotRepaired(
+            "not proven to be damage at rest; SQLite's recovery keeps the transactions before it"
+                .into(),
+        ),
+        Some(left) => match resealable(config, frames, &left) {
+            Ok(()) => {
+                reseal(frames, &left)?;
+                WalRepair::Resealed
+            }
+            Err(why) => WalRepair::NotRepaired(why),
+        },
     })
 }
 
@@ -325,37 +376,21 @@ pub(crate) fn guard(config: &Config) -> Option<WalGuard> {
         return None;
     });
     let wal = wal_path(&config.path);
-    if !chain_fails_within_generation(&wal) {
-        return None;
-    }
-    let mut bytes = fs::read(&wal).ok()?;
+    let mut frames = WalFrames::open(&wal).ok()??;
     let durable = matches!(
         config.tuning.synchronous,
         Synchronous::Full | Synchronous::Extra
     );
-    let indexed = indexed_through(&config.path, &bytes);
-    let first = scan(&bytes, durable, indexed)?;
-    let copy = keep_copy(&wal, &bytes);
-    let restored = archive_dir(config)
-        .map(|dir| patch_from_archive(&mut bytes, &dir))
-        .unwrap_or_default();
-    let repair = match scan(&bytes, durable, indexed) {
-        None => WalRepair::FromArchive(restored),
-        Some(left) if !left.found.proven => WalRepair::NotRepaired(
-            "not proven to be damage at rest; SQLite's recovery keeps the transactions before it"
-                .into(),
-        ),
-        Some(left) => match resealable(config, &bytes, &left) {
-            Ok(()) => {
-                reseal(&mut bytes, &left);
-                WalRepair::Resealed
-            }
-            Err(why) => WalRepair::NotRepaired(why),
-        },
+    let indexed = indexed_through(&config.path, frames.header());
+    let first = scan(&frames, durable, indexed).ok()??;
+    let copy = keep_copy(&wal);
+    let repair = match repair(config, &mut frames, durable, indexed) {
+        Ok(repair) => repair,
+        Err(e) => WalRepair::NotRepaired(format!("could not read the WAL: {e}")),
     };
     let repair = match repair {
         WalRepair::NotRepaired(_) => repair,
-        done => match rewrite(&wal, &bytes) {
+        done => match frames.write_back() {
             Ok(()) => done,
             Err(e) => WalRepair::NotRepaired(format!("could not rewrite the WAL: {e}")),
         },
@@ -370,6 +405,7 @@ pub(crate) fn guard(config: &Config) -> Option<WalGuard> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::wal::WAL_HEADER_BYTES;
 
     const PAGE: usize = 512;
 
@@ -409,46 +445,51 @@ mod tests {
         bytes[WAL_HEADER_BYTES + (frame - 1) * (FRAME_HEADER_BYTES + PAGE) + 100] ^= 4;
     }
 
-    #[test]
-    fn a_sound_wal_or_a_torn_tail_is_no_break() {
-        let sound = wal_image(4);
-        assert!(scan(&sound, true, None).is_none());
-        let mut torn = sound.clone();
-        torn.truncate(torn.len() - 100);
-        assert!(scan(&torn, true, None).is_none());
+    /// `bytes` written to a WAL file in a fresh directory, opened.
+    fn frames_of(bytes: &[u8]) -> (tempfile::TempDir, WalFrames) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db-wal");
+        fs::write(&path, bytes).unwrap();
+        let frames = WalFrames::open(&path).unwrap().expect("a valid header");
+        (dir, frames)
+    }
+
+    fn scanned(bytes: &[u8], durable: bool) -> Option<Scanned> {
+        scan(&frames_of(bytes).1, durable, None).unwrap()
     }
 
     #[test]
-    fn the_streamed_pre_check_flags_exactly_a_failing_frame_of_the_current_generation() {
-        let dir = tempfile::tempdir().unwrap();
-        let flags = |name: &str, bytes: &[u8]| {
-            let path = dir.path().join(name);
-            fs::write(&path, bytes).unwrap();
-            chain_fails_within_generation(&path)
-        };
+    fn a_sound_wal_a_torn_tail_or_an_older_generation_is_no_break() {
         let sound = wal_image(4);
-        assert!(!flags("sound", &sound));
+        assert!(scanned(&sound, true).is_none());
         let mut torn = sound.clone();
         torn.truncate(torn.len() - 100);
-        assert!(!flags("torn", &torn), "a partial last frame is a torn tail");
-        let mut damaged = wal_image(5);
-        flip_in_frame(&mut damaged, 2);
-        assert!(flags("damaged", &damaged));
+        assert!(scanned(&torn, true).is_none(), "a partial last frame");
+        let mut torn_commit = wal_image(4);
+        flip_in_frame(&mut torn_commit, 4);
+        torn_commit[WAL_HEADER_BYTES + 3 * (FRAME_HEADER_BYTES + PAGE) + 4..][..4]
+            .copy_from_slice(&[0; 4]);
+        assert!(
+            scanned(&torn_commit, true).is_none(),
+            "a failing last frame that commits nothing"
+        );
         let mut stale = sound.clone();
         stale.extend_from_slice(&wal_image(2)[WAL_HEADER_BYTES..]);
         let stale_frame = WAL_HEADER_BYTES + 4 * (FRAME_HEADER_BYTES + PAGE);
         stale[stale_frame + 8] ^= 0xff; // an old generation's salt
-        assert!(!flags("stale", &stale), "frames of an older generation");
-        assert!(!chain_fails_within_generation(&dir.path().join("absent")));
+        assert!(
+            scanned(&stale, true).is_none(),
+            "frames of an older generation"
+        );
     }
 
     #[test]
     fn damage_before_later_commits_is_a_proven_break() {
         let mut bytes = wal_image(5);
         flip_in_frame(&mut bytes, 2);
-        let found = scan(&bytes, true, None).expect("break").found;
+        let found = scanned(&bytes, true).expect("break");
         assert_eq!(
-            found,
+            found.found,
             WalBreak {
                 frame: 2,
                 page: 2,
@@ -457,14 +498,19 @@ mod tests {
                 proven: true
             }
         );
-        assert!(!scan(&bytes, false, None).expect("break").found.proven);
+        assert_eq!(found.damaged, bytes[frame_at(2)..frame_at(3)]);
+        assert!(!scanned(&bytes, false).expect("break").found.proven);
+    }
+
+    fn frame_at(frame: usize) -> usize {
+        WAL_HEADER_BYTES + (frame - 1) * (FRAME_HEADER_BYTES + PAGE)
     }
 
     #[test]
     fn damage_in_the_last_transaction_is_ambiguous() {
         let mut bytes = wal_image(3);
         flip_in_frame(&mut bytes, 3);
-        let found = scan(&bytes, true, None).expect("break").found;
+        let found = scanned(&bytes, true).expect("break").found;
         assert_eq!((found.frame, found.transactions_lost), (3, 1));
         assert!(!found.proven);
     }
@@ -473,16 +519,33 @@ mod tests {
     fn resealing_restores_the_chain_through_the_last_commit() {
         let mut bytes = wal_image(5);
         flip_in_frame(&mut bytes, 2);
-        let scanned = scan(&bytes, true, None).expect("break");
-        reseal(&mut bytes, &scanned);
-        assert!(scan(&bytes, true, None).is_none());
-        let generation = wal::parse_header(&bytes).unwrap().unwrap();
+        let (dir, mut frames) = frames_of(&bytes);
+        let found = scan(&frames, true, None).unwrap().expect("break");
+        reseal(&mut frames, &found).unwrap();
+        assert!(scan(&frames, true, None).unwrap().is_none(), "in memory");
+        assert_eq!(fs::read(dir.path().join("l.db-wal")).unwrap(), bytes);
+        frames.write_back().unwrap();
+        let written = fs::read(dir.path().join("l.db-wal")).unwrap();
+        assert!(scanned(&written, true).is_none(), "written back");
+        let generation = wal::parse_header(&written).unwrap().unwrap();
         let all = wal::scan_committed(
             &generation,
-            &bytes[WAL_HEADER_BYTES..],
+            &written[WAL_HEADER_BYTES..],
             generation.header_checksum,
         );
         assert_eq!(all.frames, 5);
+        let unsealed = |image: &[u8]| {
+            let mut image = image.to_vec();
+            for frame in 1..=5 {
+                image[frame_at(frame) + 16..][..8].fill(0);
+            }
+            image
+        };
+        assert_eq!(
+            unsealed(&written),
+            unsealed(&bytes),
+            "only stored checksums changed"
+        );
     }
 
     #[test]
@@ -491,12 +554,14 @@ mod tests {
         let config = Config::new(dir.path().join("l.db"), dir.path().join("v"));
         let mut bytes = wal_image(4);
         bytes[WAL_HEADER_BYTES + 2] ^= 1; // frame 1's page number, page image intact
-        let scanned = scan(&bytes, true, None).expect("break");
-        let why = resealable(&config, &bytes, &scanned).expect_err("header damage");
+        let (_dir, frames) = frames_of(&bytes);
+        let found = scan(&frames, true, None).unwrap().expect("break");
+        let why = resealable(&config, &frames, &found).expect_err("header damage");
         assert!(why.contains("header"), "{why}");
         let mut body = wal_image(4);
         flip_in_frame(&mut body, 1);
-        let scanned = scan(&body, true, None).expect("break");
-        assert_eq!(resealable(&config, &body, &scanned), Ok(()));
+        let (_dir, frames) = frames_of(&body);
+        let found = scan(&frames, true, None).unwrap().expect("break");
+        assert_eq!(resealable(&config, &frames, &found), Ok(()));
     }
 }
