@@ -28,4 +28,4 @@ pub use corruption::{CorruptionEvidence, InjectedDamage, ObjectKind, Served};
 pub use counters::DriveCounters;
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use observable::SurfacedErrors;
-pub use snapshot::{LedgerSnapshot, SnapshotError};
+pub use snapshot::{LedgerSnapshot, Part, SnapshotError};
