@@ -35,6 +35,11 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
         if let Some(after) = &evidence.after_recovery {
             figures = super::evidence::after_recovery::figures(after);
         }
+        if let Some(corruption) = &evidence.corruption {
+            for (name, value) in super::evidence::corruption::figures(corruption) {
+                *summed.entry(name).or_default() += value;
+            }
+        }
         if let Some(restart) = &evidence.restart {
             let mut add =
                 |name: &str, value: u64| *summed.entry(name.to_owned()).or_default() += value;

@@ -17,6 +17,7 @@ pub mod latency;
 mod model;
 pub mod observable;
 pub mod pressure;
+pub mod repairs;
 pub mod restart;
 mod snapshot;
 

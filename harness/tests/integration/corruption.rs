@@ -7,6 +7,7 @@ use std::path::Path;
 use harness::engine::evidence_after_reopen;
 use harness::engine::execution_from;
 use harness::families::FaultPlan;
+use harness::oracle::repairs::RepairKind;
 use harness::oracle::{CheckName, Evidence, Part, Served};
 use harness::scenario::Registry;
 
@@ -117,6 +118,11 @@ fn intact_captures_beside_a_garbage_row_are_judged_intact() {
     );
     let (intact, damaged) = refused_unnamed(&e);
     assert_eq!(intact.len(), 4, "{intact:?}");
+    assert_eq!(
+        e.corruption.as_ref().map(|c| c.repairs.clone()),
+        Some(vec![RepairKind::RefusedAndNamed]),
+        "counted as refused and named"
+    );
     assert_eq!(damaged, [] as [String; 0], "every damaged capture is named");
     for check in [CheckName::CorruptionAccounted, CheckName::FaultsObservable] {
         let verdict = e.check(check);
@@ -179,6 +185,10 @@ fn an_unopenable_file_is_judged_by_the_opens_refusal() {
         .as_ref()
         .expect_err("the ledger refuses to open it");
     assert_eq!(refusal.kind, "corrupt", "{refusal}");
+    assert_eq!(
+        e.corruption.as_ref().map(|c| c.repairs.clone()),
+        Some(vec![RepairKind::RefusedAndNamed])
+    );
     for check in [CheckName::CorruptionAccounted, CheckName::FaultsObservable] {
         let verdict = e.check(check);
         assert!(verdict.passed, "{check}: {}", verdict.detail);
