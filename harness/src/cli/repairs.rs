@@ -62,7 +62,7 @@ mod tests {
         assert_eq!(
             line_of([&damaged, &other, &damaged].into_iter()).as_deref(),
             Some(
-                "repairs by kind over 2 corruption iteration(s): reindex 4, restore 0, \
+                "repairs by kind over 2 corruption iteration(s): reindex 4, vacuum 0, restore 0, \
                  wal_frames_restored 0, wal_resealed 0, refused_and_named 2; 14 capture(s) named"
             )
         );

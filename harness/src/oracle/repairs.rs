@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RepairKind {
-    /// Damaged indexes rebuilt (`REINDEX`) and re-checked.
+    /// Damaged indexes rebuilt (`REINDEX`, then `VACUUM`) and re-checked.
     Reindex,
+    /// Only free pages damaged: dropped by `VACUUM` (a `Reindexed` action naming no index).
+    Vacuum,
     /// The database rebuilt from a verified backup (the chain: snapshot plus WAL archive).
     Restore,
     /// Damaged WAL frames replaced by their archived copies before recovery.
@@ -26,8 +28,9 @@ pub enum RepairKind {
 
 impl RepairKind {
     /// Every kind, in the order figures list them.
-    pub const ALL: [RepairKind; 5] = [
+    pub const ALL: [RepairKind; 6] = [
         RepairKind::Reindex,
+        RepairKind::Vacuum,
         RepairKind::Restore,
         RepairKind::WalFramesRestored,
         RepairKind::WalResealed,
@@ -37,6 +40,7 @@ impl RepairKind {
     /// The kind of a corruption report's action.
     pub fn of(action: &RepairAction) -> RepairKind {
         match action {
+            RepairAction::Reindexed(indexes) if indexes.is_empty() => RepairKind::Vacuum,
             RepairAction::Reindexed(_) => RepairKind::Reindex,
             RepairAction::Restored { .. } => RepairKind::Restore,
             RepairAction::WalFramesRestored(_) => RepairKind::WalFramesRestored,
@@ -49,6 +53,7 @@ impl RepairKind {
     pub fn figure(self) -> &'static str {
         match self {
             RepairKind::Reindex => "repairs_reindex",
+            RepairKind::Vacuum => "repairs_vacuum",
             RepairKind::Restore => "repairs_restore",
             RepairKind::WalFramesRestored => "repairs_wal_frames_restored",
             RepairKind::WalResealed => "repairs_wal_resealed",
@@ -91,11 +96,13 @@ mod tests {
             RepairKind::of(&RepairAction::WalResealed { frame: 3, page: 7 }),
             RepairKind::of(&RepairAction::NotRepaired("table".into())),
             RepairKind::of(&RepairAction::Reindexed(vec!["y".into()])),
+            RepairKind::of(&RepairAction::Reindexed(Vec::new())),
         ];
         assert_eq!(
             figures(&repairs),
             [
                 ("repairs_reindex".to_owned(), 2),
+                ("repairs_vacuum".to_owned(), 1),
                 ("repairs_restore".to_owned(), 0),
                 ("repairs_wal_frames_restored".to_owned(), 0),
                 ("repairs_wal_resealed".to_owned(), 1),
