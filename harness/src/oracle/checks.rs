@@ -438,19 +438,23 @@ fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
     e.after_resuming(prune_backed_up)
 }
 
-/// The error log is judged wherever it reads (damage elsewhere does not hide it); a database
-/// that does not read at all because the ledger refused to open it is judged by that refusal
+/// The error log is judged wherever it reads (damage elsewhere does not hide it); where it does
+/// not read and the ledger refused to open the database, the check judges that refusal
 /// ([`unopenable_observable`]).
 fn judge_faults_observable(e: &Evidence) -> Vec<String> {
-    let mut problems = match (&e.snapshot, &e.reopen) {
-        (Ok(snapshot), _) => match snapshot.unreadable.get(&Part::ErrorsLog) {
-            None => faults_observable(&e.surfaced, &snapshot.caller_errors_logged),
-            Some(why) => vec![format!("errors_log unreadable: {why}")],
+    let log = match &e.snapshot {
+        Ok(snapshot) => match snapshot.unreadable.get(&Part::ErrorsLog) {
+            None => Ok(&snapshot.caller_errors_logged),
+            Some(why) => Err(format!("errors_log unreadable: {why}")),
         },
+        Err(why) => Err(format!("database unreadable: {why}")),
+    };
+    let mut problems = match (log, &e.reopen) {
+        (Ok(logged), _) => faults_observable(&e.surfaced, logged),
         (Err(unreadable), Err(refusal)) => {
-            unopenable_observable(&e.surfaced, &refusal.kind, &refusal.message, unreadable)
+            unopenable_observable(&e.surfaced, &refusal.kind, &refusal.message, &unreadable)
         }
-        (Err(unreadable), Ok(())) => vec![format!("database unreadable: {unreadable}")],
+        (Err(unreadable), Ok(())) => vec![unreadable],
     };
     problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
     problems.extend(counters_observable(e.drive_counters.as_ref()));
@@ -1164,8 +1168,16 @@ mod tests {
         assert!(e.check(CheckName::FaultsObservable).passed);
         s.unreadable
             .insert(Part::ErrorsLog, "database disk image is malformed".into());
-        let e = evidence(&all_acknowledged(), s);
+        let mut e = evidence(&all_acknowledged(), s);
         assert!(!e.check(CheckName::FaultsObservable).passed);
+        e.reopen = Err(ReopenRefusal {
+            kind: "corrupt".into(),
+            message: "the schema does not parse".into(),
+        });
+        assert!(
+            e.check(CheckName::FaultsObservable).passed,
+            "a log that does not read, of a database the ledger refused: judged by the refusal"
+        );
     }
 
     #[test]

@@ -191,12 +191,12 @@ pub fn faults_observable(surfaced: &SurfacedErrors, logged: &BTreeMap<String, u6
     problems
 }
 
-/// [`faults_observable`] for a database that does not read at all because the ledger refused
-/// to open it (`unreadable` says why the check could not read it): the damage reached the
-/// caller as the open's error, which must then be a typed `corrupt` error (`refused_kind`, with
-/// `refused` its message) rather than an untyped one that hides it; and since the error log
-/// cannot be read, the trace must owe it no row (no fault error reached a caller before an
-/// acknowledged write).
+/// [`faults_observable`] where the error log cannot be read (`unreadable` says why: the file
+/// does not open, or the log's pages do not read) and the ledger refused to open the database:
+/// the damage reached the caller as the open's error, which must then be a typed `corrupt` error
+/// (`refused_kind`, with `refused` its message) rather than an untyped one that hides it; and
+/// since the log cannot be read, the trace must owe it no row (no fault error reached a caller
+/// before an acknowledged write).
 pub fn unopenable_observable(
     surfaced: &SurfacedErrors,
     refused_kind: &str,
@@ -206,7 +206,7 @@ pub fn unopenable_observable(
     let mut problems = Vec::new();
     if refused_kind != "corrupt" {
         problems.push(format!(
-            "the database does not read ({unreadable}) and the ledger's open refused with a \
+            "{unreadable}, and the ledger's open refused with a \
              `{refused_kind}` error, not a typed corrupt error: the damage was not reported \
              ({refused})"
         ));
