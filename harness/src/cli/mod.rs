@@ -7,6 +7,7 @@
 mod explore;
 mod list;
 mod output;
+mod repairs;
 mod replay;
 mod report;
 mod run;

@@ -121,6 +121,9 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<i32> {
         summary.lost_where_not_promised,
     );
     if let Some(results) = &final_results {
+        if let Some(line) = super::repairs::line(results) {
+            eprintln!("resilience: {line}");
+        }
         for skipped in &results.skipped {
             eprintln!(
                 "resilience: {} iteration(s) of {} skipped: {}",

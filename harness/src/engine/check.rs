@@ -12,7 +12,7 @@ use super::drive::{
 use super::job::{CheckInput, CheckedDatabase, IterationJob, WorkerMessage, read_json, report};
 use super::verdicts::Verdicts;
 
-use crate::oracle::checks::RecoveryEvidence;
+use crate::oracle::checks::{RecoveryEvidence, ReopenRefusal};
 use crate::oracle::observable::{BackupHealthSeen, BackupTrail, WORKLOAD_OPERATIONS};
 use crate::oracle::{AckModel, CheckName, Evidence, Execution, LedgerSnapshot, SurfacedErrors};
 
@@ -34,6 +34,11 @@ pub fn check(input_path: &Path) -> Result<(), WorkerError> {
         evidence.shutdown = input.shutdown;
         if let Some(after) = &evidence.after_recovery {
             figures = super::evidence::after_recovery::figures(after);
+        }
+        if let Some(corruption) = &evidence.corruption {
+            for (name, value) in super::evidence::corruption::figures(corruption) {
+                *summed.entry(name).or_default() += value;
+            }
         }
         if let Some(restart) = &evidence.restart {
             let mut add =
@@ -115,8 +120,8 @@ pub fn evidence_after_reopen_at(
         Ok(_) => Err("not read".to_owned()),
         Err(e) => Err(format!("ledger did not reopen: {e}")),
     };
-    let snapshot =
-        LedgerSnapshot::read(&target.db_path, &target.vault_dir).map_err(|e| e.to_string());
+    let snapshot = LedgerSnapshot::read_what_reads(&target.db_path, &target.vault_dir)
+        .map_err(|e| e.to_string());
     let wants_after = super::evidence::after_recovery::wanted(&job.scenario.checks);
     let wants_resume = job.scenario.checks.contains(&CheckName::RecoveryComplete) || wants_after;
     let mut after_recovery = None;
@@ -143,11 +148,14 @@ pub fn evidence_after_reopen_at(
             (Ok(()), recovery)
         }
         Err(e) => {
-            let message = format!("ledger did not reopen: {e}");
+            let refusal = ReopenRefusal {
+                kind: e.kind().to_owned(),
+                message: e.to_string(),
+            };
             (
-                Err(message.clone()),
+                Err(refusal.clone()),
                 RecoveryEvidence {
-                    recoverable: Err(message),
+                    recoverable: Err(refusal.to_string()),
                     resume_errors: Vec::new(),
                     left_after_resume: Vec::new(),
                 },

@@ -21,9 +21,10 @@ use super::fault_response::FaultResponse;
 use super::model::{AckModel, CaptureState};
 use super::observable::{
     BackupHealthSeen, BackupTrail, SurfacedErrors, backups_observable, faults_observable,
+    unopenable_observable,
 };
 use super::restart::{RestartSeen, Shutdown, restart_observable};
-use super::snapshot::LedgerSnapshot;
+use super::snapshot::{LedgerSnapshot, Part};
 
 /// Declares the checks once: the [`CheckName`] enum, [`CheckName::ALL`], the names written in
 /// files and reports, and [`CHECKS`], the table of how each is judged.
@@ -241,8 +242,9 @@ pub struct Evidence {
     pub model: AckModel,
     /// What the recovery query returned and how resuming went.
     pub recovery: RecoveryEvidence,
-    /// Whether the ledger reopened after the fault (its recovery ran), or why not.
-    pub reopen: Result<(), String>,
+    /// Whether the ledger reopened after the fault (its recovery ran), or the error it refused
+    /// with.
+    pub reopen: Result<(), ReopenRefusal>,
     /// What the ledger said and served after its files were damaged (gathered only for
     /// scenarios that run `corruption_accounted`).
     pub corruption: Option<CorruptionEvidence>,
@@ -263,6 +265,21 @@ pub struct Evidence {
     /// What the ledger reported across the reopen and a clean restart after it (gathered
     /// only for scenarios that run `faults_observable`, after a successful reopen).
     pub restart: Option<RestartSeen>,
+}
+
+/// The error a ledger that did not reopen returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReopenRefusal {
+    /// The error's kind (`LedgerError::kind`: `corrupt`, `open`, `sqlite`, ...).
+    pub kind: String,
+    /// The error's message.
+    pub message: String,
+}
+
+impl fmt::Display for ReopenRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ledger did not reopen: {}", self.message)
+    }
 }
 
 /// The recovery query's answer and the resume attempt.
@@ -323,9 +340,20 @@ impl Evidence {
         Verdict::from_problems(name, problems)
     }
 
-    /// `judge` on the database's content, or the one problem that it could not be read.
-    fn on_snapshot(&self, judge: impl FnOnce(&LedgerSnapshot) -> Vec<String>) -> Vec<String> {
+    /// The database's content when it read whole, or why not.
+    fn whole_snapshot(&self) -> Result<&LedgerSnapshot, String> {
         match &self.snapshot {
+            Ok(snapshot) => match snapshot.unreadable_text() {
+                None => Ok(snapshot),
+                Some(parts) => Err(format!("parts of it do not read: {parts}")),
+            },
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    /// `judge` on the database's content, or the one problem that it could not be read whole.
+    fn on_snapshot(&self, judge: impl FnOnce(&LedgerSnapshot) -> Vec<String>) -> Vec<String> {
+        match self.whole_snapshot() {
             Ok(snapshot) => judge(snapshot),
             Err(e) => vec![format!("database unreadable: {e}")],
         }
@@ -342,7 +370,7 @@ impl Evidence {
     /// Acknowledged operations whose effect is missing (0 when the database is unreadable and
     /// nothing was acknowledged; every acknowledged write otherwise).
     pub fn lost_acknowledged(&self) -> u64 {
-        match &self.snapshot {
+        match self.whole_snapshot() {
             Ok(s) => acknowledged_durable(s, &self.model).0,
             Err(_) => self.model.acknowledged_instant() as u64,
         }
@@ -353,7 +381,7 @@ fn judge_integrity(e: &Evidence) -> Vec<String> {
     e.on_snapshot(|snapshot| {
         let mut problems = integrity(snapshot);
         if let Err(reopen) = &e.reopen {
-            problems.insert(0, reopen.clone());
+            problems.insert(0, reopen.to_string());
         }
         problems
     })
@@ -383,7 +411,8 @@ fn judge_reads_match_model(e: &Evidence) -> Vec<String> {
     e.on_snapshot(|_| e.model.read_mismatches().to_vec())
 }
 
-/// Judged on an unreadable database too: every capture must then be named or refused.
+/// Judged on a database that does not read whole too: a capture whose row does not read is
+/// not intact on disk; on one that does not read at all, every capture must be named.
 fn judge_corruption_accounted(e: &Evidence) -> Vec<String> {
     match &e.snapshot {
         Ok(snapshot) => corruption_accounted(snapshot, &e.model, e.corruption.as_ref()),
@@ -409,14 +438,28 @@ fn judge_prune_backed_up(e: &Evidence) -> Vec<String> {
     e.after_resuming(prune_backed_up)
 }
 
+/// The error log is judged wherever it reads (damage elsewhere does not hide it); where it does
+/// not read and the ledger refused to open the database, the check judges that refusal
+/// ([`unopenable_observable`]).
 fn judge_faults_observable(e: &Evidence) -> Vec<String> {
-    e.on_snapshot(|snapshot| {
-        let mut problems = faults_observable(&e.surfaced, &snapshot.caller_errors_logged);
-        problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
-        problems.extend(counters_observable(e.drive_counters.as_ref()));
-        problems.extend(restart_observable(e.shutdown, e.restart.as_ref()));
-        problems
-    })
+    let log = match &e.snapshot {
+        Ok(snapshot) => match snapshot.unreadable.get(&Part::ErrorsLog) {
+            None => Ok(&snapshot.caller_errors_logged),
+            Some(why) => Err(format!("errors_log unreadable: {why}")),
+        },
+        Err(why) => Err(format!("database unreadable: {why}")),
+    };
+    let mut problems = match (log, &e.reopen) {
+        (Ok(logged), _) => faults_observable(&e.surfaced, logged),
+        (Err(unreadable), Err(refusal)) => {
+            unopenable_observable(&e.surfaced, &refusal.kind, &refusal.message, &unreadable)
+        }
+        (Err(unreadable), Ok(())) => vec![unreadable],
+    };
+    problems.extend(backups_observable(&e.backup_trail, &e.backup_health));
+    problems.extend(counters_observable(e.drive_counters.as_ref()));
+    problems.extend(restart_observable(e.shutdown, e.restart.as_ref()));
+    problems
 }
 
 fn integrity(s: &LedgerSnapshot) -> Vec<String> {
@@ -785,7 +828,10 @@ mod tests {
         let e = evidence(&all_acknowledged(), s);
         assert_eq!(failing(&e), [CheckName::Integrity]);
         let mut e = evidence(&all_acknowledged(), good_snapshot());
-        e.reopen = Err("ledger did not reopen: disk I/O error".into());
+        e.reopen = Err(ReopenRefusal {
+            kind: "sqlite".into(),
+            message: "disk I/O error".into(),
+        });
         assert_eq!(failing(&e), [CheckName::Integrity]);
     }
 
@@ -1108,6 +1154,69 @@ mod tests {
             e.lost_acknowledged(),
             5,
             "every acknowledged write counts as lost"
+        );
+    }
+
+    #[test]
+    fn a_partial_read_is_unreadable_to_content_checks_but_not_to_the_error_log() {
+        let mut s = good_snapshot();
+        s.unreadable
+            .insert(Part::Captures, "database disk image is malformed".into());
+        let e = evidence(&all_acknowledged(), s.clone());
+        assert_eq!(failing(&e), CheckName::ALL[..7]);
+        assert_eq!(e.lost_acknowledged(), 5);
+        assert!(e.check(CheckName::FaultsObservable).passed);
+        s.unreadable
+            .insert(Part::ErrorsLog, "database disk image is malformed".into());
+        let mut e = evidence(&all_acknowledged(), s);
+        assert!(!e.check(CheckName::FaultsObservable).passed);
+        e.reopen = Err(ReopenRefusal {
+            kind: "corrupt".into(),
+            message: "the schema does not parse".into(),
+        });
+        assert!(
+            e.check(CheckName::FaultsObservable).passed,
+            "a log that does not read, of a database the ledger refused: judged by the refusal"
+        );
+    }
+
+    #[test]
+    fn faults_observable_judges_an_unopenable_database_by_the_opens_refusal() {
+        let mut e = evidence(&all_acknowledged(), good_snapshot());
+        assert!(e.check(CheckName::FaultsObservable).passed);
+        e.snapshot = Err("file is not a database".into());
+        assert!(
+            !e.check(CheckName::FaultsObservable).passed,
+            "unreadable, yet the ledger reopened: nothing to judge by"
+        );
+        e.reopen = Err(ReopenRefusal {
+            kind: "corrupt".into(),
+            message: "page 1 fails its checksum".into(),
+        });
+        let verdict = e.check(CheckName::FaultsObservable);
+        assert!(verdict.passed, "{}", verdict.detail);
+        if let Err(refusal) = &mut e.reopen {
+            refusal.kind = "open".into();
+        }
+        assert!(
+            !e.check(CheckName::FaultsObservable).passed,
+            "an untyped refusal hides the damage"
+        );
+        if let Err(refusal) = &mut e.reopen {
+            refusal.kind = "corrupt".into();
+        }
+        e.surfaced.per_operation.insert(
+            "stage".into(),
+            super::super::observable::SurfacedCount {
+                surfaced: 1,
+                before_an_acknowledged_write: 1,
+            },
+        );
+        let verdict = e.check(CheckName::FaultsObservable);
+        assert!(
+            !verdict.passed && verdict.detail.contains("errors_log cannot be read"),
+            "a logged error owed cannot be shown: {}",
+            verdict.detail
         );
     }
 }

@@ -17,6 +17,7 @@ use ledger::{SafetyEvent, SafetyEventKind};
 use serde::{Deserialize, Serialize};
 
 use super::model::{AckModel, CaptureState};
+use super::repairs::RepairKind;
 use super::snapshot::LedgerSnapshot;
 
 /// What a read of one capture through the ledger returned.
@@ -120,6 +121,10 @@ pub struct CorruptionEvidence {
     /// served, not refused.
     #[serde(default)]
     pub chain_reaches_all: bool,
+    /// What the ledger did about the damage, one entry per corruption report (at open and
+    /// since), or one refusal when it did not open: counted, never judged.
+    #[serde(default)]
+    pub repairs: Vec<RepairKind>,
 }
 
 fn same_content(a: &CaptureState, b: &CaptureState) -> bool {
@@ -288,6 +293,7 @@ mod tests {
             reported_damage: Vec::new(),
             injected: None,
             chain_reaches_all: false,
+            repairs: Vec::new(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod latency;
 mod model;
 pub mod observable;
 pub mod pressure;
+pub mod repairs;
 pub mod restart;
 mod snapshot;
 
@@ -28,4 +29,4 @@ pub use corruption::{CorruptionEvidence, InjectedDamage, ObjectKind, Served};
 pub use counters::DriveCounters;
 pub use model::{AckModel, CaptureState, Execution, OpRecord};
 pub use observable::SurfacedErrors;
-pub use snapshot::{LedgerSnapshot, SnapshotError};
+pub use snapshot::{LedgerSnapshot, Part, SnapshotError};

@@ -192,6 +192,36 @@ pub fn faults_observable(surfaced: &SurfacedErrors, logged: &BTreeMap<String, u6
     problems
 }
 
+/// [`faults_observable`] where the error log cannot be read (`unreadable` says why: the file
+/// does not open, or the log's pages do not read) and the ledger refused to open the database:
+/// the damage reached the caller as the open's error, which must then be a typed `corrupt` error
+/// (`refused_kind`, with `refused` its message) rather than an untyped one that hides it; and
+/// since the log cannot be read, the trace must owe it no row (no fault error reached a caller
+/// before an acknowledged write).
+pub fn unopenable_observable(
+    surfaced: &SurfacedErrors,
+    refused_kind: &str,
+    refused: &str,
+    unreadable: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if refused_kind != "corrupt" {
+        problems.push(format!(
+            "{unreadable}, and the ledger's open refused with a \
+             `{refused_kind}` error, not a typed corrupt error: the damage was not reported \
+             ({refused})"
+        ));
+    }
+    let owed = surfaced.owed();
+    if owed > 0 {
+        problems.push(format!(
+            "the trace saw {owed} error(s) reach a caller before a later acknowledged write, \
+             and errors_log cannot be read to show them ({unreadable})"
+        ));
+    }
+    problems
+}
+
 /// What the trace says about backups.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupTrail {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use harness::engine::evidence_after_reopen;
 use harness::engine::{IterationJob, execution_from};
-use harness::oracle::{CheckName, Evidence, Phase};
+use harness::oracle::{CaptureState, CheckName, Evidence, LedgerSnapshot, Part, Phase};
 use harness::scenario::Registry;
 use rusqlite::Connection;
 
@@ -166,4 +166,53 @@ fn a_missing_recovery_index_fails_recovery_complete() {
     let e = evidence_after_reopen(&f.job, &f.execution);
     let failed = failing(&e);
     assert!(failed.contains(&CheckName::RecoveryComplete), "{failed:?}");
+}
+
+/// A row whose text is not UTF-8 stops a whole read (`LedgerSnapshot::read`, which restores and
+/// backups are compared with), but not the read the checks judge damage by: every other capture
+/// is read on its own, the damaged one is left out, and the table is named as not read whole,
+/// so the checks of the content still say the database is unreadable.
+#[test]
+fn a_row_that_does_not_read_leaves_every_other_capture_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finished_workload(dir.path(), 7);
+    let whole = LedgerSnapshot::read(&f.job.db_path, &f.job.vault_dir).expect("sound");
+    let id = capture_in(
+        &f.job,
+        "'staged','transcribed','failed_transcription','exported'",
+    );
+    tamper(
+        &f.job,
+        &format!("UPDATE captures SET raw_content = CAST(X'C328' AS TEXT) WHERE id = '{id}';"),
+    );
+    assert!(LedgerSnapshot::read(&f.job.db_path, &f.job.vault_dir).is_err());
+    let partial =
+        LedgerSnapshot::read_what_reads(&f.job.db_path, &f.job.vault_dir).expect("it opens");
+    assert!(partial.unreadable.contains_key(&Part::Captures));
+    let mut expected = whole.captures.clone();
+    expected.remove(&id);
+    let read: std::collections::BTreeMap<_, _> = partial
+        .captures
+        .iter()
+        .map(|(id, c)| {
+            (
+                id.clone(),
+                CaptureState {
+                    audit: whole.captures[id].audit.clone(),
+                    ..c.clone()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(read, expected);
+    let order: Vec<&String> = whole.creation_order.iter().filter(|c| **c != id).collect();
+    assert_eq!(partial.creation_order.iter().collect::<Vec<_>>(), order);
+    let e = evidence_after_reopen(&f.job, &f.execution);
+    assert!(
+        e.check(CheckName::AcknowledgedDurable)
+            .detail
+            .contains("database unreadable"),
+        "{:?}",
+        e.check(CheckName::AcknowledgedDurable)
+    );
 }

@@ -45,12 +45,26 @@ pub fn drive_in_process(
     harness::engine::IterationJob,
     Vec<harness::engine::WorkerMessage>,
 ) {
+    drive_iteration_in_process(scenario, seed, 0, dir)
+}
+
+/// [`drive_in_process`] for iteration `iteration` of a run with base seed `seed`: the job
+/// `resilience replay <scenario> --seed <seed> --iteration <iteration>` runs.
+pub fn drive_iteration_in_process(
+    scenario: &harness::scenario::Scenario,
+    seed: u64,
+    iteration: u32,
+    dir: &Path,
+) -> (
+    harness::engine::IterationJob,
+    Vec<harness::engine::WorkerMessage>,
+) {
     let plan = harness::engine::RunPlan::new(
         vec![scenario.clone()],
         seed,
         env!("CARGO_BIN_EXE_resilience").into(),
     );
-    let job = plan.job(scenario, 0, dir);
+    let job = plan.job(scenario, iteration, dir);
     std::fs::create_dir_all(job.db_path.parent().expect("iteration dir")).expect("mkdir");
     let mut messages = Vec::new();
     harness::engine::worker::drive_job(&job, &mut |m| {

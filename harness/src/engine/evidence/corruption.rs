@@ -8,6 +8,7 @@ use ledger::integrity::{CheckLevel, RepairAction};
 use ledger::{Ledger, LedgerError};
 
 use crate::oracle::corruption::reported_damage;
+use crate::oracle::repairs::{RepairKind, repairs_in};
 use crate::oracle::{AckModel, CaptureState, CorruptionEvidence, InjectedDamage, Served};
 
 /// The evidence when the damaged database did not even reopen: every capture refused with the
@@ -28,6 +29,7 @@ pub(crate) fn refused_at_open(
         reported_damage: Vec::new(),
         injected: InjectedDamage::read(db_path).transpose(),
         chain_reaches_all,
+        repairs: vec![RepairKind::RefusedAndNamed],
     }
 }
 
@@ -85,5 +87,14 @@ pub(crate) fn gather(
         reported_damage: reported_damage(ledger.safety_events()),
         injected: InjectedDamage::read(db_path).transpose(),
         chain_reaches_all,
+        repairs: repairs_in(ledger.safety_events()),
     }
+}
+
+/// The iteration's figures: the ledger's repairs by kind ([`crate::oracle::repairs`]) and the
+/// captures its reports named.
+pub(crate) fn figures(evidence: &CorruptionEvidence) -> Vec<(String, u64)> {
+    let mut figures = crate::oracle::repairs::figures(&evidence.repairs);
+    figures.push(("captures_named".to_owned(), evidence.named.len() as u64));
+    figures
 }
