@@ -132,6 +132,23 @@ fn a_forked_worker_exits_with_the_code_an_exec_d_one_does() {
     assert!(stderr.contains("unknown worker phase"), "{stderr}");
 }
 
+/// A fork server and its forked `check` worker, which blocks opening its input: `check.json` in
+/// the returned directory, a FIFO nobody writes.
+fn fork_a_blocked_check(
+    exe: &Path,
+) -> (
+    tempfile::TempDir,
+    ForkServer,
+    harness::engine::fork_server::Forked,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("check.json");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut server = ForkServer::start(exe).expect("the server starts");
+    let forked = server.fork("check", &fifo).expect("the server forks");
+    (dir, server, forked)
+}
+
 /// A worker killed by a signal nobody planned (here SIGABRT while it blocks opening its input, a
 /// FIFO nobody writes) is reported with that signal, forked or exec'd.
 #[test]
@@ -139,11 +156,8 @@ fn a_forked_worker_killed_by_a_signal_reports_the_signal() {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
     let exe = Path::new(env!("CARGO_BIN_EXE_resilience"));
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, mut server, forked) = fork_a_blocked_check(exe);
     let fifo = dir.path().join("check.json");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let mut server = ForkServer::start(exe).expect("the server starts");
-    let forked = server.fork("check", &fifo).expect("the server forks");
     std::thread::sleep(std::time::Duration::from_millis(200));
     killpg(Pid::from_raw(forked.pid as i32), Signal::SIGABRT).unwrap();
     let status = server.wait().expect("the server reports the end");
@@ -166,12 +180,7 @@ fn a_forked_worker_killed_by_a_signal_reports_the_signal() {
 /// blocks opening a FIFO nobody writes; killing its server kills it too.
 #[test]
 fn a_forked_worker_dies_with_its_server() {
-    let exe = Path::new(env!("CARGO_BIN_EXE_resilience"));
-    let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("check.json");
-    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let mut server = ForkServer::start(exe).expect("the server starts");
-    let forked = server.fork("check", &fifo).expect("the server forks");
+    let (_dir, server, forked) = fork_a_blocked_check(Path::new(env!("CARGO_BIN_EXE_resilience")));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server.pid() as i32),
         nix::sys::signal::Signal::SIGKILL,
