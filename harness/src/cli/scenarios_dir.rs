@@ -54,10 +54,11 @@ fn search(
             if candidate.is_dir() {
                 return Ok(candidate);
             }
-            looked.push(candidate);
+            if !looked.contains(&candidate) {
+                looked.push(candidate);
+            }
         }
     }
-    looked.dedup();
     Err(UsageError(format!(
         "cannot find the scenarios directory; looked in {SCENARIOS_ENV} (unset) and {}; \
          pass --scenarios DIR or set {SCENARIOS_ENV}",
@@ -118,5 +119,15 @@ mod tests {
             "{error}"
         );
         assert!(error.contains(SCENARIOS_ENV), "{error}");
+    }
+
+    #[test]
+    fn a_place_is_listed_once_when_the_executable_sits_in_the_current_directory() {
+        let cwd = tempfile::tempdir().unwrap();
+        let error = search(None, Some(cwd.path()), Some(cwd.path()))
+            .unwrap_err()
+            .0;
+        let place = cwd.path().join("scenarios").display().to_string();
+        assert_eq!(error.matches(&place).count(), 1, "{error}");
     }
 }
