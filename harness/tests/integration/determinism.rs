@@ -17,8 +17,17 @@ fn trace_of_with(scenario: &Scenario, seed: u64, control: &RunControl) -> Trace 
             env!("CARGO_BIN_EXE_resilience").into(),
         )
     };
-    let (_, mut outcomes) = run(&plan, &mut [], control).expect("the run runs");
-    outcomes.remove(0).trace
+    let (_, outcomes) = run(&plan, &mut [], control).expect("the run runs");
+    outcomes
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| {
+            panic!(
+                "{} ran no iteration 0 (skipped: its backend cannot run here?)",
+                scenario.name
+            )
+        })
+        .trace
 }
 
 fn trace_of(scenario: &Scenario, seed: u64) -> Trace {

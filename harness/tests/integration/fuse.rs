@@ -1,7 +1,7 @@
 //! The FUSE backend through the real binary: it runs here (never a skip), leaves no mount and
 //! no daemon behind, and catches the `no-dir-fsync` mutant from observed system calls alone;
-//! where FUSE cannot run (no `fusermount3` on the `PATH`) its iterations are skipped with the
-//! reason and counted, never passed.
+//! where FUSE cannot run (a user other than root without `fusermount3` on the `PATH`) its
+//! iterations are skipped with the reason and counted, never passed.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -83,16 +83,31 @@ fn daemons_of_this_binary() -> Vec<String> {
     found
 }
 
+/// `nobody`'s user and group id.
+const NOBODY: u32 = 65_534;
+
+/// Run as a user other than root (as `nobody` when the test runs as root, since root mounts
+/// without `fusermount3`) with nothing on the `PATH`.
 #[test]
 fn without_fusermount_the_fuse_iterations_are_skipped_with_the_reason_never_passed() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
     let out = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    for dir in [out.path(), work.path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
     let no_programs = tempfile::tempdir().unwrap();
-    let output = resilience()
+    let mut command = resilience();
+    command
         .args(fuse_run_args(out.path()))
         .args(["--iterations", "2"])
         .env("PATH", no_programs.path())
-        .output()
-        .expect("resilience runs");
+        .env("TMPDIR", work.path());
+    if nix::unistd::geteuid().is_root() {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().expect("resilience runs");
     let results = results(out.path());
     assert_eq!(results.summary.passed, 0, "{}", stderr(&output));
     assert_eq!(results.summary.iterations, 0);

@@ -1,6 +1,7 @@
 //! Mounting the caching file system ([`LocalMount`], in the daemon process) and always unmounting it: when dropped
-//! (also while a panic unwinds), `fusermount3 -u -z`, then `umount -l` if `/proc/mounts`
-//! still lists it, then the session thread is joined. A worker killed outright cannot run
+//! (also while a panic unwinds), a lazy `umount2` (root), `fusermount3 -u -z`, then `umount -l`
+//! while `/proc/mounts` still lists it, then the session thread is joined. Root mounts with
+//! `mount(2)` itself (fuser tries that first), so only another user needs `fusermount3`. A worker killed outright cannot run
 //! `Drop`: the supervisor sweeps every mount below the iteration's directory after each
 //! iteration ([`unmount_below`]).
 
@@ -148,8 +149,10 @@ pub fn unmount_below(dir: &Path) -> usize {
     found
 }
 
-/// The unmounts, in order, while `/proc/mounts` still lists the mount: `fusermount3 -u -z`, then `umount -l`.
+/// The unmounts, in order, while `/proc/mounts` still lists the mount: a lazy `umount2` (which
+/// only root may call), `fusermount3 -u -z`, then `umount -l`.
 fn force_unmount(path: &Path) {
+    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
     for (program, args) in [("fusermount3", ["-u", "-z"]), ("umount", ["-l", "-f"])] {
         if !is_mounted(path) {
             return;
@@ -170,19 +173,25 @@ fn probe() -> Result<(), String> {
     if !dev.exists() {
         return Err("no /dev/fuse".into());
     }
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dev)
-        .map_err(|e| format!("/dev/fuse cannot be opened: {e}"))?;
-    let has = |program: &str| {
-        Command::new(program)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success() || !o.stderr.is_empty() || !o.stdout.is_empty())
-    };
-    if !has("fusermount3") && !has("fusermount") {
-        return Err("no fusermount3 (Debian package fuse3)".into());
+    if nix::unistd::geteuid().is_root() {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dev)
+            .map_err(|e| format!("/dev/fuse cannot be opened: {e}"))?;
+    } else {
+        let has = |program: &str| {
+            Command::new(program)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success() || !o.stderr.is_empty() || !o.stdout.is_empty())
+        };
+        if !has("fusermount3") && !has("fusermount") {
+            return Err(
+                "no fusermount3 (Debian package fuse3), which a user other than root needs to mount"
+                    .into(),
+            );
+        }
     }
     let scratch = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let mount = LocalMount::mount(
