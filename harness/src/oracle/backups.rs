@@ -35,6 +35,11 @@ pub struct ReportedBackup {
     /// returned: a guarded prune in flight then may have been licensed by this backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_during: Option<usize>,
+    /// The instant in `at..=until` its restore matched the model at, once restored and
+    /// compared: the snapshot's own point (it is pinned after the call starts), so what it
+    /// holds is what the model held then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_as_of: Option<usize>,
 }
 
 /// What the check concluded.
@@ -81,7 +86,7 @@ pub fn backups_restorable(
     for (n, backup) in backups.iter().filter(|b| b.verified).enumerate() {
         let dir = scratch.join(format!("restore-{n}"));
         match restores_within(backup, model, &dir) {
-            Ok(()) => verdict.restored += 1,
+            Ok(_) => verdict.restored += 1,
             Err(problem) => verdict.problems.push(problem),
         }
     }
@@ -128,7 +133,10 @@ impl ReportedPrune {
 /// Captures a prune removed that no verified backup finished before it holds (one line each):
 /// pruning must never remove data that cannot be restored. A backup that returned while the
 /// prune was in flight counts: the prune's guard may have read it verified (found by
-/// exploration as a false alarm of `backup-concurrent-writes`, seed 424242 iteration 23).
+/// exploration as a false alarm of `backup-concurrent-writes`, seed 424242 iteration 23). What
+/// a backup holds is the model at the instant its restore matched ([`ReportedBackup::restored_as_of`]),
+/// else at its start: under concurrent writes the snapshot is pinned after the call began, so a
+/// capture staged in between is in it (a false alarm of the same scenario, iteration 138).
 pub fn prunes_unheld(
     prunes: &[ReportedPrune],
     backups: &[ReportedBackup],
@@ -140,7 +148,8 @@ pub fn prunes_unheld(
             let held = backups.iter().any(|b| {
                 let before = b.until <= prune.at
                     || (b.returned_during.is_some() && b.returned_during == prune.op);
-                b.verified && before && model.states_at(id, b.at).iter().all(Option::is_some)
+                let as_of = b.restored_as_of.unwrap_or(b.at);
+                b.verified && before && model.states_at(id, as_of).iter().all(Option::is_some)
             });
             if !held {
                 problems.push(format!(
@@ -178,18 +187,18 @@ impl BackupsInDrive {
 }
 
 /// Restore `backup` into `dir` once and compare it with the model at each instant of
-/// `backup.at..=backup.until`; `Ok` as soon as one matches, else the differences at `at`.
+/// `backup.at..=backup.until`; the first instant that matches, else the differences at `at`.
 pub fn restores_within(
     backup: &ReportedBackup,
     model: &AckModel,
     dir: &Path,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let plan = snapshot_plan(&backup.path, dir)?;
     let found = restore_and_read(&plan, dir)?;
     let mut first = None;
     for t in backup.at..=backup.until.max(backup.at) {
         match compare(&plan.snapshot, &found, &expected_at(model, t)) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(t),
             Err(problem) => {
                 first.get_or_insert(problem);
             }
@@ -376,6 +385,7 @@ mod tests {
             at,
             until: at,
             returned_during: None,
+            restored_as_of: None,
         }];
         let intact = backups_restorable(&reported, &model, &dir.path().join("intact"));
         assert!(intact.passed, "{:?}", intact.problems);
@@ -409,6 +419,56 @@ mod tests {
         let problem = restore_matches(&path, &expected, &dir.path().join("scratch"))
             .expect_err("an extra capture is a mismatch");
         assert!(problem.contains("not in the model"), "{problem}");
+    }
+
+    /// Under concurrent writes a backup's snapshot is pinned after its call began: a capture
+    /// staged in between is in it when its restore matched the model after the staging, and
+    /// not when it matched before.
+    #[test]
+    fn a_backup_holds_what_the_model_held_at_the_instant_its_restore_matched() {
+        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
+        use crate::oracle::{AckModel, Execution, OpRecord};
+        use crate::workload::{OpOutcome, OpValue, Operation};
+
+        let stage = |ordinal| Operation::Stage {
+            ordinal,
+            source: Source::Email,
+            content: format!("body {ordinal}"),
+            channel: None,
+            channel_native_id: None,
+        };
+        let model = AckModel::build(&Execution {
+            operations: vec![stage(0), stage(1), Operation::Prune { days: 0 }],
+            records: vec![
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01A".into()))),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01B".into()))),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01B".into()]))),
+            ],
+        });
+        let prune = ReportedPrune {
+            at: 2,
+            pruned: vec!["01B".into()],
+            op: Some(2),
+        };
+        let backup = |restored_as_of| ReportedBackup {
+            path: "b.db".into(),
+            verified: true,
+            at: 1,
+            until: 2,
+            returned_during: None,
+            restored_as_of,
+        };
+        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
+        assert!(
+            unheld(backup(Some(2))).is_empty(),
+            "pinned after the second stage"
+        );
+        assert_eq!(
+            unheld(backup(Some(1))).len(),
+            1,
+            "pinned before the second stage"
+        );
+        assert_eq!(unheld(backup(None)).len(), 1, "never restored: its start");
     }
 
     /// A prune in flight when a concurrent backup returned may have been licensed by it; a
@@ -446,6 +506,7 @@ mod tests {
             at: 1,
             until,
             returned_during,
+            restored_as_of: None,
         };
         let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
         assert!(

@@ -288,6 +288,7 @@ fn archive(
                     at,
                     until: at,
                     returned_during: None,
+                    restored_as_of: None,
                 });
             }
         }
@@ -434,7 +435,7 @@ pub(super) fn retention_during_restore(
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
         match restore.join() {
-            Ok(Ok(())) => {
+            Ok(Ok(_)) => {
                 *run.figures
                     .entry("restores_during_rotation".into())
                     .or_default() += 1

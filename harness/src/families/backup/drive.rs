@@ -124,6 +124,7 @@ impl<'a> BackupRun<'a> {
                 at,
                 until: at,
                 returned_during: None,
+                restored_as_of: None,
             });
         }
         if verified {
@@ -226,13 +227,24 @@ impl<'a> BackupRun<'a> {
         listed
     }
 
-    /// Restores each of `backups` into `scratch` and compares it with the final model.
+    /// Restores each of `backups` into `scratch` and compares it with the final model; the
+    /// reported backup of each that matched learns the instant it matched at.
     pub(super) fn judge_restores(&mut self, backups: &[ReportedBackup], scratch: &Path) {
         let model = self.drive.model();
         for (n, backup) in backups.iter().filter(|b| b.verified).enumerate() {
             let dir = scratch.join(format!("restore-{n}"));
             match restores_within(backup, &model, &dir) {
-                Ok(()) => *self.figures.entry("backups_restored".into()).or_default() += 1,
+                Ok(instant) => {
+                    *self.figures.entry("backups_restored".into()).or_default() += 1;
+                    let name = backup.path.file_name();
+                    for reported in self
+                        .backups
+                        .iter_mut()
+                        .filter(|b| b.verified && b.path.file_name() == name)
+                    {
+                        reported.restored_as_of = Some(instant);
+                    }
+                }
                 Err(problem) => self.restore_problems.push(problem),
             }
             let _ = std::fs::remove_dir_all(&dir);
@@ -308,6 +320,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
                     at,
                     until: at,
                     returned_during: in_flight,
+                    restored_as_of: None,
                 });
             }
             Err(e) => run

@@ -101,6 +101,7 @@ impl ClockRun<'_, '_> {
                     at,
                     until: at,
                     returned_during: None,
+                    restored_as_of: None,
                 });
             }
             Err(e) => self
@@ -129,6 +130,7 @@ impl ClockRun<'_, '_> {
                     at,
                     until: at,
                     returned_during: None,
+                    restored_as_of: None,
                 });
             }
             Err(e) => self.problems.push(format!("backup failed: {e}")),
@@ -251,12 +253,15 @@ fn judge_restores(run: &mut ClockRun<'_, '_>, scratch: &Path) {
     {
         match run
             .backups
-            .iter()
+            .iter_mut()
             .find(|b| b.verified && b.path == entry.path)
         {
             Some(reported) => {
                 match restores_within(reported, &model, &scratch.join(format!("backup-{n}"))) {
-                    Ok(()) => run.count("backups_restored"),
+                    Ok(instant) => {
+                        reported.restored_as_of = Some(instant);
+                        run.count("backups_restored");
+                    }
                     Err(problem) => run.problems.push(problem),
                 }
             }
