@@ -136,7 +136,10 @@ impl ReportedPrune {
 /// exploration as a false alarm of `backup-concurrent-writes`, seed 424242 iteration 23). What
 /// a backup holds is the model at the instant its restore matched ([`ReportedBackup::restored_as_of`]),
 /// else at its start: under concurrent writes the snapshot is pinned after the call began, so a
-/// capture staged in between is in it (a false alarm of the same scenario, iteration 138).
+/// capture staged in between is in it (a false alarm of the same scenario, iteration 138). A
+/// backup holds a capture only in a state the capture could have had when it was pruned: one
+/// that holds it transcribed does not hold it exported (the ledger's prune horizon once let a
+/// capture exported after the snapshot go).
 pub fn prunes_unheld(
     prunes: &[ReportedPrune],
     backups: &[ReportedBackup],
@@ -149,7 +152,14 @@ pub fn prunes_unheld(
                 let before = b.until <= prune.at
                     || (b.returned_during.is_some() && b.returned_during == prune.op);
                 let as_of = b.restored_as_of.unwrap_or(b.at);
-                b.verified && before && model.states_at(id, as_of).iter().all(Option::is_some)
+                let held = model.states_at(id, as_of);
+                b.verified
+                    && before
+                    && held.iter().all(Option::is_some)
+                    && model
+                        .states_at(id, prune.at)
+                        .iter()
+                        .any(|pruned| held.contains(pruned))
             });
             if !held {
                 problems.push(format!(
@@ -469,6 +479,59 @@ mod tests {
             "pinned before the second stage"
         );
         assert_eq!(unheld(backup(None)).len(), 1, "never restored: its start");
+    }
+
+    /// A backup holds a pruned capture only as it was when pruned: one whose snapshot holds
+    /// it transcribed does not hold its export.
+    #[test]
+    fn a_backup_holding_an_earlier_state_of_a_pruned_capture_does_not_hold_it() {
+        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
+        use crate::oracle::{AckModel, Execution, OpRecord};
+        use crate::workload::{OpOutcome, OpValue, Operation};
+        use ledger::ExportMode;
+
+        let model = AckModel::build(&Execution {
+            operations: vec![
+                Operation::Stage {
+                    ordinal: 0,
+                    source: Source::Email,
+                    content: "body".into(),
+                    channel: None,
+                    channel_native_id: None,
+                },
+                Operation::Transcribe {
+                    capture: 0,
+                    transcript: "words".into(),
+                },
+                Operation::Export {
+                    capture: 0,
+                    mode: ExportMode::Initial,
+                },
+                Operation::Prune { days: 0 },
+            ],
+            records: vec![
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01K".into()))),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Done)),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Done)),
+                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01K".into()]))),
+            ],
+        });
+        let prune = ReportedPrune {
+            at: 3,
+            pruned: vec!["01K".into()],
+            op: Some(3),
+        };
+        let backup = |restored_as_of| ReportedBackup {
+            path: "b.db".into(),
+            verified: true,
+            at: 1,
+            until: 3,
+            returned_during: None,
+            restored_as_of: Some(restored_as_of),
+        };
+        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
+        assert!(unheld(backup(3)).is_empty(), "snapshot after the export");
+        assert_eq!(unheld(backup(2)).len(), 1, "snapshot of the transcription");
     }
 
     /// A prune in flight when a concurrent backup returned may have been licensed by it; a

@@ -27,7 +27,12 @@
 //! "the same instant, in recording order": a point-in-time restore to `T` restores every
 //! transaction archived at a ledger time `<= T`, which is always a prefix of the archived
 //! transactions; a guarded prune deletes rows last changed strictly *before* the newest verified
-//! backup's time, so a row changed at the backup's own instant (possibly after it) is kept.
+//! backup's time, so a row changed at the backup's own instant (possibly after it) is kept, and
+//! never one changed after the newest change the backup holds
+//! ([`crate::backup::BackupManifest::prune_horizon_ms`]): a backup taken by another open ledger
+//! can be dated after a change the writer commits once the snapshot is pinned. A change
+//! committed after the pin in the same millisecond as the snapshot's newest change, by the
+//! ledger that made that change, is the one tie this does not separate.
 //!
 //! Backups need a strict order (rotation keeps "the newest verified backup" by `created_at_ms`,
 //! and names files by it), so a backup's time is additionally after every backup already in its

@@ -243,7 +243,7 @@ impl Ledger {
         if_mutant!(BackupVerifiedBeforeCheck, {
             let early = Outcome::Verified {
                 path: &snapshot.path,
-                snapshot_at_ms: snapshot.manifest.created_at_ms,
+                snapshot_at_ms: snapshot.manifest.prune_horizon_ms(),
             };
             state::record_outcome(self.backup_db(), now, &config.escalation, &early)?;
         });
@@ -290,7 +290,7 @@ impl Ledger {
         let outcome = match (&manifest, &failure) {
             (Some(manifest), None) => Outcome::Verified {
                 path,
-                snapshot_at_ms: manifest.created_at_ms,
+                snapshot_at_ms: manifest.prune_horizon_ms(),
             },
             (_, failure) => Outcome::Failed {
                 path,

@@ -74,9 +74,25 @@ pub struct BackupManifest {
     pub wal_position: Option<WalPosition>,
     /// The last verification.
     pub verification: Verification,
+    /// The newest change time (`updated_at`) of a capture the snapshot holds (0 when it holds
+    /// none), read from the finished copy; absent in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newest_change_ms: Option<i64>,
 }
 
 impl BackupManifest {
+    /// The guarded prune's horizon: it deletes only captures last changed strictly before
+    /// it. One past the newest change the snapshot holds, and never past the backup's own
+    /// time: a writer whose ledger time runs behind the backup's (another open ledger, such
+    /// as the one that took the backup, moves its own time past every listed backup) can
+    /// commit, after the snapshot was pinned, a change dated before the backup, which the
+    /// snapshot does not hold; dated after the snapshot's newest change, it is kept.
+    pub fn prune_horizon_ms(&self) -> i64 {
+        self.newest_change_ms.map_or(self.created_at_ms, |newest| {
+            newest.saturating_add(1).min(self.created_at_ms)
+        })
+    }
+
     /// The manifest path of snapshot `snapshot`: `<snapshot>.json`.
     pub fn path_for(snapshot: &Path) -> PathBuf {
         let mut name = snapshot.as_os_str().to_os_string();

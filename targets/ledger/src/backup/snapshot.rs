@@ -196,6 +196,18 @@ fn hash_of_file(path: &Path) -> Result<LogicalHash, BackupError> {
     logical_hash::compute(&conn).map_err(BackupError::sqlite("hash the backup", path))
 }
 
+/// The newest `updated_at` of a capture in the copy at `path` (0 when it holds none).
+fn newest_change_in(path: &Path) -> Result<i64, BackupError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(BackupError::sqlite("open the backup", path))?;
+    conn.query_row(
+        "SELECT coalesce(max(updated_at), 0) FROM captures",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(BackupError::sqlite("read the backup's newest change", path))
+}
+
 /// Copy `reader`'s snapshot into `config.dir` as `ledger-<stamp>.db` with its
 /// manifest: pages into a temporary file stepwise, fsync, manifest stored,
 /// atomic rename, directory fsync. Pins the snapshot first if the caller has
@@ -237,6 +249,7 @@ pub(crate) fn write_snapshot(
             at_ms: None,
             detail: None,
         },
+        newest_change_ms: Some(newest_change_in(&temp)?),
     };
     manifest.store(&path)?;
     crate::failpoint::hit(super::FAILPOINT_BEFORE_RENAME)?;

@@ -42,7 +42,8 @@ pub struct BackupStatus {
     pub last_verified_at_ms: Option<i64>,
     /// The last verified backup.
     pub last_verified_path: Option<PathBuf>,
-    /// When that backup was taken: everything older is in it.
+    /// That backup's prune horizon ([`super::BackupManifest::prune_horizon_ms`]): every
+    /// capture changed before it is in it as it is.
     pub last_verified_snapshot_at_ms: Option<i64>,
 }
 
@@ -58,7 +59,8 @@ pub struct BackupRecord {
     pub last_verified_at_ms: Option<i64>,
     /// The last verified backup.
     pub last_verified_path: Option<String>,
-    /// When that backup was taken: everything older is in it.
+    /// That backup's prune horizon ([`super::BackupManifest::prune_horizon_ms`]): every
+    /// capture changed before it is in it as it is.
     pub last_verified_snapshot_at_ms: Option<i64>,
     /// When the last failure happened.
     pub last_failure_at_ms: Option<i64>,
@@ -69,7 +71,7 @@ pub struct BackupRecord {
 /// What happened to one backup attempt or verification.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome<'a> {
-    /// The backup at `path`, taken at `snapshot_at_ms`, verified.
+    /// The backup at `path`, verified; `snapshot_at_ms` is its prune horizon.
     Verified { path: &'a Path, snapshot_at_ms: i64 },
     /// The backup (or the attempt to make one) at `path` failed.
     Failed { path: &'a Path, message: &'a str },

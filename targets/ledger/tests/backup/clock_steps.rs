@@ -140,3 +140,38 @@ fn a_clock_stepping_back_never_dates_anything_before_what_was_recorded() {
             .any(|e| e.path == second.path && e.state == BackupState::Verified)
     );
 }
+
+/// A guarded prune deletes only what the newest verified backup holds as it is now: a capture
+/// changed after the backup's snapshot by a writer whose clock is behind the backup's time is
+/// kept, however the two clocks compare (found by the harness's `backup-concurrent-writes`: a
+/// backup dated after an export whose snapshot still held the capture as transcribed).
+#[test]
+fn a_prune_keeps_a_capture_changed_after_the_snapshot_by_a_writer_whose_clock_is_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config::new(dir.path().join("ledger.db"), dir.path().join("vault"));
+    let writer_clock = Arc::new(SetClock(AtomicI64::new(START_MS + 8 * HOUR)));
+    let backup_clock = Arc::new(SetClock(AtomicI64::new(START_MS + 10 * HOUR)));
+    let mut writer = open(&config, &writer_clock);
+    let mut backups = ledger::backup::BackupConfig::new(dir.path().join("backups"));
+    backups.step_pause = std::time::Duration::ZERO;
+    let id = staged(&mut writer, 1);
+    writer
+        .record_transcription(&id, "words 1")
+        .expect("transcribe");
+    let mut backup_side = open(&config, &backup_clock);
+    let report = backup_side.backup(&backups).expect("backup");
+    assert!(report.verification.is_some_and(|v| v.ok), "verified");
+
+    writer_clock.set(START_MS + 9 * HOUR);
+    writer
+        .record_export(&id, ExportMode::Initial)
+        .expect("export after the snapshot");
+    writer_clock.set(START_MS + 9 * HOUR + HOUR / 2);
+    let prune = writer
+        .prune_after_verified_backup(&backups, 0)
+        .expect("prune");
+    assert!(
+        !prune.pruned.contains(&id),
+        "the backup holds {id} as transcribed, not as exported: {prune:?}"
+    );
+}
