@@ -431,147 +431,127 @@ mod tests {
         assert!(problem.contains("not in the model"), "{problem}");
     }
 
+    /// The model of `steps` (each operation with its outcome) and the prune of `pruned` that
+    /// is its last step.
+    fn pruned_after(
+        steps: Vec<(crate::workload::Operation, crate::workload::OpValue)>,
+        pruned: &str,
+    ) -> (crate::oracle::AckModel, super::ReportedPrune) {
+        use crate::oracle::{AckModel, Execution, OpRecord};
+        use crate::workload::{OpOutcome, OpValue, Operation};
+        let at = steps.len();
+        let (mut operations, mut records): (Vec<_>, Vec<_>) = steps
+            .into_iter()
+            .map(|(op, value)| (op, OpRecord::Finished(OpOutcome::Ok(value))))
+            .unzip();
+        operations.push(Operation::Prune { days: 0 });
+        records.push(OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec![
+            pruned.into(),
+        ]))));
+        let model = AckModel::build(&Execution {
+            operations,
+            records,
+        });
+        let prune = super::ReportedPrune {
+            at,
+            pruned: vec![pruned.into()],
+            op: Some(at),
+        };
+        (model, prune)
+    }
+
+    /// Staging email `ordinal` as capture `id`.
+    fn staged(ordinal: usize, id: &str) -> (crate::workload::Operation, crate::workload::OpValue) {
+        (
+            crate::workload::Operation::Stage {
+                ordinal,
+                source: Source::Email,
+                content: format!("body {ordinal}"),
+                channel: None,
+                channel_native_id: None,
+            },
+            crate::workload::OpValue::Staged(id.into()),
+        )
+    }
+
+    /// A backup taken from instant 1 to `until`.
+    fn backup_until(until: usize) -> super::ReportedBackup {
+        super::ReportedBackup {
+            path: "b.db".into(),
+            verified: true,
+            at: 1,
+            until,
+            returned_during: None,
+            restored_as_of: None,
+        }
+    }
+
     /// Under concurrent writes a backup's snapshot is pinned after its call began: a capture
     /// staged in between is in it when its restore matched the model after the staging, and
     /// not when it matched before.
     #[test]
     fn a_backup_holds_what_the_model_held_at_the_instant_its_restore_matched() {
-        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
-        use crate::oracle::{AckModel, Execution, OpRecord};
-        use crate::workload::{OpOutcome, OpValue, Operation};
-
-        let stage = |ordinal| Operation::Stage {
-            ordinal,
-            source: Source::Email,
-            content: format!("body {ordinal}"),
-            channel: None,
-            channel_native_id: None,
+        let (model, prune) = pruned_after(vec![staged(0, "01A"), staged(1, "01B")], "01B");
+        let unheld = |restored_as_of| {
+            let backup = super::ReportedBackup {
+                restored_as_of,
+                ..backup_until(2)
+            };
+            super::prunes_unheld(std::slice::from_ref(&prune), &[backup], &model)
         };
-        let model = AckModel::build(&Execution {
-            operations: vec![stage(0), stage(1), Operation::Prune { days: 0 }],
-            records: vec![
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01A".into()))),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01B".into()))),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01B".into()]))),
-            ],
-        });
-        let prune = ReportedPrune {
-            at: 2,
-            pruned: vec!["01B".into()],
-            op: Some(2),
-        };
-        let backup = |restored_as_of| ReportedBackup {
-            path: "b.db".into(),
-            verified: true,
-            at: 1,
-            until: 2,
-            returned_during: None,
-            restored_as_of,
-        };
-        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
-        assert!(
-            unheld(backup(Some(2))).is_empty(),
-            "pinned after the second stage"
-        );
-        assert_eq!(
-            unheld(backup(Some(1))).len(),
-            1,
-            "pinned before the second stage"
-        );
-        assert_eq!(unheld(backup(None)).len(), 1, "never restored: its start");
+        assert!(unheld(Some(2)).is_empty(), "pinned after the second stage");
+        assert_eq!(unheld(Some(1)).len(), 1, "pinned before the second stage");
+        assert_eq!(unheld(None).len(), 1, "never restored: its start");
     }
 
     /// A backup holds a pruned capture only as it was when pruned: one whose snapshot holds
     /// it transcribed does not hold its export.
     #[test]
     fn a_backup_holding_an_earlier_state_of_a_pruned_capture_does_not_hold_it() {
-        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
-        use crate::oracle::{AckModel, Execution, OpRecord};
-        use crate::workload::{OpOutcome, OpValue, Operation};
+        use crate::workload::{OpValue, Operation};
         use ledger::ExportMode;
-
-        let model = AckModel::build(&Execution {
-            operations: vec![
-                Operation::Stage {
-                    ordinal: 0,
-                    source: Source::Email,
-                    content: "body".into(),
-                    channel: None,
-                    channel_native_id: None,
-                },
-                Operation::Transcribe {
-                    capture: 0,
-                    transcript: "words".into(),
-                },
-                Operation::Export {
-                    capture: 0,
-                    mode: ExportMode::Initial,
-                },
-                Operation::Prune { days: 0 },
+        let (model, prune) = pruned_after(
+            vec![
+                staged(0, "01K"),
+                (
+                    Operation::Transcribe {
+                        capture: 0,
+                        transcript: "words".into(),
+                    },
+                    OpValue::Done,
+                ),
+                (
+                    Operation::Export {
+                        capture: 0,
+                        mode: ExportMode::Initial,
+                    },
+                    OpValue::Done,
+                ),
             ],
-            records: vec![
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01K".into()))),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Done)),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Done)),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01K".into()]))),
-            ],
-        });
-        let prune = ReportedPrune {
-            at: 3,
-            pruned: vec!["01K".into()],
-            op: Some(3),
+            "01K",
+        );
+        let unheld = |restored_as_of| {
+            let backup = super::ReportedBackup {
+                restored_as_of: Some(restored_as_of),
+                ..backup_until(3)
+            };
+            super::prunes_unheld(std::slice::from_ref(&prune), &[backup], &model)
         };
-        let backup = |restored_as_of| ReportedBackup {
-            path: "b.db".into(),
-            verified: true,
-            at: 1,
-            until: 3,
-            returned_during: None,
-            restored_as_of: Some(restored_as_of),
-        };
-        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
-        assert!(unheld(backup(3)).is_empty(), "snapshot after the export");
-        assert_eq!(unheld(backup(2)).len(), 1, "snapshot of the transcription");
+        assert!(unheld(3).is_empty(), "snapshot after the export");
+        assert_eq!(unheld(2).len(), 1, "snapshot of the transcription");
     }
 
     /// A prune in flight when a concurrent backup returned may have been licensed by it; a
     /// backup that returned after the prune's operation (or never verified) licenses nothing.
     #[test]
     fn a_prune_is_held_by_a_backup_that_returned_before_it_or_while_it_ran() {
-        use super::{ReportedBackup, ReportedPrune, prunes_unheld};
-        use crate::oracle::{AckModel, Execution, OpRecord};
-        use crate::workload::{OpOutcome, OpValue, Operation};
-
-        let model = AckModel::build(&Execution {
-            operations: vec![
-                Operation::Stage {
-                    ordinal: 0,
-                    source: Source::Email,
-                    content: "body".into(),
-                    channel: None,
-                    channel_native_id: None,
-                },
-                Operation::Prune { days: 0 },
-            ],
-            records: vec![
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Staged("01K".into()))),
-                OpRecord::Finished(OpOutcome::Ok(OpValue::Pruned(vec!["01K".into()]))),
-            ],
-        });
-        let prune = ReportedPrune {
-            at: 1,
-            pruned: vec!["01K".into()],
-            op: Some(1),
-        };
-        let backup = |until, returned_during, verified| ReportedBackup {
-            path: "b.db".into(),
+        let (model, prune) = pruned_after(vec![staged(0, "01K")], "01K");
+        let backup = |until, returned_during, verified| super::ReportedBackup {
             verified,
-            at: 1,
-            until,
             returned_during,
-            restored_as_of: None,
+            ..backup_until(until)
         };
-        let unheld = |b: ReportedBackup| prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
+        let unheld = |b| super::prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
         assert!(
             unheld(backup(1, None, true)).is_empty(),
             "returned before the prune"
