@@ -1,9 +1,9 @@
-//! Mounting the caching file system ([`LocalMount`], in the daemon process) and always unmounting it: when dropped
-//! (also while a panic unwinds), a lazy `umount2` (root), `fusermount3 -u -z`, then `umount -l`
-//! while `/proc/mounts` still lists it, then the session thread is joined. Root mounts with
-//! `mount(2)` itself (fuser tries that first), so only another user needs `fusermount3`. A worker killed outright cannot run
-//! `Drop`: the supervisor sweeps every mount below the iteration's directory after each
-//! iteration ([`unmount_below`]).
+//! Mounting the caching file system ([`LocalMount`], in the daemon process) and always
+//! unmounting it: when dropped (also while a panic unwinds), a lazy `umount2` (root),
+//! `fusermount3 -u -z`, then `umount -l` while `/proc/mounts` still lists it, then the session
+//! thread is joined. Root mounts with `mount(2)` itself (fuser tries that first), so only
+//! another user needs `fusermount3`. A worker killed outright cannot run `Drop`: the supervisor
+//! sweeps every mount below the iteration's directory after each iteration ([`unmount_below`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
