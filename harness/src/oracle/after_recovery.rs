@@ -85,8 +85,9 @@ pub(super) fn exported_once(after: &AfterRecovery) -> Vec<String> {
     problems
 }
 
-/// `prune_backed_up`: every capture a guarded prune deleted is held, exported, by a backup the
-/// ledger lists as verified; a prune never runs on the basis of an unverified backup.
+/// `prune_backed_up`: every capture a guarded prune deleted is in a backup the ledger lists as
+/// verified (by id; the drive's `backups_restorable` compares states); a prune never runs on
+/// the basis of an unverified backup.
 pub(super) fn prune_backed_up(after: &AfterRecovery) -> Vec<String> {
     let mut problems = after.prune_errors.clone();
     if let Some(e) = &after.listing_error {
