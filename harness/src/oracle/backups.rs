@@ -31,10 +31,6 @@ pub struct ReportedBackup {
     /// The latest instant it may equal (acknowledged writes when it returned): under concurrent
     /// writes the snapshot point lies somewhere in `at..=until`; `at` when nothing ran alongside.
     pub until: usize,
-    /// Under concurrent writes, the plan operation the writer had in flight when the backup
-    /// returned: a guarded prune in flight then may have been licensed by this backup.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub returned_during: Option<usize>,
     /// The instant in `at..=until` its restore matched the model at, once restored and
     /// compared: the snapshot's own point (it is pinned after the call starts), so what it
     /// holds is what the model held then.
@@ -130,10 +126,14 @@ impl ReportedPrune {
     }
 }
 
-/// Captures a prune removed that no verified backup finished before it holds (one line each):
-/// pruning must never remove data that cannot be restored. A backup that returned while the
-/// prune was in flight counts: the prune's guard may have read it verified (found by
-/// exploration as a false alarm of `backup-concurrent-writes`, seed 424242 iteration 23). What
+/// Captures a prune removed that no verified backup begun before it holds (one line each):
+/// pruning must never remove data that cannot be restored. Any backup begun before the prune
+/// ended counts, finished or not when the prune ran: the ledger records a backup verified
+/// before its call returns, and the writer can prune on that record while the backup's thread
+/// has not yet returned, for several operations (false alarms of `backup-concurrent-writes`
+/// found by exploration: seed 424242 iteration 23, a backup returning during the prune, and
+/// seed 90817 iteration 90, three operations after it); a backup begun after the prune ended
+/// licenses nothing. What
 /// a backup holds is the model at the instant its restore matched ([`ReportedBackup::restored_as_of`]),
 /// else at its start: under concurrent writes the snapshot is pinned after the call began, so a
 /// capture staged in between is in it (a false alarm of the same scenario, iteration 138). A
@@ -149,8 +149,7 @@ pub fn prunes_unheld(
     for prune in prunes {
         for id in &prune.pruned {
             let held = backups.iter().any(|b| {
-                let before = b.until <= prune.at
-                    || (b.returned_during.is_some() && b.returned_during == prune.op);
+                let before = b.at <= prune.at;
                 let as_of = b.restored_as_of.unwrap_or(b.at);
                 let held = model.states_at(id, as_of);
                 b.verified
@@ -394,7 +393,6 @@ mod tests {
             verified: true,
             at,
             until: at,
-            returned_during: None,
             restored_as_of: None,
         }];
         let intact = backups_restorable(&reported, &model, &dir.path().join("intact"));
@@ -481,7 +479,6 @@ mod tests {
             verified: true,
             at: 1,
             until,
-            returned_during: None,
             restored_as_of: None,
         }
     }
@@ -541,31 +538,27 @@ mod tests {
         assert_eq!(unheld(2).len(), 1, "snapshot of the transcription");
     }
 
-    /// A prune in flight when a concurrent backup returned may have been licensed by it; a
-    /// backup that returned after the prune's operation (or never verified) licenses nothing.
+    /// A verified backup begun before the prune ended may have licensed it, however late it
+    /// returned; one begun after it, or never verified, licenses nothing.
     #[test]
-    fn a_prune_is_held_by_a_backup_that_returned_before_it_or_while_it_ran() {
-        let (model, prune) = pruned_after(vec![staged(0, "01K")], "01K");
-        let backup = |until, returned_during, verified| super::ReportedBackup {
+    fn a_prune_is_held_by_a_verified_backup_begun_before_it_ended() {
+        let (model, prune) = pruned_after(vec![staged(0, "01A"), staged(1, "01K")], "01K");
+        let backup = |at, until, verified| super::ReportedBackup {
+            at,
             verified,
-            returned_during,
+            restored_as_of: Some(2),
             ..backup_until(until)
         };
         let unheld = |b| super::prunes_unheld(std::slice::from_ref(&prune), &[b], &model);
         assert!(
-            unheld(backup(1, None, true)).is_empty(),
+            unheld(backup(1, 2, true)).is_empty(),
             "returned before the prune"
         );
         assert!(
-            unheld(backup(2, Some(1), true)).is_empty(),
-            "returned while it ran"
+            unheld(backup(2, 5, true)).is_empty(),
+            "returned three operations after it"
         );
-        assert_eq!(unheld(backup(2, None, true)).len(), 1, "returned after it");
-        assert_eq!(
-            unheld(backup(2, Some(2), true)).len(),
-            1,
-            "during a later operation"
-        );
-        assert_eq!(unheld(backup(1, None, false)).len(), 1, "never verified");
+        assert_eq!(unheld(backup(3, 5, true)).len(), 1, "begun after it");
+        assert_eq!(unheld(backup(1, 2, false)).len(), 1, "never verified");
     }
 }

@@ -287,7 +287,6 @@ fn archive(
                     verified,
                     at,
                     until: at,
-                    returned_during: None,
                     restored_as_of: None,
                 });
             }

@@ -123,7 +123,6 @@ impl<'a> BackupRun<'a> {
                 verified,
                 at,
                 until: at,
-                returned_during: None,
                 restored_as_of: None,
             });
         }
@@ -304,7 +303,7 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
         }
         let at = run.drive.instant();
         let result = backup_ledger.backup(&config);
-        let (started, in_flight) = ops_at(&shared);
+        let started = ops_started(&shared);
         forward(&mut run, &shared, &mut forwarded)?;
         *run.figures.entry("backups_attempted".into()).or_default() += 1;
         match result {
@@ -319,7 +318,6 @@ pub(super) fn concurrent_writes(mut run: BackupRun<'_>, scratch: &Path) -> Resul
                     verified,
                     at,
                     until: at,
-                    returned_during: in_flight,
                     restored_as_of: None,
                 });
             }
@@ -381,22 +379,12 @@ fn lock(messages: &Mutex<Vec<WorkerMessage>>) -> std::sync::MutexGuard<'_, Vec<W
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// How many of the plan's operations the writer has started (it runs them in order), and the
-/// one it has in flight, if any.
-fn ops_at(shared: &Mutex<Vec<WorkerMessage>>) -> (usize, Option<usize>) {
-    let messages = lock(shared);
-    let count = |started: bool| {
-        messages
-            .iter()
-            .filter(|m| match m {
-                WorkerMessage::OpStarted { .. } => started,
-                WorkerMessage::OpFinished { .. } => !started,
-                _ => false,
-            })
-            .count()
-    };
-    let (started, finished) = (count(true), count(false));
-    (started, (started > finished).then(|| started - 1))
+/// How many of the plan's operations the writer has started (it runs them in order).
+fn ops_started(shared: &Mutex<Vec<WorkerMessage>>) -> usize {
+    lock(shared)
+        .iter()
+        .filter(|m| matches!(m, WorkerMessage::OpStarted { .. }))
+        .count()
 }
 
 /// Sends the writer's messages not sent yet.

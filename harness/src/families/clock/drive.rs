@@ -100,7 +100,6 @@ impl ClockRun<'_, '_> {
                     path,
                     at,
                     until: at,
-                    returned_during: None,
                     restored_as_of: None,
                 });
             }
@@ -129,7 +128,6 @@ impl ClockRun<'_, '_> {
                     verified,
                     at,
                     until: at,
-                    returned_during: None,
                     restored_as_of: None,
                 });
             }
