@@ -49,7 +49,8 @@ pub(crate) fn from_sqlite(
     }
 }
 
-fn is_checksum(error: &rusqlite::Error) -> bool {
+/// Whether `error` is a page that failed its checksum (`SQLITE_IOERR_DATA`).
+pub(crate) fn is_checksum(error: &rusqlite::Error) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.extended_code == checksum::IOERR_DATA)
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+use super::classify::is_checksum;
 use super::detect::{check, set_verification, verify_except};
 use super::messages::classify_line;
 use super::owners::PageOwners;
@@ -132,7 +133,7 @@ fn rebuild(
     set_verification(conn, true);
     rebuilt.map_err(|e| {
         let why = format!("REINDEX failed: {e}");
-        if is_checksum_mismatch(&e) {
+        if is_checksum(&e) {
             Rebuild::ReadWrong(why)
         } else {
             Rebuild::Failed(why)
@@ -152,13 +153,6 @@ fn rebuild(
     }
 }
 
-/// A read failed because a page failed its checksum (`SQLITE_IOERR_DATA`).
-fn is_checksum_mismatch(error: &rusqlite::Error) -> bool {
-    error
-        .sqlite_error()
-        .is_some_and(|e| e.extended_code == crate::checksum::IOERR_DATA)
-}
-
 /// `REINDEX` of index `name`; when that fails because freeing the damaged
 /// index's own pages needs to read them (`REINDEX` and `DROP INDEX` both walk
 /// the old tree: found at `corrupt-index-page --seed 3 --iteration 153`), an
@@ -175,7 +169,7 @@ fn reindex(conn: &Connection, name: &str) -> rusqlite::Result<()> {
     let Err(failed) = conn.execute_batch(&format!("REINDEX {quoted}")) else {
         return Ok(());
     };
-    if is_checksum_mismatch(&failed) {
+    if is_checksum(&failed) {
         return Err(failed);
     }
     match recreate(conn, name) {
