@@ -75,7 +75,8 @@ pub struct BackupManifest {
     /// The last verification.
     pub verification: Verification,
     /// The newest change time (`updated_at`) of a capture the snapshot holds (0 when it holds
-    /// none), read from the finished copy; absent in manifests written before it existed.
+    /// none), read with `logical` from the same snapshot; absent in manifests written before it
+    /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest_change_ms: Option<i64>,
 }

@@ -43,7 +43,29 @@ pub(crate) struct SourceReader {
     conn: Connection,
     path: PathBuf,
     wal: bool,
-    pinned: Option<LogicalHash>,
+    pinned: Option<Contents>,
+}
+
+/// What a snapshot holds, read in one read transaction: its logical hash, and the newest
+/// `updated_at` of a capture in it (0 when it holds none; the guarded prune's horizon,
+/// [`BackupManifest::prune_horizon_ms`]).
+struct Contents {
+    logical: LogicalHash,
+    newest_change_ms: i64,
+}
+
+impl Contents {
+    /// Read through `conn` (inside the caller's read transaction, if any).
+    fn read(conn: &Connection) -> rusqlite::Result<Contents> {
+        Ok(Contents {
+            logical: logical_hash::compute(conn)?,
+            newest_change_ms: conn.query_row(
+                "SELECT coalesce(max(updated_at), 0) FROM captures",
+                [],
+                |row| row.get(0),
+            )?,
+        })
+    }
 }
 
 impl SourceReader {
@@ -80,9 +102,9 @@ impl SourceReader {
                 "begin the backup read transaction",
                 &self.path,
             ))?;
-        let hash = logical_hash::compute(&self.conn)
+        let contents = Contents::read(&self.conn)
             .map_err(BackupError::sqlite("hash the source snapshot", &self.path))?;
-        self.pinned = Some(hash);
+        self.pinned = Some(contents);
         Ok(())
     }
 
@@ -190,22 +212,10 @@ fn page_size(path: &Path) -> Result<u32, BackupError> {
         .map_err(BackupError::sqlite("read the backup's page size", path))
 }
 
-fn hash_of_file(path: &Path) -> Result<LogicalHash, BackupError> {
+fn contents_of_file(path: &Path) -> Result<Contents, BackupError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(BackupError::sqlite("open the backup", path))?;
-    logical_hash::compute(&conn).map_err(BackupError::sqlite("hash the backup", path))
-}
-
-/// The newest `updated_at` of a capture in the copy at `path` (0 when it holds none).
-fn newest_change_in(path: &Path) -> Result<i64, BackupError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(BackupError::sqlite("open the backup", path))?;
-    conn.query_row(
-        "SELECT coalesce(max(updated_at), 0) FROM captures",
-        [],
-        |row| row.get(0),
-    )
-    .map_err(BackupError::sqlite("read the backup's newest change", path))
+    Contents::read(&conn).map_err(BackupError::sqlite("hash the backup", path))
 }
 
 /// Copy `reader`'s snapshot into `config.dir` as `ledger-<stamp>.db` with its
@@ -223,9 +233,9 @@ pub(crate) fn write_snapshot(
     let path = free_name(&config.dir, created_at_ms);
     let temp = temp_sibling(&path);
     copy_pages(&reader, &temp, config)?;
-    let logical = match reader.pinned.take() {
-        Some(hash) => hash,
-        None => hash_of_file(&temp)?,
+    let contents = match reader.pinned.take() {
+        Some(contents) => contents,
+        None => contents_of_file(&temp)?,
     };
     reader.release();
     sync_file(&temp)?;
@@ -237,7 +247,7 @@ pub(crate) fn write_snapshot(
             .unwrap_or_default(),
         created_at_ms,
         source: reader.path.clone(),
-        logical,
+        logical: contents.logical,
         file_sha256: file_sha256(&temp)?,
         size_bytes: fs::metadata(&temp)
             .map_err(BackupError::io("stat backup", &temp))?
@@ -249,7 +259,7 @@ pub(crate) fn write_snapshot(
             at_ms: None,
             detail: None,
         },
-        newest_change_ms: Some(newest_change_in(&temp)?),
+        newest_change_ms: Some(contents.newest_change_ms),
     };
     manifest.store(&path)?;
     crate::failpoint::hit(super::FAILPOINT_BEFORE_RENAME)?;
