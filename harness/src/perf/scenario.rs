@@ -456,6 +456,18 @@ fn analyzed_once(path: &Path, tuning: Tuning, set: usize) -> Result<Connection, 
     }
 }
 
+/// Per connection set, a baseline connection to `path` with `tuning` (the first runs
+/// `ANALYZE`) and its twin, configured the same.
+fn baselines_and_twins(
+    config: &AbConfig,
+    path: &Path,
+    tuning: Tuning,
+) -> Result<(Vec<Connection>, Vec<Connection>), PerfError> {
+    let baselines = per_set(config, |set| analyzed_once(path, tuning, set))?;
+    let twins = per_set(config, |_| open(path, tuning))?;
+    Ok((baselines, twins))
+}
+
 /// The sets from parallel lists of connections.
 fn sets<'a>(
     baselines: &'a [Connection],
@@ -552,10 +564,7 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
                 Variant::Ledger => &ledger,
                 Variant::Before => &before,
             };
-            let bases = per_set(&config, |set| {
-                analyzed_once(&before.path, Tuning::LEDGER, set)
-            })?;
-            let twins = per_set(&config, |_| open(&before.path, Tuning::LEDGER))?;
+            let (bases, twins) = baselines_and_twins(&config, &before.path, Tuning::LEDGER)?;
             let cands = per_set(&config, |set| {
                 analyzed_once(&candidate_data.path, Tuning::LEDGER, set)
             })?;
@@ -584,10 +593,8 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             }
         }
         ClaimId::CacheRecoveryReused | ClaimId::CacheScanLargerThanCache => {
-            let smalls = per_set(&config, |set| {
-                analyzed_once(&ledger.path, Tuning::SQLITE_DEFAULT, set)
-            })?;
-            let twins = per_set(&config, |_| open(&ledger.path, Tuning::SQLITE_DEFAULT))?;
+            let (smalls, twins) =
+                baselines_and_twins(&config, &ledger.path, Tuning::SQLITE_DEFAULT)?;
             let bigs = per_set(&config, |set| {
                 analyzed_once(&ledger.path, Tuning::CACHE_64MB, set)
             })?;
@@ -616,10 +623,8 @@ pub fn measure(spec: &PerfSpec, data_dir: &Path, seed: u64) -> Result<PerfCheck,
             }
         }
         ClaimId::AdaptiveRecoveryReused | ClaimId::AdaptiveScanLargerThanCache => {
-            let smalls = per_set(&config, |set| {
-                analyzed_once(&ledger.path, Tuning::SQLITE_DEFAULT, set)
-            })?;
-            let twins = per_set(&config, |_| open(&ledger.path, Tuning::SQLITE_DEFAULT))?;
+            let (smalls, twins) =
+                baselines_and_twins(&config, &ledger.path, Tuning::SQLITE_DEFAULT)?;
             let adaptive = per_set(&config, |_| {
                 open_adaptive(&ledger.path, ConnectionUse::Reused)
             })?;
