@@ -1,13 +1,11 @@
 //! Drive phase for the memory layers: [`drive_alloc`] runs the plan with an allocation fault,
-//! heap limits or `RLIMIT_AS`; [`drive_pressure`] with a memory-pressure probe; [`sweep`] fails
+//! heap limits or `RLIMIT_AS`; [`drive_pressure`] with a memory-pressure probe; [`super::sweep`] fails
 //! allocation N = 1, 2, 3…
 //! (transient, then persistent) in one worker until a pass completes without the fault firing,
 //! and checks every pass like the exhaustive power-loss loop.
 //!
 //! The counting allocator was installed by the worker entry before SQLite initialised (see
 //! `alloc_raw.rs`); here it is only armed and disarmed around the workload.
-
-use std::path::Path;
 
 use ledger::{Ledger, ManualProbe, MemorySample};
 
@@ -16,9 +14,8 @@ use super::alloc_raw;
 use super::pressure::MemoryPressure;
 use crate::backends::counting::RetryWatch;
 use crate::engine::{
-    CheckedDatabase, IterationJob, Sink, Verdicts, WorkerError, WorkerMessage,
-    apply_workload_pragmas, drive_options, evidence_after_reopen_at, execution_from, fresh_dir,
-    iteration_dir, ledger_config_at, scratch_target,
+    CheckedDatabase, IterationJob, Sink, WorkerError, WorkerMessage, apply_workload_pragmas,
+    drive_options, ledger_config_at,
 };
 use crate::oracle::DriveCounters;
 use crate::oracle::fault_response::{FaultResponse, PressureResponse};
@@ -53,7 +50,7 @@ pub(super) fn drive_alloc(
 
 /// One pass on `target`: opens the ledger unarmed, applies limits, arms `trigger`, runs the
 /// plan; returns how many allocations failed.
-fn run_alloc_pass(
+pub(super) fn run_alloc_pass(
     job: &IterationJob,
     target: &CheckedDatabase,
     alloc: &AllocFaults,
@@ -283,102 +280,3 @@ impl ResponsesSeen {
     }
 }
 
-/// `sweep = true`: every allocation point of the workload, transient then persistent. The
-/// first pass runs unarmed on a database it creates and is the iteration's trace; each armed
-/// pass starts from a copy of a database the ledger created and closed (so the workload runs on
-/// a reopened database, and the schema is not created again per pass) and is checked in this
-/// process, its verdicts folded into one per check.
-pub(super) fn sweep(
-    job: &IterationJob,
-    alloc: &AllocFaults,
-    sink: &mut Sink<'_>,
-) -> Result<(), WorkerError> {
-    let dir = iteration_dir(job).join("sweep");
-    fresh_dir(&dir)?;
-    run_alloc_pass(job, &scratch_target(job, &dir), alloc, None, sink)?;
-    let template = iteration_dir(job).join("sweep-template");
-    create_template(job, &template)?;
-    let mut verdicts = Verdicts::new(&job.scenario.checks);
-    let mut lost_total = 0;
-    let mut swept = [0u64; 2];
-    let mut fired_total = 0;
-    for (mode, persistent) in [false, true].into_iter().enumerate() {
-        for nth in 1..=alloc.sweep_limit {
-            fresh_dir(&dir)?;
-            copy_files(&template, &dir)?;
-            copy_files(&template.join("vault"), &dir.join("vault"))?;
-            let target = scratch_target(job, &dir);
-            let trigger = AllocTrigger { nth, persistent };
-            let mut messages = Vec::new();
-            let fired = run_alloc_pass(job, &target, alloc, Some(trigger), &mut |m| {
-                messages.push(m);
-                Ok(())
-            })?;
-            if fired == 0 {
-                break;
-            }
-            swept[mode] = nth;
-            fired_total += fired;
-            let (execution, _) = execution_from(&job.plan, &messages);
-            let evidence = evidence_after_reopen_at(job, &execution, &target);
-            let label = format!(
-                "allocation {nth} failed {}",
-                if persistent { "from then on" } else { "once" }
-            );
-            lost_total += verdicts.add(&label, &evidence);
-        }
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&template);
-    sink(WorkerMessage::Fault {
-        during_operation: None,
-        description: format!(
-            "allocation sweep: {} allocation point(s) failed once, {} failed from then on; {} states checked",
-            swept[0],
-            swept[1],
-            verdicts.states()
-        ),
-    })?;
-    for (name, value) in [
-        ("alloc_points_swept", swept[0]),
-        ("alloc_points_swept_persistent", swept[1]),
-        ("alloc_faults_fired", fired_total),
-    ] {
-        sink(WorkerMessage::Figure {
-            name: name.to_owned(),
-            value,
-        })?;
-    }
-    verdicts.lost = lost_total;
-    for message in verdicts.messages(true) {
-        sink(message)?;
-    }
-    Ok(())
-}
-
-/// A database the ledger created and closed cleanly, in `dir`: every armed pass of the sweep
-/// starts from a copy of it instead of creating the schema again (the fault is armed only after
-/// the open, so the allocations it counts are the workload's either way).
-fn create_template(job: &IterationJob, dir: &Path) -> Result<(), WorkerError> {
-    fresh_dir(dir)?;
-    let target = scratch_target(job, dir);
-    let config = ledger_config_at(job, &target.db_path, &target.vault_dir);
-    drop(Ledger::open_with(&config, drive_options(job))?);
-    Ok(())
-}
-
-/// Copies the files of `from` (not its subdirectories) into `to`, creating `to`.
-fn copy_files(from: &Path, to: &Path) -> Result<(), WorkerError> {
-    let copy_err = |source| WorkerError::Scratch {
-        path: to.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(to).map_err(copy_err)?;
-    for entry in std::fs::read_dir(from).map_err(copy_err)? {
-        let entry = entry.map_err(copy_err)?;
-        if entry.file_type().map_err(copy_err)?.is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(copy_err)?;
-        }
-    }
-    Ok(())
-}

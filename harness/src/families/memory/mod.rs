@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod alloc_raw;
 mod drive;
+mod sweep;
 pub mod pressure;
 
 use std::process::ExitStatus;
@@ -46,7 +47,7 @@ impl Family for AllocFaults {
     }
 
     fn drive_and_check(&self, job: &IterationJob, sink: &mut Sink<'_>) -> Result<(), WorkerError> {
-        drive::sweep(job, self, sink)
+        sweep::sweep(job, self, sink)
     }
 
     /// Under `RLIMIT_AS`, a Rust-side allocation fails and the standard library prints
