@@ -316,6 +316,7 @@ pub struct UsageError(pub String);
 
 fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
     // First, before anything initialises SQLite.
+    crate::engine::worker_heap::keep_freed_memory();
     crate::families::prepare_worker_process()?;
     crate::engine::run_phase(phase, input, &crate::families::worker_phases()).map_err(|e| {
         match e.downcast::<crate::engine::worker::UnknownPhase>() {

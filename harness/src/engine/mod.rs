@@ -35,6 +35,7 @@ pub mod supervisor;
 mod verdicts;
 mod work_root;
 pub mod worker;
+pub mod worker_heap;
 mod worker_output;
 
 pub use check::{

@@ -4,7 +4,7 @@
 //! `pressure-calm-ms` without a new reason; never while the address space is
 //! limited).
 
-use std::fs;
+use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
 
 /// Why mapping is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,18 +34,10 @@ pub struct MmapState {
     calm_ms: i64,
 }
 
-/// Whether `RLIMIT_AS` (the "Max address space" line of a limits file) is finite.
-pub fn address_space_limited(limits: &str) -> bool {
-    limits
-        .lines()
-        .find(|l| l.starts_with("Max address space"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .is_some_and(|soft| soft != "unlimited")
-}
-
-/// [`address_space_limited`] for this process.
+/// Whether this process's `RLIMIT_AS` (its soft limit) is finite: one `getrlimit` call, cheap
+/// enough for every memory poll.
 pub fn this_process_address_space_limited() -> bool {
-    fs::read_to_string("/proc/self/limits").is_ok_and(|text| address_space_limited(&text))
+    getrlimit(Resource::RLIMIT_AS).is_ok_and(|(soft, _)| soft != RLIM_INFINITY)
 }
 
 impl MmapState {
@@ -109,13 +101,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_rlimit_as() {
-        let unlimited =
-            "Max address space         unlimited            unlimited            bytes\n";
-        let limited = "Max address space         1073741824           unlimited            bytes\n";
-        assert!(!address_space_limited(unlimited));
-        assert!(address_space_limited(limited));
-        assert!(!address_space_limited(""));
+    fn sees_a_finite_address_space_limit_set_in_the_process() {
+        use nix::sys::resource::setrlimit;
+        use nix::sys::wait::{WaitStatus, waitpid};
+        use nix::unistd::{ForkResult, fork};
+        assert!(!this_process_address_space_limited());
+        // SAFETY: the child only calls async-signal-safe functions (the two rlimit calls, no
+        // allocation) and `_exit`.
+        match unsafe { fork() }.expect("fork") {
+            ForkResult::Child => {
+                let limited = setrlimit(Resource::RLIMIT_AS, 64 << 30, RLIM_INFINITY).is_ok()
+                    && this_process_address_space_limited();
+                unsafe { nix::libc::_exit(if limited { 0 } else { 1 }) }
+            }
+            ForkResult::Parent { child } => {
+                assert_eq!(waitpid(child, None).expect("wait"), WaitStatus::Exited(child, 0));
+            }
+        }
     }
 
     #[test]
