@@ -14,9 +14,11 @@ use crate::oracle::restart::{CapacityProbe, ForecastSeen, RestartSeen, Shutdown}
 /// The first bytes of a rollback journal whose transaction was not finished.
 const JOURNAL_MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
 
-/// Captures the capacity probe stages, and the size of each (a page or more apiece).
-const PROBE_CAPTURES: usize = 16;
-const PROBE_BYTES: usize = 4000;
+/// Captures the capacity probe stages, and the size of each: 64 KB in all, so the database
+/// grows past whatever free pages it had, in two transactions (each staged capture costs a
+/// commit; the size, not the count, moves the forecast).
+const PROBE_CAPTURES: usize = 2;
+const PROBE_BYTES: usize = 32_000;
 
 fn sidecar(db: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = db.as_os_str().to_owned();
