@@ -5,7 +5,8 @@
 //! every drive and check worker (see `docs/performance.md`). A [`ForkServer`] is started once by
 //! exec (`resilience __fork-server`) and stays single-threaded: it initialises no SQLite, no
 //! allocator wrapper and no thread, so each child starts from the state a fresh worker starts
-//! from. For each request, [`serve`] forks a child that runs the phase exactly as
+//! from (only the CPU-feature caches are filled once, with the answers any process gets). For
+//! each request, [`serve`] forks a child that runs the phase exactly as
 //! `__worker PHASE INPUT` would: in a process group of its own, stdin on `/dev/null`, stdout
 //! and stderr on the pipes the supervisor passed (`SCM_RIGHTS`), ending with the worker
 //! command's exit code (101 after a panic, as `main` does).
@@ -203,6 +204,16 @@ fn read_i32(bytes: &[u8]) -> io::Result<i32> {
     Ok(i32::from_le_bytes(bytes))
 }
 
+/// Fills the CPU-feature caches of `std` (used by the CRC32C of the ledger's checksums and by
+/// `memchr`) and of `sha2` once, so children inherit them instead of each probing again with
+/// `cpuid`, which traps to the hypervisor in a VM. The answers are the machine's, the same in
+/// every process.
+fn probe_cpu_features() {
+    #[cfg(target_arch = "x86_64")]
+    let _ = std::arch::is_x86_feature_detected!("sse4.2");
+    let _ = <sha2::Sha256 as sha2::Digest>::digest([]);
+}
+
 fn unexpected(reply: &[u8]) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -219,6 +230,7 @@ fn unexpected(reply: &[u8]) -> io::Error {
 /// # Errors
 /// The socket failed (the supervisor is gone).
 pub fn serve(run: &dyn Fn(&str, &Path) -> i32) -> io::Result<()> {
+    probe_cpu_features();
     let socket: RawFd = 0;
     let server = getpid();
     let mut zombie: Option<Pid> = None;
