@@ -209,7 +209,8 @@ struct ExploreArgs {
     /// Run only shard K of N, e.g. `--shard 2/4`.
     #[arg(long, value_parser = crate::engine::parse_shard)]
     shard: Option<reports::results::Shard>,
-    /// Iterations running at once [default: number of CPUs].
+    /// Iterations running at once [default: number of CPUs + 1, as some iterations wait on
+    /// timers].
     #[arg(long)]
     jobs: Option<usize>,
     /// Output directory: results.json, junit.xml, report.html, job-summary.md, failures/,
