@@ -273,6 +273,7 @@ impl Cli {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main_impl() -> i32 {
+    crate::engine::worker_heap::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List(args) => list::list(&args),
@@ -317,7 +318,6 @@ pub struct UsageError(pub String);
 
 fn worker(phase: &str, input: &std::path::Path) -> anyhow::Result<i32> {
     // First, before anything initialises SQLite.
-    crate::engine::worker_heap::keep_freed_memory();
     crate::families::prepare_worker_process()?;
     crate::engine::run_phase(phase, input, &crate::families::worker_phases()).map_err(|e| {
         match e.downcast::<crate::engine::worker::UnknownPhase>() {

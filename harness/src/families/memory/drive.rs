@@ -1,8 +1,7 @@
 //! Drive phase for the memory layers: [`drive_alloc`] runs the plan with an allocation fault,
-//! heap limits or `RLIMIT_AS`; [`drive_pressure`] with a memory-pressure probe; [`super::sweep`] fails
-//! allocation N = 1, 2, 3…
-//! (transient, then persistent) in one worker until a pass completes without the fault firing,
-//! and checks every pass like the exhaustive power-loss loop.
+//! heap limits or `RLIMIT_AS`, and the allocation sweep ([`super::sweep`]) runs each of its
+//! passes the same way ([`run_alloc_pass`]); [`drive_pressure`] runs it with a memory-pressure
+//! probe.
 //!
 //! The counting allocator was installed by the worker entry before SQLite initialised (see
 //! `alloc_raw.rs`); here it is only armed and disarmed around the workload.
