@@ -115,7 +115,10 @@ mod tests {
                 unsafe { nix::libc::_exit(if limited { 0 } else { 1 }) }
             }
             ForkResult::Parent { child } => {
-                assert_eq!(waitpid(child, None).expect("wait"), WaitStatus::Exited(child, 0));
+                assert_eq!(
+                    waitpid(child, None).expect("wait"),
+                    WaitStatus::Exited(child, 0)
+                );
             }
         }
     }

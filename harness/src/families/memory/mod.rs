@@ -10,8 +10,8 @@
 pub mod alloc;
 pub mod alloc_raw;
 mod drive;
-mod sweep;
 pub mod pressure;
+mod sweep;
 
 use std::process::ExitStatus;
 
