@@ -273,7 +273,7 @@ impl Cli {
 
 /// Parses the command line and runs it; returns the process exit code.
 pub fn main_impl() -> i32 {
-    crate::engine::worker_heap::keep_freed_memory();
+    crate::engine::heap_settings::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List(args) => list::list(&args),

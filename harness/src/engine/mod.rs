@@ -19,6 +19,7 @@ mod expected;
 pub mod explore;
 pub mod family;
 pub mod fork_server;
+pub mod heap_settings;
 pub mod job;
 mod launch;
 mod outcome;
@@ -35,7 +36,6 @@ pub mod supervisor;
 mod verdicts;
 mod work_root;
 pub mod worker;
-pub mod worker_heap;
 mod worker_output;
 
 pub use check::{
