@@ -133,13 +133,12 @@ impl ReportedPrune {
 /// has not yet returned, for several operations (false alarms of `backup-concurrent-writes`
 /// found by exploration: seed 424242 iteration 23, a backup returning during the prune, and
 /// seed 90817 iteration 90, three operations after it); a backup begun after the prune ended
-/// licenses nothing. What
-/// a backup holds is the model at the instant its restore matched ([`ReportedBackup::restored_as_of`]),
-/// else at its start: under concurrent writes the snapshot is pinned after the call began, so a
-/// capture staged in between is in it (a false alarm of the same scenario, iteration 138). A
-/// backup holds a capture only in a state the capture could have had when it was pruned: one
-/// that holds it transcribed does not hold it exported (the ledger's prune horizon once let a
-/// capture exported after the snapshot go).
+/// licenses nothing. What a backup holds is the model at the instant its restore matched
+/// ([`ReportedBackup::restored_as_of`]), else at its start: under concurrent writes the
+/// snapshot is pinned after the call began, so a capture staged in between is in it (a false
+/// alarm of the same scenario, iteration 138). A backup holds a capture only in a state the
+/// capture could have had when it was pruned: one that holds it transcribed does not hold it
+/// exported (the ledger's prune horizon once let a capture exported after the snapshot go).
 pub fn prunes_unheld(
     prunes: &[ReportedPrune],
     backups: &[ReportedBackup],
@@ -148,17 +147,13 @@ pub fn prunes_unheld(
     let mut problems = Vec::new();
     for prune in prunes {
         for id in &prune.pruned {
+            let when_pruned = model.states_at(id, prune.at);
             let held = backups.iter().any(|b| {
-                let before = b.at <= prune.at;
-                let as_of = b.restored_as_of.unwrap_or(b.at);
-                let held = model.states_at(id, as_of);
+                let in_backup = model.states_at(id, b.restored_as_of.unwrap_or(b.at));
                 b.verified
-                    && before
-                    && held.iter().all(Option::is_some)
-                    && model
-                        .states_at(id, prune.at)
-                        .iter()
-                        .any(|pruned| held.contains(pruned))
+                    && b.at <= prune.at
+                    && in_backup.iter().all(Option::is_some)
+                    && when_pruned.iter().any(|state| in_backup.contains(state))
             });
             if !held {
                 problems.push(format!(
